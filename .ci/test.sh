@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs everything the tests need on a fresh machine (Python packages, Debian's Chromium for the browser tests)
+# and runs the whole suite. The README's second command; CI runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install -q -r requirements-dev.txt
+if ! command -v chromium >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+exec python -m pytest "$@"

@@ -1,0 +1,7 @@
+"""``python -m ffviz``: see ffviz/cli.py."""
+
+import sys
+
+from ffviz.cli import main
+
+sys.exit(main())

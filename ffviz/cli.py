@@ -1,0 +1,165 @@
+"""Command line: train headless and write the same run folders the app reads.
+
+    python -m ffviz presets
+    python -m ffviz datasets
+    python -m ffviz train --preset classroom --epochs 5
+    python -m ffviz train --resume runs/20261126-172000-learnable-classroom --epochs 30   # continue a run
+
+Every RunConfig field is a flag (``--lambda-entropy 0.01``); ``python -m ffviz train --help`` lists them with the
+field docstrings. The paper's CIFAR-10 recipe is ``python -m ffviz train --recipe paper-cifar10``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ffviz.config import RunConfig, field_info
+from ffviz.data import DATASETS, MissingDataError
+from ffviz.presets import PRESETS
+from ffviz.records import BatchRecord, EpochRecord, TestRecord
+from ffviz.runs import RunWriter, new_run_dir, resume
+from ffviz.trainer import Callback, Trainer
+
+# Recipes: named bundles of config values from METHOD.md, applied before explicit flags.
+RECIPES: dict[str, dict[str, Any]] = {
+    "paper-cifar10": dict(dataset="cifar10", preset="resnet17", epochs=150, batch_size=128, lr=0.08, lr_min=0.006,
+                          weight_decay=5e-4, grad_clip=1.0, dropout=0.1, seed=2222, eval_batch_size=1000,
+                          batch_log_every=20, probe_size=100),
+    "side-by-side": dict(dataset="digits", image_size=16, channels=1, preset="side-by-side", batch_size=32,
+                         epochs=20),
+}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ffviz", description="Forward-Forward CNNs with learnable "
+                                     "channel-class assignment (CAW-Conv).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("presets", help="list the architecture presets")
+    sub.add_parser("datasets", help="list the datasets")
+    train = sub.add_parser("train", help="train a run (or continue one with --resume)",
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train.add_argument("--recipe", choices=sorted(RECIPES), help="start from a named recipe; flags override it")
+    train.add_argument("--runs-dir", default="runs", help="folder that receives the run folder")
+    train.add_argument("--name", default=None, help="a name for the run (part of its folder name)")
+    train.add_argument("--resume", default=None, metavar="RUN_DIR",
+                       help="continue this run from its last checkpoint (give --epochs to extend it)")
+    train.add_argument("--no-progress", action="store_true", help="print one line per epoch instead of a bar")
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    defaults = RunConfig()
+    for f in field_info():
+        group = groups.setdefault(f.metadata["group"], train.add_argument_group(f.metadata["group"]))
+        kind = f.type
+        kwargs: dict[str, Any] = {"help": f.metadata["help"], "default": None, "dest": f.name}
+        if "choices" in f.metadata:
+            kwargs["choices"] = f.metadata["choices"]
+        if kind == "bool":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif kind == "int":
+            kwargs["type"] = int
+        elif kind == "float":
+            kwargs["type"] = float
+        elif kind == "tuple[int, ...]":
+            kwargs["type"] = str
+            kwargs["metavar"] = "W1,W2,..."
+        kwargs["help"] += f" (default: {getattr(defaults, f.name)!r})"
+        group.add_argument(_flag(f.name), **kwargs)
+    return parser
+
+
+class ProgressBar(Callback):
+    """A tqdm bar per epoch with the live numbers; one summary line per epoch."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.bar = None
+
+    def on_start(self, trainer: Trainer) -> None:
+        cfg = trainer.cfg
+        print(f"ffviz: {cfg.mode} {cfg.preset} ({trainer.model.num_layers} layers, {trainer.num_parameters:,} "
+              f"parameters) on {trainer.data.name} {tuple(trainer.data.train_x.shape[1:])}, "
+              f"{len(trainer.data.train_y)}/{len(trainer.data.val_y)}/{len(trainer.data.test_y)} "
+              f"train/val/test, device {trainer.device_name}", flush=True)
+
+    def on_batch(self, trainer: Trainer, record: BatchRecord) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+            n = -(-len(trainer.data.train_y) // trainer.cfg.batch_size)
+            self.bar = tqdm(total=n, desc=f"epoch {record.epoch + 1}/{trainer.cfg.epochs}", leave=False,
+                            unit="batch", dynamic_ncols=True)
+        self.bar.n = (record.step - 1) % self.bar.total + 1
+        self.bar.set_postfix(loss=f"{record.loss:.3f}", ce_last=f"{record.ce[-1]:.3f}", lr=f"{record.lr:.4f}",
+                             refresh=False)
+        self.bar.refresh()
+
+    def on_epoch(self, trainer: Trainer, record: EpochRecord, snapshot: Any) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if record.epoch == 0:
+            print(f"epoch   0  val acc {record.acc_alpha:6.2f}% (untrained)", flush=True)
+            return
+        print(f"epoch {record.epoch:3d}  loss {record.train_loss:.4f}  val acc alpha {record.acc_alpha:6.2f}%  "
+              f"sum {record.acc_sum:6.2f}%  last {record.acc_last:6.2f}%  best layer {record.best_layer} "
+              f"{record.acc_best_layer:6.2f}%  {record.images_per_sec:,.0f} img/s  {record.epoch_seconds:.2f} s",
+              flush=True)
+
+    def on_end(self, trainer: Trainer, status: str, test: TestRecord | None) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if test is not None:
+            print(f"test acc  alpha {test.acc_alpha:.2f}%  sum {test.acc_sum:.2f}%  last {test.acc_last:.2f}%  "
+                  f"layer {test.best_layer} (best on val) {test.acc_best_layer:.2f}%", flush=True)
+        if trainer.error:
+            print(f"run failed: {trainer.error}", file=sys.stderr, flush=True)
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    values: dict[str, Any] = dict(RECIPES[args.recipe]) if args.recipe else {}
+    for f in dataclasses.fields(RunConfig):
+        v = getattr(args, f.name)
+        if v is not None:
+            values[f.name] = v
+    return RunConfig.from_dict(values)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "presets":
+        for p in PRESETS.values():
+            print(f"{p.name:15s} {p.num_layers:2d} layers  widths {','.join(map(str, p.widths)):20s} {p.description}")
+        return 0
+    if args.command == "datasets":
+        for info in DATASETS.values():
+            print(f"{info.name:14s} {info.num_classes:3d} classes  {info.description}")
+        return 0
+    try:
+        if args.resume:
+            trainer = resume(args.resume, epochs=args.epochs, callbacks=[ProgressBar(not args.no_progress)])
+            run_dir = Path(args.resume)
+        else:
+            cfg = config_from_args(args)
+            trainer = Trainer(cfg, callbacks=[ProgressBar(not args.no_progress)])
+            run_dir = new_run_dir(args.runs_dir, cfg, args.name)
+            trainer.callbacks.insert(0, RunWriter(run_dir, name=args.name))
+    except (ValueError, FileNotFoundError, MissingDataError) as e:
+        parser.exit(2, f"error: {e}\n")
+    print(f"run folder: {run_dir}", flush=True)
+    status = trainer.fit()
+    print(json.dumps({"status": status, "run": str(run_dir), "epochs": trainer.epoch}), flush=True)
+    return 0 if status in ("finished", "stopped") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

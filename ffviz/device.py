@@ -1,0 +1,30 @@
+"""Pick the compute device: ``auto`` prefers CUDA, then Apple's MPS, then the CPU."""
+
+from __future__ import annotations
+
+import torch
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was asked for but no CUDA GPU is available; use device='auto' or 'cpu'")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
+        raise ValueError("device='mps' was asked for but Apple's MPS is not available; use device='auto' or 'cpu'")
+    if name not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device={name!r} is not valid; choose one of auto, cpu, cuda, mps")
+    return torch.device(name)
+
+
+def describe_device(device: torch.device) -> str:
+    """A short human name, e.g. 'cuda (NVIDIA H100 80GB HBM3)' or 'cpu (2 threads)'."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return device.type

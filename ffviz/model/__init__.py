@@ -1,0 +1,8 @@
+"""Networks: the CAW-Conv layer and the residual Forward-Forward network built from it."""
+
+from ffviz.model.build import build_network, count_parameters
+from ffviz.model.layer import CAWConv, GoodnessSpec, pooled_goodness, static_assignment
+from ffviz.model.network import FFNet, LayerOut, validate_widths
+
+__all__ = ["CAWConv", "FFNet", "GoodnessSpec", "LayerOut", "build_network", "count_parameters", "pooled_goodness",
+           "static_assignment", "validate_widths"]

@@ -1,0 +1,137 @@
+"""The one record schema every consumer of a run reads: the CLI's progress bar, the run files, the app, the tests.
+
+A run emits four kinds of records, each a flat dataclass of plain values (lists are per layer, in layer order):
+- ``BatchRecord``: every ``batch_log_every`` training batches, enough for a live loss curve;
+- ``EpochRecord``: after each epoch (and once as epoch 0, before the first step), everything the views plot;
+- ``EventRecord``: a control action or a live change of a hyperparameter, so charts can mark it;
+- ``TestRecord``: once, at the end, on the test split (never used to select anything).
+Non-scalar per-epoch artefacts (each layer's W, the probe images' goodness) go in a ``Snapshot`` instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class BatchRecord:
+    epoch: int  # 0-based epoch the batch belongs to
+    step: int  # global batch counter, from 1
+    loss: float  # total loss that was minimised (all layers, regularizers included)
+    ce: list[float]  # per-layer cross-entropy of this batch
+    lr: float
+    time: float  # training seconds since the run started (pauses excluded)
+    kind: str = "batch"
+
+
+@dataclass
+class EpochRecord:
+    epoch: int  # epochs completed: 0 is the untrained network
+    step: int
+    time: float  # training seconds since start (pauses excluded)
+    lr: float
+    device: str
+    temperature: list[float]  # T_e per layer (NaN for static)
+    lambda_entropy: float
+    lambda_orth: float
+    orth_warmup: float  # the warm-up factor applied this epoch
+    # training statistics, averaged over the epoch's batches (None at epoch 0)
+    train_loss: float | None
+    train_ce: list[float] | None
+    train_entropy: list[float] | None  # raw H(W) per layer
+    train_orth: list[float] | None  # raw O(W) per layer
+    train_entropy_w: list[float] | None  # lambda_entropy * H(W)
+    train_orth_w: list[float] | None  # lambda_orth * warm-up * O(W)
+    train_acc: list[float] | None  # per layer, %
+    # validation
+    val_ce: list[float]
+    val_acc: list[float]  # per layer, %
+    alpha: list[float]  # layer contributions after this epoch
+    acc_alpha: float  # alpha-weighted ensemble, %
+    acc_sum: float  # plain sum of all layers' goodness, %
+    acc_last: float  # last layer alone, %
+    acc_best_layer: float  # best single layer on validation, %
+    best_layer: int
+    good_true: list[float]  # mean goodness of the true class, per layer
+    good_wrong: list[float]  # mean goodness of the strongest wrong class, per layer
+    w_sharpness: list[float]  # mean over channels of max_k W_ck, per layer
+    channels_per_class: list[list[int]]  # per layer: channels whose strongest class is k
+    images_per_sec: float | None  # training throughput of this epoch
+    epoch_seconds: float | None
+    kind: str = "epoch"
+
+
+@dataclass
+class EventRecord:
+    epoch: int
+    step: int
+    time: float
+    action: str  # "set", "pause", "resume", "step", "stop", "start", "finish", "fail", "interrupt"
+    changes: dict[str, list[Any]] = field(default_factory=dict)  # name -> [old, new] for "set"
+    message: str = ""
+    kind: str = "event"
+
+
+@dataclass
+class TestRecord:
+    epoch: int
+    acc_alpha: float
+    acc_sum: float
+    acc_last: float
+    acc_best_layer: float  # the layer that was best on VALIDATION, measured on test
+    best_layer: int
+    layer_acc: list[float]
+    kind: str = "test"
+
+
+RECORD_TYPES: dict[str, type] = {"batch": BatchRecord, "epoch": EpochRecord, "event": EventRecord, "test": TestRecord}
+
+
+def to_dict(record: Any) -> dict[str, Any]:
+    return dataclasses.asdict(record)
+
+
+def from_dict(d: dict[str, Any]) -> Any:
+    """Rebuild a record; fields a newer writer added are dropped so old readers keep working."""
+    try:
+        cls = RECORD_TYPES[d["kind"]]
+    except KeyError:
+        raise ValueError(f"not a run record (kind={d.get('kind')!r}); known kinds: {', '.join(RECORD_TYPES)}") from None
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
+class Snapshot:
+    """Non-scalar state after an epoch: what the assignment, goodness and contribution views scrub through."""
+
+    epoch: int
+    w: list[np.ndarray]  # per layer (C, K) float32
+    probe_index: np.ndarray  # (N,) indices into the validation split
+    probe_y: np.ndarray  # (N,)
+    probe_g: list[np.ndarray]  # per layer (N, K) class goodness of the probe images
+    probe_p: list[np.ndarray]  # per layer (N, C) pooled channel goodness (float16 on disk)
+    val_pred: np.ndarray  # (V,) alpha-ensemble prediction on the whole validation split
+    val_y: np.ndarray  # (V,)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        out = {"epoch": np.array(self.epoch), "probe_index": self.probe_index, "probe_y": self.probe_y,
+               "val_pred": self.val_pred, "val_y": self.val_y, "num_layers": np.array(len(self.w))}
+        for i, (w, g, p) in enumerate(zip(self.w, self.probe_g, self.probe_p, strict=True)):
+            out[f"w_{i}"] = w.astype(np.float32)
+            out[f"g_{i}"] = g.astype(np.float32)
+            out[f"p_{i}"] = p.astype(np.float16)
+        return out
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray]) -> Snapshot:
+        n = int(a["num_layers"])
+        return cls(epoch=int(a["epoch"]), w=[a[f"w_{i}"] for i in range(n)], probe_index=a["probe_index"],
+                   probe_y=a["probe_y"], probe_g=[a[f"g_{i}"] for i in range(n)],
+                   probe_p=[a[f"p_{i}"].astype(np.float32) for i in range(n)], val_pred=a["val_pred"], val_y=a["val_y"])

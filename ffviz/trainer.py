@@ -1,0 +1,351 @@
+"""The trainer: runs a config to completion and fires events that the run files, the CLI and the app subscribe to.
+
+    trainer = Trainer(RunConfig(preset="classroom", epochs=5), callbacks=[RunWriter(run_dir)])
+    status = trainer.fit()   # "finished", "stopped" or "failed"
+
+It knows nothing about where records go. Each epoch: the layers train on every mini-batch (Forward-Forward: all
+local losses summed into one backward, or each layer's backward right after its forward in the lean step); then the
+validation split is evaluated, the layer contributions alpha are set, and an EpochRecord and a Snapshot are emitted.
+Between batches it honours a RunControl (pause, one epoch, stop, live lambda and learning-rate changes).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ffviz.augment import augment_batch
+from ffviz.config import RunConfig
+from ffviz.control import RunControl
+from ffviz.data import DataSplits, load_dataset
+from ffviz.device import describe_device, resolve_device
+from ffviz.evaluate import collect_goodness, split_metrics
+from ffviz.losses import entropy_penalty, layer_contributions, orth_warmup, orthogonality_penalty
+from ffviz.model import FFNet, build_network, count_parameters
+from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
+
+# Building a model draws its initial weights from PyTorch's global RNG; runs starting in parallel threads take
+# turns so that each one's weights depend on its seed alone.
+_INIT_LOCK = threading.Lock()
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the run stops and keeps its last good checkpoint."""
+
+
+class Callback:
+    """Hooks the trainer fires; override the ones you need. All run on the training thread."""
+
+    def on_start(self, trainer: Trainer) -> None:
+        """The run starts (or resumes from a checkpoint)."""
+
+    def on_batch(self, trainer: Trainer, record: BatchRecord) -> None:
+        """A training batch finished (every ``batch_log_every`` batches)."""
+
+    def on_epoch(self, trainer: Trainer, record: EpochRecord, snapshot: Snapshot) -> None:
+        """An epoch finished and was evaluated (also once for epoch 0, before any step)."""
+
+    def on_event(self, trainer: Trainer, record: EventRecord) -> None:
+        """A control action or a live hyperparameter change took effect."""
+
+    def on_end(self, trainer: Trainer, status: str, test: TestRecord | None) -> None:
+        """The run ended: "finished" (with its test record), "stopped" or "failed" (see trainer.error)."""
+
+
+def cosine_lr(cfg: RunConfig, epoch: int) -> float:
+    """Per-epoch cosine annealing from cfg.lr to cfg.lr_min over cfg.epochs (as CosineAnnealingLR)."""
+    return cfg.lr_min + (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * epoch / cfg.epochs)) / 2
+
+
+@dataclass
+class StepStats:
+    loss: torch.Tensor  # () total loss
+    ce: torch.Tensor  # (L,)
+    entropy: torch.Tensor  # (L,) raw
+    orth: torch.Tensor  # (L,) raw
+    correct: torch.Tensor  # (L,) number right in the batch
+
+
+class Trainer:
+    def __init__(self, cfg: RunConfig, *, data: DataSplits | None = None, control: RunControl | None = None,
+                 callbacks: list[Callback] | tuple[Callback, ...] = (), checkpoint: dict[str, Any] | None = None
+                 ) -> None:
+        if checkpoint is not None:
+            cfg = RunConfig.from_dict(checkpoint["config"])
+        self.cfg = cfg
+        self.control = control or RunControl()
+        self.callbacks = list(callbacks)
+        self.device = resolve_device(cfg.device)
+        self.data = (data or load_dataset(cfg.dataset, root=cfg.data_root, image_size=cfg.image_size or None,
+                                          channels=cfg.channels or None, seed=cfg.seed)).to(self.device)
+        self.ff = cfg.mode != "backprop"
+        self.learnable = cfg.mode != "static"
+        cuda = self.device.type == "cuda"
+        self.autocast = cfg.bf16 and cuda
+        self.channels_last = cfg.channels_last and cuda
+        with _INIT_LOCK:
+            torch.manual_seed(cfg.seed)
+            self.model: FFNet = build_network(cfg, in_channels=self.data.in_channels,
+                                              num_classes=self.data.num_classes, image_size=self.data.image_size)
+        self.model.to(self.device)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        # The run's own generators: dropout masks, shuffling and augmentation depend on the seed alone.
+        self.dropout_gen = torch.Generator(self.device).manual_seed(cfg.seed + 1)
+        self.aug_gen = torch.Generator(self.device).manual_seed(cfg.seed + 2)
+        self.model.set_generator(None if cfg.compile else self.dropout_gen)
+        self.forward = torch.compile(self.model.forward) if (cfg.compile and cuda) else self.model.forward
+        # One AdamW parameter group per layer: identical to one optimizer per layer (AdamW is element-wise), but one
+        # step call for all of them.
+        self.optimizer = torch.optim.AdamW([{"params": list(layer.parameters())} for layer in self.model.layers],
+                                           lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+        self.num_parameters = count_parameters(self.model)
+        self.epoch = 0  # epochs completed
+        self.step = 0
+        self.train_time = 0.0
+        self.alpha = torch.full((self.model.num_layers,), 1.0 / self.model.num_layers)
+        self.error: str | None = None
+        self.device_name = describe_device(self.device)
+        if checkpoint is not None:
+            self._load_state(checkpoint)
+
+    # ------------------------------------------------------------------ public
+    def fit(self) -> str:
+        """Train to cfg.epochs; return "finished", "stopped" or "failed" (never raises for a failed run)."""
+        status, test = "failed", None
+        try:
+            self._fire("on_start", self)
+            self._event("start" if self.epoch == 0 else "resume")
+            if self.epoch == 0 and self.step == 0:
+                self._end_of_epoch(train=None)
+            while self.epoch < self.cfg.epochs:
+                train = self._train_epoch()
+                if train is None:
+                    break
+                self.epoch += 1
+                self._end_of_epoch(train=train)
+                self.control.epoch_ended()
+            if self.epoch >= self.cfg.epochs:
+                test = self.test()
+                status = "finished"
+            else:
+                status = "stopped"
+        except NonFiniteLossError as e:
+            self.error = str(e)
+        except torch.OutOfMemoryError:
+            self.error = (f"out of memory on {self.device_name} with batch size {self.cfg.batch_size}; "
+                          f"try a smaller batch size or a smaller preset")
+        except Exception as e:  # a crash stays in this run: report it, do not take the app down
+            self.error = f"{type(e).__name__}: {e}"
+        if self.error is not None:
+            self._event("fail", message=self.error)
+        else:
+            self._event("finish" if status == "finished" else "stop")
+        self._fire("on_end", self, status, test)
+        return status
+
+    @torch.no_grad()
+    def test(self) -> TestRecord:
+        """Test-split readings at the end; the best layer is the one that was best on validation."""
+        val = split_metrics(self._goodness(self.data.val_x).g, self.data.val_y.cpu(), self.alpha)
+        g = self._goodness(self.data.test_x).g
+        m = split_metrics(g, self.data.test_y.cpu(), self.alpha, best_layer=val.best_layer)
+        return TestRecord(epoch=self.epoch, acc_alpha=m.acc_alpha, acc_sum=m.acc_sum, acc_last=m.acc_last,
+                          acc_best_layer=m.acc_best_layer, best_layer=m.best_layer, layer_acc=m.layer_acc)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a checkpoint needs to continue this run exactly (tensors and plain data only)."""
+        return {"config": self.cfg.to_dict(), "epoch": self.epoch, "step": self.step, "train_time": self.train_time,
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "alpha": self.alpha.tolist(), "dropout_rng": self.dropout_gen.get_state(),
+                "aug_rng": self.aug_gen.get_state(), "num_classes": self.data.num_classes,
+                "in_channels": self.data.in_channels, "image_size": self.data.image_size,
+                "class_names": list(self.data.class_names), "num_parameters": self.num_parameters}
+
+    # ----------------------------------------------------------------- training
+    def _train_epoch(self) -> dict[str, Any] | None:
+        """One pass over the training split; None when a stop was requested before it ended."""
+        cfg, model, data = self.cfg, self.model, self.data
+        model.train()
+        model.set_epoch(self.epoch)
+        warm = orth_warmup(self.epoch, cfg.orth_warmup_epochs)
+        self._set_lr(cosine_lr(cfg, self.epoch))
+        n = len(data.train_y)
+        # The permutation depends on (seed, epoch) only, so a resumed run shuffles exactly as an uninterrupted one.
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 1000 + self.epoch))
+        perm = perm.to(self.device)
+        num_layers = model.num_layers
+        sums = torch.zeros(5, num_layers, device=self.device)  # ce, entropy, orth, correct, and loss in [4, 0]
+        seen = 0
+        t0 = time.perf_counter()
+        for start in range(0, n, cfg.batch_size):
+            before = time.perf_counter()
+            # on_wait records the "pause" event before blocking, so the page shows it at once.
+            if not self.control.wait_between_batches(on_wait=self._drain_control):
+                self._drain_control()
+                return None
+            t0 += time.perf_counter() - before  # time spent paused is not training time
+            self._drain_control()
+            idx = perm[start:start + cfg.batch_size]
+            x, y = data.train_x[idx], data.train_y[idx]
+            if data.augment:
+                x = augment_batch(x, generator=self.aug_gen)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            stats = self._step(x, y, warm)
+            sums[0] += stats.ce.detach() * len(y)
+            sums[1] += stats.entropy.detach() * len(y)
+            sums[2] += stats.orth.detach() * len(y)
+            sums[3] += stats.correct
+            sums[4, 0] += stats.loss.detach() * len(y)
+            seen += len(y)
+            self.step += 1
+            if self.step % cfg.batch_log_every == 0:
+                loss = stats.loss.item()
+                if not math.isfinite(loss):
+                    raise NonFiniteLossError(f"the loss became {loss} at epoch {self.epoch + 1}, batch {self.step}; "
+                                             f"try a lower learning rate or smaller regularizer weights")
+                self._fire("on_batch", self, BatchRecord(
+                    epoch=self.epoch, step=self.step, loss=loss, ce=stats.ce.tolist(), lr=self._lr(),
+                    time=self.train_time + time.perf_counter() - t0))
+        epoch_compute = time.perf_counter() - t0
+        self.train_time += epoch_compute
+        s = (sums / max(seen, 1)).cpu()
+        if not math.isfinite(s[4, 0].item()):
+            raise NonFiniteLossError(f"the loss became {s[4, 0].item()} in epoch {self.epoch + 1}; "
+                                     f"try a lower learning rate or smaller regularizer weights")
+        return {"ce": s[0].tolist(), "entropy": s[1].tolist(), "orth": s[2].tolist(),
+                "acc": (100 * s[3]).tolist(), "loss": s[4, 0].item(), "warm": warm, "seconds": epoch_compute,
+                "images_per_sec": seen / epoch_compute if epoch_compute > 0 else None}
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor, warm: float) -> StepStats:
+        cfg = self.cfg
+        ctx = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.autocast else nullcontext()
+        self.optimizer.zero_grad(set_to_none=True)
+        ces, ents, orths, correct = [], [], [], []
+        total = torch.zeros((), device=self.device)
+        lean = self.ff and cfg.ff_step == "lean"
+        with ctx:
+            outs = self.model.layers_forward(x, detach=self.ff) if lean else self.forward(x, detach=self.ff)
+            last = self.model.num_layers - 1
+            for out in outs:
+                ce = F.cross_entropy(out.g.float(), y, label_smoothing=cfg.label_smoothing)
+                if self.learnable:
+                    w = out.w.float()
+                    ent, orth = entropy_penalty(w), orthogonality_penalty(w, cfg.orth_scaling)
+                    reg = cfg.lambda_entropy * ent + cfg.lambda_orth * warm * orth
+                else:
+                    ent = orth = torch.zeros((), device=self.device)
+                    reg = 0.0
+                # Forward-Forward: every layer minimises its own loss. Backprop: the network's output is the last
+                # layer's class goodness; the regularizers still shape every layer's W.
+                loss = ce + reg if (self.ff or out.index == last) else reg
+                if lean:
+                    loss.backward()  # frees this layer's graph before the next layer runs
+                    loss = loss.detach()
+                total = total + loss
+                ces.append(ce.detach())
+                ents.append(ent.detach())
+                orths.append(orth.detach())
+                correct.append((out.g.detach().argmax(1) == y).sum())
+        if not lean:
+            total.backward()
+        if cfg.grad_clip > 0:
+            for layer in self.model.layers:
+                torch.nn.utils.clip_grad_norm_(layer.parameters(), cfg.grad_clip, foreach=True)
+        self.optimizer.step()
+        return StepStats(loss=total.detach(), ce=torch.stack(ces), entropy=torch.stack(ents),
+                         orth=torch.stack(orths), correct=torch.stack(correct).float())
+
+    # --------------------------------------------------------------- evaluation
+    def _goodness(self, x: torch.Tensor, probe: int = 0):
+        return collect_goodness(self.model, x, batch_size=self.cfg.eval_batch_size, device=self.device, probe=probe,
+                                autocast=self.autocast, channels_last=self.channels_last)
+
+    @torch.no_grad()
+    def _end_of_epoch(self, train: dict[str, Any] | None) -> None:
+        cfg, data = self.cfg, self.data
+        t0 = time.perf_counter()
+        probe = min(cfg.probe_size, len(data.val_y))
+        lg = self._goodness(data.val_x, probe=probe)
+        val_y = data.val_y.cpu()
+        ce_val = [F.cross_entropy(g, val_y, label_smoothing=cfg.label_smoothing).item() for g in lg.g]
+        if train is not None:
+            signal = train["ce"] if cfg.contribution_signal == "train" else ce_val
+            self.alpha = layer_contributions(torch.tensor(signal), cfg.contribution_tau)
+        m = split_metrics(lg.g, val_y, self.alpha, label_smoothing=cfg.label_smoothing)
+        ws = [layer.assignment().detach().float().cpu() for layer in self.model.layers]
+        temps = [layer.temperature().item() for layer in self.model.layers]
+        self.train_time += time.perf_counter() - t0
+        warm = orth_warmup(self.epoch, cfg.orth_warmup_epochs) if train is None else train["warm"]
+
+        def weighted(key: str, lam: float) -> list[float] | None:
+            return None if train is None else [lam * v for v in train[key]]
+        record = EpochRecord(
+            epoch=self.epoch, step=self.step, time=self.train_time, lr=self._lr(), device=self.device_name,
+            temperature=temps, lambda_entropy=cfg.lambda_entropy, lambda_orth=cfg.lambda_orth, orth_warmup=warm,
+            train_loss=None if train is None else train["loss"],
+            train_ce=None if train is None else train["ce"],
+            train_entropy=None if train is None else train["entropy"],
+            train_orth=None if train is None else train["orth"],
+            train_entropy_w=weighted("entropy", cfg.lambda_entropy),
+            train_orth_w=weighted("orth", cfg.lambda_orth * warm),
+            train_acc=None if train is None else train["acc"],
+            val_ce=ce_val, val_acc=m.layer_acc, alpha=self.alpha.tolist(), acc_alpha=m.acc_alpha, acc_sum=m.acc_sum,
+            acc_last=m.acc_last, acc_best_layer=m.acc_best_layer, best_layer=m.best_layer, good_true=m.good_true,
+            good_wrong=m.good_wrong, w_sharpness=[w.max(1).values.mean().item() for w in ws],
+            channels_per_class=[torch.bincount(w.argmax(1), minlength=data.num_classes).tolist() for w in ws],
+            images_per_sec=None if train is None else train["images_per_sec"],
+            epoch_seconds=None if train is None else train["seconds"])
+        snapshot = Snapshot(epoch=self.epoch, w=[w.numpy() for w in ws], probe_index=np.arange(probe),
+                            probe_y=val_y[:probe].numpy(), probe_g=[g[:probe].numpy() for g in lg.g],
+                            probe_p=[p.numpy() for p in lg.probe_p], val_pred=m.pred_alpha.numpy(),
+                            val_y=val_y.numpy())
+        self._fire("on_epoch", self, record, snapshot)
+
+    # ------------------------------------------------------------------ control
+    def _drain_control(self) -> None:
+        for action in self.control.take_actions():
+            self._event(action)
+        changes = self.control.take_changes()
+        diff = {k: [getattr(self.cfg, k), v] for k, v in changes.items() if getattr(self.cfg, k) != v}
+        if not diff:
+            return
+        new = self.cfg.replace(**{k: v[1] for k, v in diff.items()})
+        if new.lr_min > new.lr:  # a lower peak lr than lr_min: the schedule ends where it starts
+            new = new.replace(lr_min=new.lr)
+        self.cfg = new
+        if "lr" in diff:
+            self._set_lr(cosine_lr(self.cfg, self.epoch))
+        self._event("set", changes=diff)
+
+    def _event(self, action: str, changes: dict[str, list[Any]] | None = None, message: str = "") -> None:
+        self._fire("on_event", self, EventRecord(epoch=self.epoch, step=self.step, time=self.train_time,
+                                                 action=action, changes=changes or {}, message=message))
+
+    def _set_lr(self, lr: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def _lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def _fire(self, hook: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(*args)
+
+    def _load_state(self, ck: dict[str, Any]) -> None:
+        self.model.load_state_dict(ck["model"])
+        self.optimizer.load_state_dict(ck["optimizer"])
+        self.epoch, self.step, self.train_time = int(ck["epoch"]), int(ck["step"]), float(ck["train_time"])
+        self.alpha = torch.tensor(ck["alpha"], dtype=torch.float32)
+        self.dropout_gen.set_state(ck["dropout_rng"])
+        self.aug_gen.set_state(ck["aug_rng"])
