@@ -48,6 +48,20 @@ def new_run_dir(root: Path | str, cfg: RunConfig, name: str | None = None) -> Pa
     raise RuntimeError(f"could not create a new run folder under {root}")
 
 
+def init_run_dir(run_dir: Path, cfg: RunConfig, *, name: str | None = None) -> None:
+    """Write the config and a "queued" meta, so the folder is a listed run before its first epoch."""
+    atomic_write_json(run_dir / "config.json", cfg.to_dict())
+    atomic_write_json(run_dir / "meta.json", {"name": name or run_dir.name, "status": "queued",
+                                              "created": dt.datetime.now().isoformat(timespec="seconds")})
+
+
+def update_meta(run_dir: Path, **changes: Any) -> None:
+    path = Path(run_dir) / "meta.json"
+    meta = read_json(path) if path.exists() else {}
+    meta.update(changes)
+    atomic_write_json(path, meta)
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "run"
 
