@@ -112,7 +112,7 @@ def test_layer_contributions_default_tau_is_one() -> None:
 # -------------------------------------------------------------------------------------------- split metrics
 G = torch.tensor([
     [[3.0, 1.0, 0.0], [0.0, 2.0, 1.0], [1.0, 0.0, 0.5], [2.0, 1.0, 0.0]],  # layer 0
-    [[0.0, 1.0, 2.0], [0.0, 1.0, 0.0], [0.0, 0.0, 3.0], [0.0, 4.0, 1.0]],  # layer 1
+    [[0.0, 1.0, 2.0], [-1.0, 1.0, -0.5], [0.0, 0.0, 3.0], [0.0, 4.0, 1.0]],  # layer 1 (a negative wrong class)
 ])
 Y = torch.tensor([0, 1, 2, 1])
 
@@ -152,7 +152,7 @@ def test_split_metrics_by_hand(alpha: tuple[float, float], acc_alpha: float) -> 
     true = [sum(g[li][n][y[n]] for n in range(4)) / 4 for li in range(2)]
     wrong = [sum(max(v for k, v in enumerate(g[li][n]) if k != y[n]) for n in range(4)) / 4 for li in range(2)]
     assert m.good_true == pytest.approx(true) and m.good_true == pytest.approx([1.625, 2.0])
-    assert m.good_wrong == pytest.approx(wrong) and m.good_wrong == pytest.approx([1.25, 0.75])
+    assert m.good_wrong == pytest.approx(wrong) and m.good_wrong == pytest.approx([1.25, 0.625])
 
 
 def test_split_metrics_fixed_best_layer_and_plain_ce() -> None:

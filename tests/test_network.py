@@ -309,11 +309,6 @@ def test_network_set_epoch_reaches_every_layer() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ checkpoints
-@pytest.mark.xfail(strict=True, reason=(
-    "ffviz/model/layer.py:73 registers temp_factor (= decay^epoch) with persistent=False, so a state_dict round trip "
-    "resets T_e to clamp(exp(log T)) and W changes; Trainer._load_state (trainer.py:350) does not call "
-    "model.set_epoch either, so Trainer(checkpoint=...).test(), or a resumed run with epoch >= epochs, evaluates with "
-    "a different W than the one trained (METHOD.md: T_e = clamp(exp(log_T), 0.1, 100) * 0.995^epoch)"))
 def test_state_dict_round_trip_keeps_assignment(gen: torch.Generator) -> None:
     torch.manual_seed(0)
     net = FFNet(in_channels=1, num_classes=10, widths=(10, 20), image_size=8)

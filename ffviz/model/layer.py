@@ -69,8 +69,9 @@ class CAWConv(nn.Module):
             self.log_T = nn.Parameter(torch.tensor(math.log(spec.temperature)))
         else:
             self.register_buffer("W_static", static_assignment(out_channels, num_classes))
-        # decay^epoch, a buffer rather than a Python float so a compiled graph need not recompile every epoch.
-        self.register_buffer("temp_factor", torch.tensor(1.0), persistent=False)
+        # decay^epoch: a buffer rather than a Python float so a compiled graph need not recompile every epoch, and
+        # persistent so a loaded checkpoint has exactly the W it was trained with.
+        self.register_buffer("temp_factor", torch.tensor(1.0))
 
     def set_epoch(self, epoch: int) -> None:
         self.temp_factor.fill_(self.spec.temp_decay ** epoch)
