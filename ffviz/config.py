@@ -15,6 +15,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ffviz.data.registry import resolve_name
+from ffviz.presets import get_preset
+
 MODES = ("learnable", "static", "backprop")
 ORTH_SCALINGS = ("mean", "authors")
 CONTRIBUTION_SIGNALS = ("train", "val")
@@ -107,6 +110,9 @@ class RunConfig:
             value = getattr(self, name)
             if value not in choices:
                 raise ValueError(f"{name}={value!r} is not valid; choose one of {', '.join(choices)}")
+        # Names are checked here, at the edge, so a typo fails before any data is loaded.
+        object.__setattr__(self, "dataset", resolve_name(self.dataset))
+        get_preset(self.preset)
         _positive(self, "epochs", "batch_size", "eval_batch_size", "temperature", "temp_decay", "temp_min",
                   "temp_max", "contribution_tau", "lr", "batch_log_every")
         _non_negative(self, "lambda_entropy", "lambda_orth", "weight_decay", "grad_clip", "lr_min",

@@ -1,0 +1,125 @@
+"""Training curves for the Train page: each layer's loss by batch, each layer's accuracy and the ensemble's by epoch.
+
+A previous run (after "Retrain") is drawn dashed and faint on the same axes, so the two runs compare at a glance;
+live hyperparameter changes are dashed vertical lines with a flag saying what changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ffviz.figures.style import (
+    ENSEMBLE_COLOR,
+    change_markers,
+    empty_figure,
+    epoch_axis,
+    figure,
+    layer_colors,
+    layer_name,
+)
+from ffviz.records import BatchRecord, EpochRecord, EventRecord
+
+MAX_POINTS = 1500  # per line: more than a chart can show, few enough to send every second
+
+
+def smooth(values: np.ndarray, weight: float) -> np.ndarray:
+    """Exponential moving average along axis 0 (TensorBoard's smoothing); weight 0 returns the values."""
+    if weight <= 0 or len(values) == 0:
+        return values
+    out = np.empty_like(values, dtype=float)
+    acc = values[0].astype(float)
+    for i, v in enumerate(values):
+        acc = weight * acc + (1 - weight) * v
+        out[i] = acc
+    return out
+
+
+def _thin(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keep at most max_points rows, evenly spaced, always including the last one."""
+    if len(x) <= max_points:
+        return x, y
+    idx = np.unique(np.linspace(0, len(x) - 1, max_points).round().astype(int))
+    return x[idx], y[idx]
+
+
+def _batch_arrays(batches: Sequence[BatchRecord]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    steps = np.fromiter((b.step for b in batches), dtype=float, count=len(batches))
+    epochs = np.fromiter((b.epoch for b in batches), dtype=float, count=len(batches))
+    ce = np.asarray([b.ce for b in batches], dtype=float)  # (N, L)
+    return steps, epochs, ce
+
+
+def batch_loss_figure(batches: Sequence[BatchRecord], events: Sequence[EventRecord] = (), *,
+                      previous: Sequence[BatchRecord] | None = None, smoothing: float = 0.6,
+                      highlight: int | None = None, height: int = 380) -> go.Figure:
+    """Each layer's cross-entropy on the training batches (smoothed), by step; live changes marked."""
+    title = "Loss of each layer (training cross-entropy, by batch)"
+    if not batches:
+        return empty_figure("Waiting for the first training batch…", height=height, title=title)
+    steps, _, ce = _batch_arrays(batches)
+    num_layers = ce.shape[1]
+    colors = layer_colors(num_layers)
+    ce_s = smooth(ce, smoothing)
+    traces: list[dict[str, Any]] = []
+    if previous:
+        p_steps, _, p_ce = _batch_arrays(previous)
+        p_ce = smooth(p_ce, smoothing)
+        for i in range(min(num_layers, p_ce.shape[1])):
+            x, y = _thin(p_steps, p_ce[:, i], MAX_POINTS)
+            traces.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "name": f"previous run, {layer_name(i)}",
+                           "legendgroup": "previous", "showlegend": i == 0, "opacity": 0.45,
+                           "line": {"color": colors[i], "width": 1.5, "dash": "dash"},
+                           "hovertemplate": f"previous run, {layer_name(i)}<br>step %{{x}}<br>CE %{{y:.3f}}"
+                                            "<extra></extra>"})
+    for i in range(num_layers):
+        x, y = _thin(steps, ce_s[:, i], MAX_POINTS)
+        width, opacity = (2.5, 1.0) if highlight is None or highlight == i else (1.2, 0.3)
+        traces.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "name": layer_name(i),
+                       "opacity": opacity, "line": {"color": colors[i], "width": width},
+                       "hovertemplate": f"{layer_name(i)}<br>step %{{x}}<br>CE %{{y:.3f}}<extra></extra>"})
+    marks = change_markers(events, axis="step")
+    return figure(traces, {"title": title, "height": height, "xaxis": {"title": {"text": "training step (batch)"}},
+                           "yaxis": {"title": {"text": "cross-entropy"}}, **marks})
+
+
+def layer_accuracy_figure(epochs: Sequence[EpochRecord], events: Sequence[EventRecord] = (), *,
+                          previous: Sequence[EpochRecord] | None = None, split: str = "val",
+                          height: int = 380) -> go.Figure:
+    """Validation accuracy of every layer on its own, and of the alpha-weighted ensemble (thick, black)."""
+    title = "Accuracy of each layer and of the α-weighted ensemble (validation)"
+    if not epochs:
+        return empty_figure("Waiting for the first evaluation…", height=height, title=title)
+    key = "val_acc" if split == "val" else "train_acc"
+    num_layers = len(epochs[0].val_acc)
+    colors = layer_colors(num_layers)
+    traces: list[dict[str, Any]] = []
+    if previous:
+        px_ = [e.epoch for e in previous]
+        traces.append({"type": "scatter", "mode": "lines", "x": px_, "y": [e.acc_alpha for e in previous],
+                       "name": "previous run, ensemble", "legendgroup": "previous",
+                       "line": {"color": ENSEMBLE_COLOR, "width": 3, "dash": "dash"}, "opacity": 0.55,
+                       "hovertemplate": "previous run, ensemble<br>epoch %{x}<br>%{y:.1f}%<extra></extra>"})
+        for i in range(min(num_layers, len(previous[0].val_acc))):
+            ys = [None if getattr(e, key) is None else getattr(e, key)[i] for e in previous]
+            traces.append({"type": "scatter", "mode": "lines", "x": px_, "y": ys, "legendgroup": "previous",
+                           "name": f"previous run, {layer_name(i)}", "showlegend": False, "opacity": 0.35,
+                           "line": {"color": colors[i], "width": 1.2, "dash": "dash"}, "hoverinfo": "skip"})
+    x = [e.epoch for e in epochs]
+    for i in range(num_layers):
+        ys = [None if getattr(e, key) is None else getattr(e, key)[i] for e in epochs]
+        traces.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": ys, "name": layer_name(i),
+                       "line": {"color": colors[i], "width": 2}, "marker": {"size": 5},
+                       "hovertemplate": f"{layer_name(i)}<br>epoch %{{x}}<br>%{{y:.1f}}%<extra></extra>"})
+    traces.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": [e.acc_alpha for e in epochs],
+                   "name": "α-weighted ensemble", "line": {"color": ENSEMBLE_COLOR, "width": 4},
+                   "marker": {"size": 8},
+                   "hovertemplate": "α-weighted ensemble<br>epoch %{x}<br>%{y:.1f}%<extra></extra>"})
+    marks = change_markers(events, axis="epoch", epochs=epochs)
+    return figure(traces, {"title": title, "height": height,
+                           "xaxis": epoch_axis(epochs[-1].epoch),
+                           "yaxis": {"title": {"text": "accuracy (%)"}, "range": [0, 101]}, **marks})
+

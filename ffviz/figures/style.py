@@ -1,0 +1,161 @@
+"""The look every figure shares: colours by layer and by class, fonts large enough to project, change markers.
+
+Figures are built from plain dicts and wrapped without Plotly's validation (``figure``): validating a figure costs
+tens of milliseconds, and the live pages rebuild theirs every second next to a training thread. The tests validate
+every builder's output once instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
+
+from ffviz.records import EpochRecord, EventRecord
+
+FONT_SIZE = 15  # readable from the back of a classroom
+TITLE_SIZE = 17
+# Shallow layers dark, deep layers light; the top of Viridis (pale yellow) is cut off: it vanishes on white.
+LAYER_SCALE = "Viridis"
+CLASS_COLORS = ("#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2", "#7F7F7F",
+                "#BCBD22", "#17BECF")
+ENSEMBLE_COLOR = "#111111"
+CHANGE_COLOR = "#C2185B"
+LIVE_NAMES = {"lambda_entropy": "λ_entropy", "lambda_orth": "λ_orth", "lr": "learning rate"}
+
+
+def layer_colors(n: int) -> list[str]:
+    """One colour per layer, ordered from the first (dark) to the last (light)."""
+    if n <= 1:
+        return sample_colorscale(LAYER_SCALE, [0.0])
+    return sample_colorscale(LAYER_SCALE, [0.85 * i / (n - 1) for i in range(n)])
+
+
+def class_colors(k: int) -> list[str]:
+    """One colour per class: Plotly's ten for up to ten classes, a rainbow beyond."""
+    if k <= len(CLASS_COLORS):
+        return list(CLASS_COLORS[:k])
+    return sample_colorscale("Turbo", [i / (k - 1) for i in range(k)])
+
+
+def figure(data: Sequence[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
+    """A Figure from plain trace and layout dicts, with the shared fonts and margins, unvalidated (fast)."""
+    base: dict[str, Any] = {
+        "font": {"size": FONT_SIZE},
+        "margin": {"l": 60, "r": 20, "t": 56, "b": 50},
+        "legend": {"font": {"size": FONT_SIZE - 2}},
+        "hoverlabel": {"font": {"size": FONT_SIZE - 1}},
+        "height": 380,
+    }
+    for key, value in layout.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    if isinstance(base.get("title"), str):
+        base["title"] = {"text": base["title"], "font": {"size": TITLE_SIZE}}
+    return go.Figure(data=list(data), layout=base, _validate=False)
+
+
+def layer_name(i: int) -> str:
+    return f"layer {i}"
+
+
+def highlight_style(i: int, highlight: int | None) -> dict[str, Any]:
+    """Line width and opacity that make the chosen layer stand out and keep the others as context."""
+    if highlight is None:
+        return {"width": 2.5, "opacity": 1.0}
+    return {"width": 4.5, "opacity": 1.0} if i == highlight else {"width": 1.5, "opacity": 0.3}
+
+
+def format_changes(changes: dict[str, list[Any]]) -> str:
+    """{"lambda_entropy": [0.01, 0.03]} -> "λ_entropy 0.01 → 0.03"."""
+    return ", ".join(f"{LIVE_NAMES.get(k, k)} {_num(old)} → {_num(new)}" for k, (old, new) in changes.items())
+
+
+def _num(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def set_events(events: Iterable[EventRecord]) -> list[EventRecord]:
+    """The live hyperparameter changes among a run's events."""
+    return [e for e in events if e.action == "set" and e.changes]
+
+
+def event_epoch_x(event: EventRecord, epochs: Sequence[EpochRecord], steps_per_epoch: int | None = None) -> float:
+    """Where a change made during training sits on an epoch axis: epochs completed plus the fraction of the
+    epoch in progress (x = 2.5: halfway through the third epoch)."""
+    if steps_per_epoch is None:
+        steps_per_epoch = steps_per_epoch_of(epochs)
+    start = next((e.step for e in epochs if e.epoch == event.epoch), None)
+    if not steps_per_epoch or start is None:
+        return float(event.epoch)
+    return event.epoch + min(max((event.step - start) / steps_per_epoch, 0.0), 1.0)
+
+
+def steps_per_epoch_of(epochs: Sequence[EpochRecord]) -> int | None:
+    for a, b in zip(epochs, epochs[1:], strict=False):
+        if b.step > a.step:
+            return b.step - a.step
+    return None
+
+
+def change_markers(events: Iterable[EventRecord], *, axis: str, epochs: Sequence[EpochRecord] = (),
+                   xref: str = "x") -> dict[str, list[dict[str, Any]]]:
+    """Layout shapes and annotations marking every live change: a dashed vertical line, a flag with the change.
+
+    axis: "step" (batch charts) or "epoch" (epoch charts; ``epochs`` place the change inside its epoch).
+    """
+    shapes, notes = [], []
+    spe = steps_per_epoch_of(epochs) if axis == "epoch" else None
+    for ev in set_events(events):
+        x = ev.step if axis == "step" else event_epoch_x(ev, epochs, spe)
+        text = format_changes(ev.changes)
+        shapes.append({"type": "line", "xref": xref, "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
+                       "line": {"color": CHANGE_COLOR, "width": 2, "dash": "dash"}})
+        notes.append({"xref": xref, "yref": "paper", "x": x, "y": 1.0, "yanchor": "bottom", "showarrow": False,
+                      "text": "⚑ " + _short(ev.changes), "hovertext": f"step {ev.step}: {text}",
+                      "font": {"color": CHANGE_COLOR, "size": FONT_SIZE - 3}})
+    return {"shapes": shapes, "annotations": notes}
+
+
+def _short(changes: dict[str, list[Any]]) -> str:
+    short = {"lambda_entropy": "λe", "lambda_orth": "λo", "lr": "lr"}
+    return " ".join(f"{short.get(k, k)}={_num(new)}" for k, (_, new) in changes.items())
+
+
+def epoch_marker(epoch: int | None, xref: str = "x") -> list[dict[str, Any]]:
+    """A soft vertical band at the epoch the user is looking at (scrubbing), for epoch charts beside a view."""
+    if epoch is None:
+        return []
+    return [{"type": "rect", "xref": xref, "yref": "paper", "x0": epoch - 0.15, "x1": epoch + 0.15, "y0": 0, "y1": 1,
+             "fillcolor": "rgba(255, 193, 7, 0.35)", "line": {"width": 0}, "layer": "below"}]
+
+
+def epoch_axis(last_epoch: int, title: str = "epoch") -> dict[str, Any]:
+    """An x axis of epochs; whole-epoch ticks on short runs (Plotly would otherwise label 0.5, 1.5...)."""
+    axis: dict[str, Any] = {"title": {"text": title}}
+    if last_epoch <= 12:
+        axis["dtick"] = 1
+    return axis
+
+
+def merge_layout(*parts: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """Concatenate the shapes and annotations of several marker sets."""
+    out: dict[str, list[dict[str, Any]]] = {"shapes": [], "annotations": []}
+    for p in parts:
+        for k in out:
+            out[k].extend(p.get(k, []))
+    return out
+
+
+def empty_figure(message: str, *, height: int = 300, title: str | None = None) -> go.Figure:
+    """A blank chart that says why it is blank (no epoch yet, a static run has no regularizers...)."""
+    layout: dict[str, Any] = {"height": height, "xaxis": {"visible": False}, "yaxis": {"visible": False},
+                              "annotations": [{"text": message, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
+                                               "showarrow": False, "font": {"size": FONT_SIZE + 1, "color": "#666"}}]}
+    if title:
+        layout["title"] = title
+    return figure([], layout)
