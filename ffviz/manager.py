@@ -33,6 +33,7 @@ class RunInfo:
     error: str | None = None
     control: RunControl = field(default_factory=RunControl)
     continue_to: int | None = None  # set when this job continues an existing run to more epochs
+    done: threading.Event = field(default_factory=threading.Event)  # set when the run has ended, however
 
 
 class _StateTracker(Callback):
@@ -112,22 +113,20 @@ class RunManager:
             if run_id in self._queue:
                 self._queue.remove(run_id)
                 self._runs[run_id].state = "stopped"
+                self._runs[run_id].done.set()
                 return
         self.control(run_id).stop()
 
     def wait(self, run_id: str, timeout: float | None = None) -> bool:
-        """Block until the run's thread ends (tests, the CLI); False on timeout."""
-        thread = self._threads.get(run_id)
-        if thread is None:
-            return self._runs[run_id].state not in ("queued", "starting")
-        thread.join(timeout)
-        return not thread.is_alive()
+        """Block until the run has ended (tests, the CLI); False on timeout."""
+        return self._runs[run_id].done.wait(timeout)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop every run and wait for the threads (tests; a server shutting down)."""
         with self._lock:
             for run_id in self._queue:
                 self._runs[run_id].state = "stopped"
+                self._runs[run_id].done.set()
             self._queue.clear()
         for info in list(self._runs.values()):
             info.control.stop()
@@ -164,5 +163,6 @@ class RunManager:
             # The thread is done; drop it so nothing of this run is held beyond its folder and RunInfo.
             with self._lock:
                 self._threads.pop(info.run_id, None)
+            info.done.set()
             self._start_waiting()
 

@@ -1,0 +1,65 @@
+"""RunManager: runs live in worker threads, beyond a bound they queue, a failure stays in its run."""
+
+from __future__ import annotations
+
+import pytest
+
+from ffviz.config import RunConfig
+from ffviz.manager import RunManager
+from ffviz.runs import RunReader
+
+
+def tiny(**kw) -> RunConfig:
+    return RunConfig(**{**dict(preset="classroom-mini", epochs=1, batch_size=256, image_size=8, probe_size=8,
+                               device="cpu"), **kw})
+
+
+def test_runs_queue_beyond_the_bound_and_all_finish(tmp_path) -> None:
+    m = RunManager(tmp_path, max_running=1)
+    try:
+        first = m.submit(tiny(), name="one")
+        second = m.submit(tiny(seed=3), name="two")
+        assert m.queue_position(second) == 1
+        assert RunReader(tmp_path / second).meta["status"] == "queued"  # listed before it starts
+        assert m.wait(first, 120) and m.wait(second, 120)
+        assert m.info(first).state == "finished" and m.info(second).state == "finished"
+        assert RunReader(tmp_path / second).meta["status"] == "finished"
+        assert m.active() == []
+    finally:
+        m.shutdown()
+
+
+def test_a_failing_run_leaves_the_others_alone(tmp_path) -> None:
+    m = RunManager(tmp_path, max_running=2)
+    try:
+        bad = m.submit(tiny(dataset="cifar10", data_root=str(tmp_path / "nodata"), preset="classroom-mini",
+                            image_size=0))
+        good = m.submit(tiny())
+        assert m.wait(good, 120) and m.wait(bad, 120)
+        assert m.info(good).state == "finished"
+        assert m.info(bad).state == "failed" and "cifar" in m.info(bad).error.lower()
+        assert RunReader(tmp_path / bad).meta["status"] == "failed"
+    finally:
+        m.shutdown()
+
+
+def test_cancel_a_queued_run_and_continue_a_finished_one(tmp_path) -> None:
+    m = RunManager(tmp_path, max_running=1)
+    try:
+        first = m.submit(tiny())
+        queued = m.submit(tiny())
+        m.cancel(queued)
+        assert m.info(queued).state == "stopped" and m.queue_position(queued) is None
+        assert m.wait(first, 120)
+        again = m.submit_continue(tmp_path / first, epochs=2)
+        assert again == first
+        assert m.wait(again, 120)
+        assert m.info(first).state == "finished"
+        assert [e.epoch for e in RunReader(tmp_path / first).epochs] == [0, 1, 2]
+    finally:
+        m.shutdown()
+
+
+def test_bound_must_be_positive(tmp_path) -> None:
+    with pytest.raises(ValueError, match="max_running"):
+        RunManager(tmp_path, max_running=0)
