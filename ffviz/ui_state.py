@@ -1,0 +1,318 @@
+"""What the app's pages need from a run folder, as plain Python: no Streamlit here, so it is tested without a UI.
+
+    live = LiveRun("runs/20261126-172000-learnable-classroom")
+    live.refresh()                       # reads only the lines appended since the last call (cheap to poll)
+    p = progress(live.reader, run_status(live.reader.meta))
+    w = live.w_history(layer=2)          # {epoch: (C, K)} read lazily from the snapshots, one array each
+
+One LiveRun per run folder serves every session of a server (the app keeps them in a resource cache), so its
+reads are guarded by a lock. Snapshots are cached per epoch in a small LRU: a paper-size run has hundreds.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot
+from ffviz.runs import RunReader
+
+RUNS_ENV = "FFVIZ_RUNS_DIR"
+ACTIVE = ("queued", "starting", "running", "paused")  # a run in one of these states may still write records
+SNAPSHOT_CACHE = 12  # snapshots kept in memory per run (a resnet17 snapshot is a few MB)
+
+
+def runs_root(repo_root: Path | str | None = None) -> Path:
+    """Where the app keeps its runs: $FFVIZ_RUNS_DIR, else runs/ in the repository."""
+    env = os.environ.get(RUNS_ENV)
+    if env:
+        return Path(env).expanduser().absolute()
+    base = Path(repo_root) if repo_root is not None else Path(__file__).resolve().parent.parent
+    return base / "runs"
+
+
+def pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_status(meta: dict[str, Any], managed: str | None = None) -> str:
+    """The state to show: the manager's, if this server runs it; else the folder's, corrected for runs whose
+    process is gone (a server or CLI killed mid-run reads "interrupted", not "running" forever)."""
+    if managed is not None:
+        return managed
+    status = meta.get("status", "unknown")
+    if status in ACTIVE and not pid_alive(meta.get("pid")):
+        return "interrupted"
+    return status
+
+
+# ---------------------------------------------------------------------------------------------------- live reads
+class LiveRun:
+    """A RunReader shared by all sessions, plus the lazily loaded, cached per-epoch arrays the views scrub."""
+
+    def __init__(self, run_dir: Path | str) -> None:
+        self.dir = Path(run_dir)
+        self.reader = RunReader(self.dir)
+        self._lock = threading.RLock()
+        self._snapshots: OrderedDict[int, Snapshot] = OrderedDict()
+        self._w: dict[tuple[int, int], np.ndarray] = {}
+        self._files = self._identity()
+
+    @property
+    def run_id(self) -> str:
+        return self.dir.name
+
+    def refresh(self) -> bool:
+        """Read what was appended; start over if the logs were rewritten (a run continued from a checkpoint)."""
+        with self._lock:
+            ident = self._identity()
+            if ident != self._files:
+                self._files = ident
+                self.reader = RunReader(self.dir)
+                self._snapshots.clear()
+                self._w.clear()
+                return True
+            return self.reader.refresh()
+
+    def _identity(self) -> tuple[int, ...]:
+        out = []
+        for name in ("batches.jsonl", "epochs.jsonl"):
+            try:
+                out.append((self.dir / name).stat().st_ino)
+            except FileNotFoundError:
+                out.append(0)
+        return tuple(out)
+
+    @property
+    def version(self) -> tuple[int, int, int]:
+        """Changes whenever a record arrives: a key for caching what is built from the records."""
+        r = self.reader
+        return len(r.batches), len(r.epochs), len(r.events)
+
+    @property
+    def epochs(self) -> list[EpochRecord]:
+        return self.reader.epochs
+
+    @property
+    def batches(self) -> list[BatchRecord]:
+        return self.reader.batches
+
+    @property
+    def events(self) -> list[EventRecord]:
+        return self.reader.events
+
+    def epoch(self, epoch: int) -> EpochRecord | None:
+        for e in reversed(self.reader.epochs):
+            if e.epoch == epoch:
+                return e
+        return None
+
+    def snapshot(self, epoch: int) -> Snapshot:
+        """The Snapshot of one epoch, from a small LRU (the reader's own cache would keep every epoch)."""
+        with self._lock:
+            if epoch in self._snapshots:
+                self._snapshots.move_to_end(epoch)
+                return self._snapshots[epoch]
+            with np.load(self._snapshot_path(epoch)) as a:
+                snap = Snapshot.from_arrays(dict(a))
+            self._snapshots[epoch] = snap
+            while len(self._snapshots) > SNAPSHOT_CACHE:
+                self._snapshots.popitem(last=False)
+            return snap
+
+    def w_history(self, layer: int, epochs: Sequence[int] | None = None) -> dict[int, np.ndarray]:
+        """{epoch: W (C, K)} of one layer, reading only that layer's W from each snapshot file (once)."""
+        if epochs is None:
+            epochs = [e.epoch for e in self.reader.epochs]
+        out = {}
+        with self._lock:
+            for ep in epochs:
+                key = (layer, ep)
+                if key not in self._w:
+                    try:
+                        with np.load(self._snapshot_path(ep)) as a:
+                            self._w[key] = np.asarray(a[f"w_{layer}"])
+                    except (FileNotFoundError, KeyError):
+                        continue
+                out[ep] = self._w[key]
+        return out
+
+    def _snapshot_path(self, epoch: int) -> Path:
+        return self.dir / "snapshots" / f"epoch_{epoch:04d}.npz"
+
+
+# ---------------------------------------------------------------------------------------------------- progress
+@dataclass
+class Progress:
+    status: str
+    epochs_done: int
+    epochs_total: int
+    batch_in_epoch: int  # batches done in the epoch in progress
+    batches_per_epoch: int | None
+    images_per_sec: float | None  # recent training throughput
+    seconds_left: float | None
+    device: str
+    step: int
+
+    @property
+    def fraction(self) -> float:
+        """Overall progress in [0, 1], counting the batches of the epoch in progress."""
+        if self.epochs_total <= 0:
+            return 0.0
+        part = 0.0
+        if self.batches_per_epoch and self.epochs_done < self.epochs_total:
+            part = min(self.batch_in_epoch / self.batches_per_epoch, 1.0)
+        return min((self.epochs_done + part) / self.epochs_total, 1.0)
+
+
+def progress(reader: RunReader, status: str, meta: dict[str, Any] | None = None) -> Progress:
+    """Where a run stands, from its records: epoch and batch, recent images/s, an estimate of the time left."""
+    meta = reader.meta if meta is None else meta
+    cfg = reader.config
+    epochs, batches = reader.epochs, reader.batches
+    done = epochs[-1].epoch if epochs else 0
+    total = max(cfg.epochs, done)
+    split = meta.get("split_sizes")
+    bpe = math.ceil(split[0] / cfg.batch_size) if split else None
+    last_step = batches[-1].step if batches else 0
+    epoch_step = epochs[-1].step if epochs else 0
+    in_epoch = max(last_step - epoch_step, 0) if status in ACTIVE else 0
+    ips = _recent_images_per_sec(batches, cfg.batch_size * cfg.batch_log_every)
+    if ips is None or status not in ACTIVE:
+        trained = [e.images_per_sec for e in epochs if e.images_per_sec]
+        ips = trained[-1] if trained else ips
+    left = None
+    if status in ACTIVE:
+        spe = _seconds_per_epoch(epochs, batches, bpe, cfg.batch_log_every)
+        if spe is not None:
+            frac = min(in_epoch / bpe, 1.0) if bpe else 0.0
+            left = max(total - done - frac, 0.0) * spe
+    elif status == "finished":
+        left = 0.0
+    device = (epochs[-1].device if epochs else None) or meta.get("device") or cfg.device
+    return Progress(status=status, epochs_done=done, epochs_total=total, batch_in_epoch=in_epoch,
+                    batches_per_epoch=bpe, images_per_sec=ips, seconds_left=left, device=device,
+                    step=max(last_step, epoch_step))
+
+
+def _recent_images_per_sec(batches: Sequence[BatchRecord], images_per_record: int, window: int = 30
+                           ) -> float | None:
+    recent = batches[-window:]
+    if len(recent) < 2:
+        return None
+    dt = recent[-1].time - recent[0].time
+    return (len(recent) - 1) * images_per_record / dt if dt > 0 else None
+
+
+def _seconds_per_epoch(epochs: Sequence[EpochRecord], batches: Sequence[BatchRecord], bpe: int | None,
+                       log_every: int) -> float | None:
+    """Seconds per epoch, evaluation included: from completed epochs when there are any, else the batch rate."""
+    if len(epochs) >= 2 and epochs[-1].epoch > epochs[0].epoch:
+        return (epochs[-1].time - epochs[0].time) / (epochs[-1].epoch - epochs[0].epoch)
+    recent = batches[-30:]
+    if bpe and len(recent) >= 2 and recent[-1].time > recent[0].time:
+        per_batch = (recent[-1].time - recent[0].time) / ((recent[-1].step - recent[0].step) or log_every)
+        return per_batch * bpe
+    return None
+
+
+def format_seconds(s: float | None) -> str:
+    if s is None or not math.isfinite(s):
+        return "–"
+    s = int(round(s))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {(s % 3600) // 60:02d} min"
+
+
+# ---------------------------------------------------------------------------------------------------- run lists
+def run_label(run_dir: Path, status: str | None = None, meta: dict[str, Any] | None = None) -> str:
+    """A one-line description for the run picker: name, status, epochs, best accuracy if finished."""
+    meta = meta if meta is not None else _read_meta(run_dir)
+    status = status or run_status(meta)
+    epochs = meta.get("epochs_done")
+    part = f" · {epochs} ep" if epochs is not None else ""
+    return f"{run_dir.name} · {status}{part}"
+
+
+def _read_meta(run_dir: Path) -> dict[str, Any]:
+    from ffviz.storage import read_json
+
+    try:
+        return read_json(run_dir / "meta.json")
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+# ---------------------------------------------------------------------------------------------------- settings
+# What the Train page shows, grouped, in order; every other field lives under "More settings".
+TRAIN_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Data and network", ("dataset", "preset", "mode")),
+    ("Regularizers", ("lambda_entropy", "lambda_orth", "orth_scaling", "orth_warmup_epochs")),
+    ("Assignment temperature", ("temperature", "temp_decay")),
+    ("Layer contributions", ("contribution_signal",)),
+    ("Optimisation", ("lr", "epochs", "batch_size", "seed")),
+    ("Hardware", ("device",)),
+)
+LABELS = {
+    "dataset": "Dataset", "preset": "Network preset", "mode": "Mode", "lambda_entropy": "λ_entropy",
+    "lambda_orth": "λ_orthogonality", "orth_scaling": "Orthogonality scaling",
+    "orth_warmup_epochs": "Orthogonality warm-up (epochs)", "temperature": "Initial temperature T0",
+    "temp_decay": "Temperature decay per epoch", "contribution_signal": "Contribution signal",
+    "lr": "Learning rate", "epochs": "Epochs", "batch_size": "Batch size", "seed": "Seed", "device": "Device",
+}
+CHOICE_LABELS = {
+    "mode": {"learnable": "learnable (CAW-Conv)", "static": "static (fixed channel blocks)",
+             "backprop": "backprop (same network)"},
+    "device": {"auto": "auto", "cpu": "CPU", "cuda": "GPU (CUDA)", "mps": "GPU (Apple MPS)"},
+    "orth_scaling": {"mean": "mean((G−I)²)", "authors": "authors' (÷K²C, ~off)"},
+    "contribution_signal": {"train": "training loss", "val": "validation loss"},
+}
+# The fields that change a running run at its next batch, and the values their sliders offer.
+LIVE_OPTIONS: dict[str, tuple[float, ...]] = {
+    "lambda_entropy": (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0),
+    "lambda_orth": (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0),
+    "lr": (0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.12, 0.2, 0.3),
+}
+
+
+def live_options(name: str, value: float) -> list[float]:
+    """The slider's values for a live field, with ``value`` inserted if a run started from elsewhere uses another."""
+    opts = set(LIVE_OPTIONS[name])
+    opts.add(float(value))
+    return sorted(opts)
+
+
+def other_fields() -> list[str]:
+    """Config fields not shown in TRAIN_GROUPS, in declaration order (for "More settings")."""
+    from ffviz.config import field_info
+
+    shown = {n for _, names in TRAIN_GROUPS for n in names}
+    return [f.name for f in field_info() if f.name not in shown]
+
+
+def image_for_display(x: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """A normalised (C, H, W) image back to uint8 (H, W) or (H, W, 3) pixels."""
+    x = np.asarray(x, dtype=np.float32)
+    m = np.asarray(mean, dtype=np.float32)[:, None, None]
+    s = np.asarray(std, dtype=np.float32)[:, None, None]
+    px = np.clip((x * s + m) * 255.0, 0, 255).astype(np.uint8)
+    return px[0] if px.shape[0] == 1 else px.transpose(1, 2, 0)
