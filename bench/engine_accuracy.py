@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads; see ffviz/__init__.py
 
 import torch  # noqa: E402
 
-import ffviz  # noqa: E402,F401  (sets OMP_WAIT_POLICY before torch loads)
 from bench.report import machine_description, write_section  # noqa: E402
 from ffviz.config import RunConfig  # noqa: E402
 from ffviz.data import load_dataset  # noqa: E402
