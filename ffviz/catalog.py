@@ -1,0 +1,300 @@
+"""The catalogue of runs the app knows: one summary row per run folder, wherever it came from.
+
+    rows = scan_runs({"shipped": Path("assets/runs"), "local": Path("runs")})
+    data = export_archive(rows[0].dir)            # a .zip of the run folder, for download
+    new_dir = import_upload(data, Path("runs/uploaded"))   # a run archive or a bare checkpoint
+
+Uploads are untrusted: archives are unpacked member by member with every name and size checked, checkpoints are read
+with weights-only loading (see ffviz/checkpoint.py), and nothing lands in the runs folder until it all checked out.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ffviz.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ffviz.config import RunConfig
+from ffviz.records import EpochRecord
+from ffviz.runs import RunReader, init_run_dir, new_run_dir, update_meta
+from ffviz.storage import atomic_write_json, read_json
+
+# Largest upload accepted, and the most an archive may unpack to (a zip bomb stops here).
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
+ACTIVE_STATES = ("queued", "running", "paused")
+# What a run folder may contain; anything else in an archive is refused.
+_ALLOWED = ("config.json", "meta.json", "epochs.jsonl", "batches.jsonl", "events.jsonl", "test.json")
+_ALLOWED_DIRS = {"snapshots": ".npz", "checkpoints": ".pt"}
+
+
+class UploadError(ValueError):
+    """An uploaded file that cannot become a run; the message says why and what to do."""
+
+
+@dataclass
+class RunSummary:
+    dir: Path
+    run_id: str
+    source: str  # "shipped", "local", "uploaded"
+    name: str
+    created: str
+    status: str  # queued, running, paused, finished, stopped, failed, interrupted
+    dataset: str
+    preset: str
+    mode: str
+    lambda_entropy: float
+    lambda_orth: float
+    epochs_done: int
+    epochs: int
+    test_acc: float | None  # alpha-weighted, final epoch
+    best_val_acc: float | None
+    train_time: float | None  # seconds
+    device: str
+    num_parameters: int | None
+    size_bytes: int
+    error: str | None
+
+    def as_row(self) -> dict[str, Any]:
+        """Plain values for a table."""
+        return {"name": self.name, "date": self.created.replace("T", " "), "dataset": self.dataset,
+                "preset": self.preset, "mode": self.mode, "λ entropy": self.lambda_entropy,
+                "λ orth": self.lambda_orth, "epochs": f"{self.epochs_done}/{self.epochs}",
+                "test acc %": None if self.test_acc is None else round(self.test_acc, 2),
+                "best val acc %": None if self.best_val_acc is None else round(self.best_val_acc, 2),
+                "wall time s": None if self.train_time is None else round(self.train_time, 1),
+                "device": self.device, "parameters": self.num_parameters,
+                "size MB": round(self.size_bytes / 1e6, 2), "status": self.status, "source": self.source,
+                "id": self.run_id}
+
+
+def pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def effective_status(meta: dict[str, Any], active_ids: set[str] | None, run_id: str) -> str:
+    """A run that says it is active but whose process is gone (or, in this process, whose thread is gone) was
+    interrupted: a server restart or a kill. It can be continued from its last checkpoint."""
+    status = meta.get("status", "interrupted")
+    if status not in ACTIVE_STATES:
+        return status
+    pid = meta.get("pid")
+    if status == "queued" and pid is None:
+        return status if active_ids is None or run_id in active_ids else "interrupted"
+    if not pid_alive(pid):
+        return "interrupted"
+    if pid == os.getpid() and active_ids is not None and run_id not in active_ids:
+        return "interrupted"
+    return status
+
+
+def folder_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def summarize(run_dir: Path, source: str, active_ids: set[str] | None = None) -> RunSummary:
+    cfg = RunConfig.from_dict(read_json(run_dir / "config.json"))
+    meta = read_json(run_dir / "meta.json") if (run_dir / "meta.json").exists() else {}
+    reader_epochs = _epochs(run_dir)
+    test = read_json(run_dir / "test.json") if (run_dir / "test.json").exists() else None
+    return RunSummary(
+        dir=run_dir, run_id=run_dir.name, source=source, name=meta.get("name") or run_dir.name,
+        created=meta.get("created", ""), status=effective_status(meta, active_ids, run_dir.name),
+        dataset=cfg.dataset, preset=cfg.preset, mode=cfg.mode, lambda_entropy=cfg.lambda_entropy,
+        lambda_orth=cfg.lambda_orth, epochs_done=int(meta.get("epochs_done", len(reader_epochs) and
+                                                                  reader_epochs[-1].epoch)),
+        epochs=cfg.epochs if not reader_epochs else max(cfg.epochs, reader_epochs[-1].epoch),
+        test_acc=None if test is None else float(test["acc_alpha"]),
+        best_val_acc=max((e.acc_alpha for e in reader_epochs if e.epoch > 0), default=None),
+        train_time=meta.get("train_time") or (reader_epochs[-1].time if reader_epochs else None),
+        device=meta.get("device", ""), num_parameters=meta.get("num_parameters"), size_bytes=folder_size(run_dir),
+        error=meta.get("error"))
+
+
+def _epochs(run_dir: Path) -> list[EpochRecord]:
+    try:
+        return RunReader(run_dir).epochs
+    except (FileNotFoundError, ValueError, json.JSONDecodeError):
+        return []
+
+
+def scan_runs(roots: dict[str, Path], active_ids: set[str] | None = None) -> list[RunSummary]:
+    """Every readable run folder under the given roots (source name -> folder), newest first. A folder that
+    cannot be read is skipped, never fatal: one bad folder must not hide the others."""
+    rows = []
+    for source, root in roots.items():
+        if not Path(root).is_dir():
+            continue
+        for d in Path(root).iterdir():
+            if d.is_dir() and (d / "config.json").exists():
+                try:
+                    rows.append(summarize(d, source, active_ids))
+                except (ValueError, OSError, KeyError, json.JSONDecodeError):
+                    continue
+    return sorted(rows, key=lambda r: r.created, reverse=True)
+
+
+# ----------------------------------------------------------------------------------------------------- export
+def export_archive(run_dir: Path) -> bytes:
+    """The run folder as a zip (the final checkpoint only, when there is one, to keep it small)."""
+    run_dir = Path(run_dir)
+    has_final = (run_dir / "checkpoints" / "final.pt").exists()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for f in sorted(run_dir.rglob("*")):
+            rel = f.relative_to(run_dir).as_posix()
+            if not f.is_file() or f.name.startswith(".") or (has_final and rel == "checkpoints/last.pt"):
+                continue
+            z.write(f, f"{run_dir.name}/{rel}")
+    return buf.getvalue()
+
+
+def history_csv(reader: RunReader) -> str:
+    """One row per epoch: scalars as columns, per-layer lists as one column per layer."""
+    rows = []
+    for e in reader.epochs:
+        row: dict[str, Any] = {}
+        for k, v in e.__dict__.items():
+            if k in ("kind", "channels_per_class"):
+                continue
+            if isinstance(v, list):
+                row.update({f"{k}_{i}": x for i, x in enumerate(v)})
+            else:
+                row[k] = v
+        rows.append(row)
+    if not rows:
+        return ""
+    out = io.StringIO()
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    writer = csv.DictWriter(out, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+# ----------------------------------------------------------------------------------------------------- import
+def import_upload(data: bytes, dest_root: Path, *, filename: str = "upload") -> Path:
+    """Turn an uploaded run archive (.zip) or checkpoint (.pt) into a run folder under dest_root."""
+    if not data:
+        raise UploadError(f"{filename} is empty; upload a run archive (.zip) or an ffviz checkpoint (.pt)")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise UploadError(f"{filename} is {len(data) / 1e6:.0f} MB; uploads are limited to "
+                          f"{MAX_UPLOAD_BYTES // 1024 // 1024} MB")
+    if zipfile.is_zipfile(io.BytesIO(data)) and not _is_torch_zip(data):
+        return _import_archive(data, Path(dest_root), filename)
+    try:
+        ck = load_checkpoint(data)
+    except CheckpointError as e:
+        raise UploadError(f"{filename}: {e}") from None
+    return _import_checkpoint(ck, Path(dest_root), filename)
+
+
+def _is_torch_zip(data: bytes) -> bool:
+    """torch.save writes a zip too: it holds a data.pkl inside a single top folder."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            return any(n.endswith("/data.pkl") for n in z.namelist())
+    except zipfile.BadZipFile:
+        return False
+
+
+def _import_checkpoint(ck: dict[str, Any], dest_root: Path, filename: str) -> Path:
+    try:
+        cfg = RunConfig.from_dict(ck["config"])
+    except (KeyError, ValueError, TypeError) as e:
+        raise UploadError(f"{filename}: the checkpoint's config is not valid: {e}") from None
+    run_dir = new_run_dir(dest_root, cfg, Path(filename).stem)
+    init_run_dir(run_dir, cfg, name=Path(filename).stem)
+    (run_dir / "checkpoints").mkdir()
+    save_checkpoint(run_dir / "checkpoints" / "final.pt", {k: v for k, v in ck.items() if k not in ("format",
+                                                                                                    "version")})
+    update_meta(run_dir, status="finished" if int(ck.get("epoch", 0)) >= cfg.epochs else "stopped",
+                epochs_done=int(ck.get("epoch", 0)), num_parameters=ck.get("num_parameters"),
+                uploaded=dt.datetime.now().isoformat(timespec="seconds"), note="uploaded checkpoint (no history)")
+    return run_dir
+
+
+def _import_archive(data: bytes, dest_root: Path, filename: str) -> Path:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        infos = [i for i in z.infolist() if not i.is_dir()]
+        if sum(i.file_size for i in infos) > MAX_UNPACKED_BYTES:
+            raise UploadError(f"{filename} would unpack to more than {MAX_UNPACKED_BYTES // 1024 ** 3} GB")
+        tops = {PurePosixPath(i.filename).parts[0] for i in infos if PurePosixPath(i.filename).parts}
+        if len(tops) != 1:
+            raise UploadError(f"{filename} is not an ffviz run archive: it should hold exactly one run folder")
+        members: dict[str, zipfile.ZipInfo] = {}
+        for i in infos:
+            parts = PurePosixPath(i.filename).parts[1:]
+            rel = "/".join(parts)
+            ok = (len(parts) == 1 and parts[0] in _ALLOWED) or (
+                len(parts) == 2 and parts[0] in _ALLOWED_DIRS and parts[1].endswith(_ALLOWED_DIRS[parts[0]])
+                and ".." not in parts[1] and not parts[1].startswith("."))
+            if not ok:
+                raise UploadError(f"{filename} contains {i.filename!r}, which is not part of an ffviz run folder")
+            members[rel] = i
+        if "config.json" not in members:
+            raise UploadError(f"{filename} is not an ffviz run archive: it has no config.json")
+        with tempfile.TemporaryDirectory(dir=_ensure(dest_root)) as tmp:
+            stage = Path(tmp) / "run"
+            for rel, info in members.items():
+                target = stage / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with z.open(info) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            _validate_staged(stage, filename)
+            cfg = RunConfig.from_dict(read_json(stage / "config.json"))
+            run_dir = new_run_dir(dest_root, cfg, Path(filename).stem)
+            run_dir.rmdir()
+            shutil.move(str(stage), run_dir)
+    meta = read_json(run_dir / "meta.json") if (run_dir / "meta.json").exists() else {}
+    if meta.get("status") in ACTIVE_STATES:
+        meta["status"] = "interrupted"
+    meta.update(pid=None, uploaded=dt.datetime.now().isoformat(timespec="seconds"))
+    atomic_write_json(run_dir / "meta.json", meta)
+    return run_dir
+
+
+def _ensure(p: Path) -> Path:
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def _validate_staged(stage: Path, filename: str) -> None:
+    """Everything must parse: the config validates, records read, checkpoints load weights-only."""
+    try:
+        RunConfig.from_dict(read_json(stage / "config.json"))
+        if (stage / "meta.json").exists() and not isinstance(read_json(stage / "meta.json"), dict):
+            raise ValueError("meta.json is not an object")
+        RunReader(stage)
+        for ck in (stage / "checkpoints").glob("*.pt") if (stage / "checkpoints").exists() else []:
+            load_checkpoint(ck)
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError, CheckpointError) as e:
+        raise UploadError(f"{filename} is not a valid ffviz run archive: {e}") from None
+
+
+def delete_run(run_dir: Path, *, protected_roots: list[Path]) -> None:
+    """Delete a run folder; shipped runs (under a protected root) cannot be deleted."""
+    run_dir = Path(run_dir).resolve()
+    for root in protected_roots:
+        if run_dir.is_relative_to(Path(root).resolve()):
+            raise PermissionError(f"{run_dir.name} ships with ffviz and cannot be deleted")
+    if not (run_dir / "config.json").exists():
+        raise FileNotFoundError(f"{run_dir} is not a run folder")
+    shutil.rmtree(run_dir)
