@@ -10,8 +10,7 @@ import zipfile
 import pytest
 import torch
 
-from ffviz.catalog import (UploadError, delete_run, export_archive, history_csv, import_upload, scan_runs,
-                           summarize)
+from ffviz.catalog import UploadError, delete_run, export_archive, history_csv, import_upload, scan_runs, summarize
 from ffviz.config import RunConfig
 from ffviz.data import load_dataset
 from ffviz.runs import RunReader, RunWriter, update_meta
