@@ -108,12 +108,14 @@ class RunWriter(Callback):
     def on_epoch(self, trainer: Trainer, record: EpochRecord, snapshot: Snapshot) -> None:
         arrays = snapshot.to_arrays()
         atomic_write(self.dir / "snapshots" / f"epoch_{record.epoch:04d}.npz", lambda f: np.savez(f, **arrays))
-        if record.epoch > 0:
-            save_checkpoint(self.dir / "checkpoints" / "last.pt", trainer.state_dict())
-        # The epoch record goes last: once a reader sees it, the snapshot and checkpoint of that epoch exist.
+        # Order matters for a kill at any moment: the snapshot before the record (a reader that sees an epoch can
+        # open its snapshot), the record before the checkpoint (a resume from an older checkpoint drops the newer
+        # records and replays them, while a checkpoint newer than the records would leave a hole in the history).
         self._batches.sync()
         self._epochs.append(records.to_dict(record))
         self._epochs.sync()
+        if record.epoch > 0:
+            save_checkpoint(self.dir / "checkpoints" / "last.pt", trainer.state_dict())
         self.meta["epochs_done"] = record.epoch
         self._write_meta()
 
