@@ -298,3 +298,22 @@ def delete_run(run_dir: Path, *, protected_roots: list[Path]) -> None:
     if not (run_dir / "config.json").exists():
         raise FileNotFoundError(f"{run_dir} is not a run folder")
     shutil.rmtree(run_dir)
+
+
+# Runs the app keeps in its runs folder; beyond this the oldest ended runs are deleted when a new run starts.
+DEFAULT_MAX_RUNS = 100
+
+
+def enforce_retention(root: Path, *, max_runs: int = DEFAULT_MAX_RUNS, active_ids: set[str] | None = None
+                      ) -> list[Path]:
+    """Bound the runs folder: delete the oldest runs beyond ``max_runs``, never an active one. Returns what went."""
+    if max_runs < 1:
+        raise ValueError(f"max_runs={max_runs} must be at least 1")
+    rows = scan_runs({"local": Path(root)}, active_ids)  # newest first
+    removed = []
+    for row in rows[max_runs:]:
+        if row.status in ACTIVE_STATES or (active_ids is not None and row.run_id in active_ids):
+            continue
+        shutil.rmtree(row.dir, ignore_errors=True)
+        removed.append(row.dir)
+    return removed

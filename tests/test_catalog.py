@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pickle
 import zipfile
 
@@ -114,3 +115,15 @@ def test_history_csv_has_a_row_per_epoch(run) -> None:
     text = history_csv(RunReader(run))
     lines = text.strip().splitlines()
     assert len(lines) == 1 + 3 and "acc_alpha" in lines[0] and "val_acc_8" in lines[0]
+
+
+def test_retention_keeps_the_newest_and_never_an_active_run(run, tmp_path) -> None:
+    from ffviz.catalog import enforce_retention
+
+    dirs = [import_upload(export_archive(run), tmp_path, filename=f"c{i}.zip") for i in range(4)]
+    for i, d in enumerate(dirs):
+        update_meta(d, created=f"2026-01-0{i + 1}T00:00:00")
+    update_meta(dirs[0], status="running", pid=os.getpid())  # the oldest, but still training in this process
+    removed = enforce_retention(tmp_path, max_runs=2, active_ids={dirs[0].name})
+    assert removed == [dirs[1]]
+    assert dirs[0].exists() and dirs[2].exists() and dirs[3].exists()
