@@ -18,27 +18,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ffviz import distributed
+from ffviz.checkpoint import load_checkpoint
 from ffviz.config import RunConfig, field_info
 from ffviz.data import DATASETS, MissingDataError
 from ffviz.presets import PRESETS
+from ffviz.recipes import RECIPES
 from ffviz.records import BatchRecord, EpochRecord, TestRecord
 from ffviz.runs import RunWriter, new_run_dir, resume
 from ffviz.trainer import Callback, Trainer
-
-# Recipes: named bundles of config values from METHOD.md, applied before explicit flags.
-_PAPER = dict(epochs=150, batch_size=128, lr=0.08, lr_min=0.006, weight_decay=5e-4, grad_clip=1.0, dropout=0.1,
-              seed=2222, eval_batch_size=1000, batch_log_every=20, probe_size=100)
-RECIPES: dict[str, dict[str, Any]] = {
-    "paper-cifar10": dict(_PAPER, dataset="cifar10", preset="resnet17"),
-    "paper-cifar100": dict(_PAPER, dataset="cifar100", preset="resnet17"),
-    "paper-cifar100-x3": dict(_PAPER, dataset="cifar100", preset="resnet17-x3"),
-    # The authors' code pools goodness with (0.97, 0.03, 0.03) on MNIST and (0.94, 0.06, 0.05) elsewhere.
-    "paper-mnist": dict(_PAPER, dataset="mnist", preset="resnet17", good_mean=0.97, good_max=0.03, good_min=0.03),
-    "paper-fashion-mnist": dict(_PAPER, dataset="fashion-mnist", preset="resnet17"),
-    "paper-tiny-imagenet": dict(_PAPER, dataset="tiny-imagenet", preset="resnet17-tiny"),
-    "side-by-side": dict(dataset="digits", image_size=16, channels=1, preset="side-by-side", batch_size=32,
-                         epochs=20),
-}
 
 
 def _flag(name: str) -> str:
@@ -152,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         for info in DATASETS.values():
             print(f"{info.name:14s} {info.num_classes:3d} classes  {info.description}")
         return 0
+    if distributed.env_world_size() > 1:
+        return _main_distributed(parser, args)
     try:
         if args.resume:
             trainer = resume(args.resume, epochs=args.epochs, callbacks=[ProgressBar(not args.no_progress)])
@@ -166,6 +156,37 @@ def main(argv: list[str] | None = None) -> int:
     print(f"run folder: {run_dir}", flush=True)
     status = trainer.fit()
     print(json.dumps({"status": status, "run": str(run_dir), "epochs": trainer.epoch}), flush=True)
+    return 0 if status in ("finished", "stopped") else 1
+
+
+def _main_distributed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``train`` under torchrun: every rank trains its part of each batch (ffviz.distributed); rank 0 alone writes
+    the run folder and prints progress."""
+    try:
+        if args.resume:
+            run_dir = Path(args.resume)
+            ck = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+            if args.epochs is not None:
+                ck["config"] = {**ck["config"], "epochs": int(args.epochs)}
+            cfg = RunConfig.from_dict(ck["config"])
+        else:
+            cfg, ck = config_from_args(args), None
+    except (ValueError, FileNotFoundError, MissingDataError) as e:
+        parser.exit(2, f"error: {e}\n")
+    ctx = distributed.setup(cfg.device)
+    callbacks: list[Callback] = []
+    if ctx.is_main:
+        if not args.resume:
+            run_dir = new_run_dir(args.runs_dir, cfg, args.name)
+        callbacks = [RunWriter(run_dir, name=None if args.resume else args.name), ProgressBar(not args.no_progress)]
+    trainer = Trainer(cfg, checkpoint=ck, callbacks=callbacks, dist=ctx)
+    if ctx.is_main:
+        print(f"run folder: {run_dir} (rank 0 of {ctx.world_size}, {ctx.backend})", flush=True)
+    status = trainer.fit()
+    distributed.report_sync(trainer.model, ctx)
+    if ctx.is_main:
+        print(json.dumps({"status": status, "run": str(run_dir), "epochs": trainer.epoch}), flush=True)
+    distributed.teardown(ctx)
     return 0 if status in ("finished", "stopped") else 1
 
 
