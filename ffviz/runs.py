@@ -208,10 +208,11 @@ def resume(run_dir: Path | str, *, callbacks: list[Callback] | tuple[Callback, .
            epochs: int | None = None, data=None) -> Trainer:
     """A trainer that continues the run in run_dir from its last checkpoint (optionally to more epochs)."""
     run_dir = Path(run_dir)
-    ck_path = run_dir / "checkpoints" / "last.pt"
-    if not ck_path.exists():
+    # last.pt is the newest; a shipped or uploaded run may carry only final.pt.
+    paths = [p for p in (run_dir / "checkpoints" / "last.pt", run_dir / "checkpoints" / "final.pt") if p.exists()]
+    if not paths:
         raise FileNotFoundError(f"{run_dir} has no checkpoint to resume from (it never finished an epoch)")
-    ck = load_checkpoint(ck_path)
+    ck = load_checkpoint(paths[0])
     if epochs is not None:
         ck["config"] = {**ck["config"], "epochs": int(epochs)}
     return Trainer(RunConfig.from_dict(ck["config"]), checkpoint=ck, data=data, control=control,

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Trains the runs that ship with ffviz (so browsing and comparing work on first start), with the CLI, on the
+# built-in digits and the classroom recipe. Run from the repository root: bash assets/runs/make_shipped_runs.sh
+set -euo pipefail
+out=assets/runs
+common=(--recipe classroom --device cpu --seed 1 --runs-dir "$out" --no-progress)
+python -m ffviz train "${common[@]}" --name "learnable (default lambdas)"
+python -m ffviz train "${common[@]}" --name "learnable, no entropy" --lambda-entropy 0
+python -m ffviz train "${common[@]}" --name "learnable, strong orthogonality" --lambda-orth 0.1 --orth-warmup-epochs 0
+python -m ffviz train "${common[@]}" --name "static partition" --mode static
+python -m ffviz train "${common[@]}" --name "backprop" --mode backprop
+# The final checkpoint is enough to browse, compare and continue a run; last.pt duplicates it.
+rm -f "$out"/*/checkpoints/last.pt
