@@ -165,7 +165,12 @@ def _main_distributed(parser: argparse.ArgumentParser, args: argparse.Namespace)
     try:
         if args.resume:
             run_dir = Path(args.resume)
-            ck = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+            # as runs.resume: last.pt is the newest; a shipped or uploaded run may carry only final.pt
+            paths = [p for p in (run_dir / "checkpoints" / "last.pt", run_dir / "checkpoints" / "final.pt")
+                     if p.exists()]
+            if not paths:
+                raise FileNotFoundError(f"{run_dir} has no checkpoint to resume from (it never finished an epoch)")
+            ck = load_checkpoint(paths[0])
             if args.epochs is not None:
                 ck["config"] = {**ck["config"], "epochs": int(args.epochs)}
             cfg = RunConfig.from_dict(ck["config"])

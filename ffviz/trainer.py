@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +28,9 @@ from ffviz.config import RunConfig
 from ffviz.control import RunControl
 from ffviz.data import DataSplits, load_dataset
 from ffviz.device import describe_device, resolve_device
+from ffviz.distributed import DistContext, all_reduce_sum, average_gradients, batch_part
 from ffviz.evaluate import collect_goodness, split_metrics
-from ffviz.losses import entropy_penalty, layer_contributions, orth_warmup, orthogonality_penalty
+from ffviz.losses import layer_contributions, orth_warmup
 from ffviz.model import FFNet, build_network, count_parameters
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
 
@@ -74,10 +76,88 @@ class StepStats:
     correct: torch.Tensor  # (L,) number right in the batch
 
 
+class _GraphedStep:
+    """The fused training step (forward, backward, per-layer clipping, AdamW) captured once as a CUDA graph, then
+    replayed for every batch of the same shape: one launch instead of ~1,400 operator calls per step.
+
+    Warm-up steps (cuDNN autotuning, optimizer state) run on a side stream before the capture and are undone, so the
+    run's first replay is its true first step. The batch, the regularizer weights and the learning rate are copied
+    into tensors the graph reads; dropout masks come from the run's generator, registered with the graph.
+    """
+
+    def __init__(self, tr: Trainer, x: torch.Tensor, y: torch.Tensor, reg_weights: torch.Tensor, key: tuple) -> None:
+        self.tr, self.key = tr, key
+        opt = tr.optimizer
+        for group in opt.param_groups:  # AdamW reads its step counts and learning rate on the GPU
+            group["capturable"] = True
+            if not torch.is_tensor(group["lr"]):
+                group["lr"] = torch.tensor(float(group["lr"]), device=tr.device)
+        self.x, self.y, self.rw = x.clone(), y.clone(), reg_weights.clone()
+        params = [p for ps in tr._layer_params for p in ps]
+        saved = [p.detach().clone() for p in params]
+        saved_state = {p: {k: v.clone() for k, v in st.items()} for p, st in opt.state.items()}
+        saved_rng = tr.dropout_gen.get_state()
+        try:
+            side = torch.cuda.Stream(tr.device)
+            side.wait_stream(torch.cuda.current_stream(tr.device))
+            with torch.cuda.stream(side):
+                for _ in range(3):
+                    opt.zero_grad(set_to_none=True)
+                    self._body()
+            torch.cuda.current_stream(tr.device).wait_stream(side)
+        finally:
+            with torch.no_grad():
+                for p, v in zip(params, saved, strict=True):
+                    p.copy_(v)
+                for p, st in opt.state.items():
+                    for k, v in st.items():
+                        v.copy_(saved_state[p][k]) if p in saved_state else v.zero_()  # new state: fresh start
+            tr.dropout_gen.set_state(saved_rng)
+        self.graph = torch.cuda.CUDAGraph()
+        self.graph.register_generator_state(tr.dropout_gen)
+        opt.zero_grad(set_to_none=True)  # the graph's backward writes the gradients into its own memory
+        with torch.cuda.graph(self.graph):
+            self.out = self._body()
+        # the graph reads these by address: keep them alive as long as it lives (the trainer's cache may drop them)
+        self._consts = list(tr._device_consts.values())
+
+    def _body(self) -> StepStats:
+        tr = self.tr
+        loss, ce, entropy, orth, g = tr._fused_losses(self.x, self.y, self.rw)
+        loss.backward()
+        correct = (g.detach().argmax(2) == self.y).sum(1)
+        if tr.cfg.grad_clip > 0:
+            tr._clip_per_layer(tr.cfg.grad_clip)
+        tr.optimizer.step()
+        return StepStats(loss=loss.detach(), ce=ce.detach(), entropy=entropy.detach(), orth=orth.detach(),
+                         correct=correct.float())
+
+    def run(self, x: torch.Tensor, y: torch.Tensor, reg_weights: torch.Tensor) -> StepStats:
+        """One training step on (x, y); the returned tensors are overwritten by the next step."""
+        self.x.copy_(x)
+        self.y.copy_(y)
+        self.rw.copy_(reg_weights)
+        self.graph.replay()
+        return self.out
+
+
+class _LossModule(torch.nn.Module):
+    """The fused step's losses as a module of the network's parameters, for DistributedDataParallel to wrap."""
+
+    def __init__(self, model: FFNet, losses: Any) -> None:
+        super().__init__()
+        self.model = model
+        self.losses = losses
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, reg_weights: torch.Tensor) -> Any:
+        return self.losses(x, y, reg_weights)
+
+
 class Trainer:
     def __init__(self, cfg: RunConfig, *, data: DataSplits | None = None, control: RunControl | None = None,
-                 callbacks: list[Callback] | tuple[Callback, ...] = (), checkpoint: dict[str, Any] | None = None
-                 ) -> None:
+                 callbacks: list[Callback] | tuple[Callback, ...] = (), checkpoint: dict[str, Any] | None = None,
+                 dist: DistContext | None = None) -> None:
+        self.dist = dist  # set under torchrun (ffviz.distributed): this rank's place in a DDP run
         if checkpoint is not None:
             cfg = RunConfig.from_dict(checkpoint["config"])
         self.cfg = cfg
@@ -89,6 +169,8 @@ class Trainer:
         self.ff = cfg.mode != "backprop"
         self.learnable = cfg.mode != "static"
         cuda = self.device.type == "cuda"
+        if cuda:
+            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest convolutions once
         self.autocast = cfg.bf16 and cuda
         self.channels_last = cfg.channels_last and cuda
         with _INIT_LOCK:
@@ -96,17 +178,37 @@ class Trainer:
             self.model: FFNet = build_network(cfg, in_channels=self.data.in_channels,
                                               num_classes=self.data.num_classes, image_size=self.data.image_size)
         self.model.to(self.device)
-        if self.channels_last:
+        if cfg.channels_last and self.device.type in ("cuda", "cpu"):
+            # On the CPU only the conv weights go channels-last: oneDNN's convolutions run faster so, while PyTorch's
+            # CPU reductions and norms prefer channels-first activations (CAWConv.forward converts around the conv).
             self.model.to(memory_format=torch.channels_last)
         # The run's own generators: dropout masks, shuffling and augmentation depend on the seed alone.
         self.dropout_gen = torch.Generator(self.device).manual_seed(cfg.seed + 1)
         self.aug_gen = torch.Generator(self.device).manual_seed(cfg.seed + 2)
-        self.model.set_generator(None if cfg.compile else self.dropout_gen)
-        self.forward = torch.compile(self.model.forward) if (cfg.compile and cuda) else self.model.forward
+        self.model.set_generator(self.dropout_gen)
+        # The fused step's forward and losses: what DDP wraps, and what a benchmark may torch.compile.
+        self._fused_losses = self._losses
+        # compile on CUDA: the whole fused step is captured once as a CUDA graph (_GraphedStep). Measured on an H200
+        # (bench/REPORT.md), torch.compile of the forward and backward was slower than eager PyTorch on this network,
+        # while eager PyTorch itself spends longer launching its ~1,400 operations per step than the GPU runs them.
+        self._graph_enabled = cfg.compile and cuda and dist is None
+        self._graph: _GraphedStep | None = None
+        self.graph_error: str | None = None  # why a capture failed (the run then goes on eagerly)
+        if dist is not None:
+            # DDP all-reduces the gradients during the one backward; rank 0's weights are broadcast first. The
+            # buffers (decay^epoch, index tables) are the same on every rank: no need to broadcast them every step.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # broadcast_buffers is being renamed
+                self._fused_losses = torch.nn.parallel.DistributedDataParallel(
+                    _LossModule(self.model, self._fused_losses), broadcast_buffers=False,
+                    device_ids=[dist.local_rank] if cuda else None)
         # One AdamW parameter group per layer: identical to one optimizer per layer (AdamW is element-wise), but one
-        # step call for all of them.
-        self.optimizer = torch.optim.AdamW([{"params": list(layer.parameters())} for layer in self.model.layers],
-                                           lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+        # step call for all of them. The fused kernel (one pass per tensor) where PyTorch has it.
+        fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {"foreach": True}
+        self._layer_params = [list(layer.parameters()) for layer in self.model.layers]
+        self._device_consts: dict[tuple, torch.Tensor] = {}  # small per-step tensors, copied to the device once
+        self.optimizer = torch.optim.AdamW([{"params": params} for params in self._layer_params],
+                                           lr=cfg.lr, weight_decay=cfg.weight_decay, **fused)
         self.num_parameters = count_parameters(self.model)
         self.epoch = 0  # epochs completed
         self.step = 0
@@ -164,11 +266,20 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         """Everything a checkpoint needs to continue this run exactly (tensors and plain data only)."""
         return {"config": self.cfg.to_dict(), "epoch": self.epoch, "step": self.step, "train_time": self.train_time,
-                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "model": self.model.state_dict(), "optimizer": self._optimizer_state(),
                 "alpha": self.alpha.tolist(), "dropout_rng": self.dropout_gen.get_state(),
                 "aug_rng": self.aug_gen.get_state(), "num_classes": self.data.num_classes,
                 "in_channels": self.data.in_channels, "image_size": self.data.image_size,
                 "class_names": list(self.data.class_names), "num_parameters": self.num_parameters}
+
+    def _optimizer_state(self) -> dict[str, Any]:
+        """The optimizer's state dict as an eager step would have it (a captured step's GPU-side learning rate and
+        capturable flag are its own business), so the checkpoint loads anywhere."""
+        state = self.optimizer.state_dict()
+        for group in state["param_groups"]:
+            group["lr"] = float(group["lr"])
+            group["capturable"] = False
+        return state
 
     # ----------------------------------------------------------------- training
     def _train_epoch(self) -> dict[str, Any] | None:
@@ -194,7 +305,9 @@ class Trainer:
                 return None
             t0 += time.perf_counter() - before  # time spent paused is not training time
             self._drain_control()
-            idx = perm[start:start + cfg.batch_size]
+            idx = batch_part(perm[start:start + cfg.batch_size], self.dist)  # all of it without DDP
+            if idx is None:
+                continue
             x, y = data.train_x[idx], data.train_y[idx]
             if data.augment:
                 x = augment_batch(x, generator=self.aug_gen)
@@ -216,6 +329,9 @@ class Trainer:
                 self._fire("on_batch", self, BatchRecord(
                     epoch=self.epoch, step=self.step, loss=loss, ce=stats.ce.tolist(), lr=self._lr(),
                     time=self.train_time + time.perf_counter() - t0))
+        if self.dist is not None:  # the whole epoch's statistics, every rank's batches
+            sums = all_reduce_sum(torch.cat([sums.flatten(), sums.new_tensor([seen])]), self.dist)
+            sums, seen = sums[:-1].view(5, num_layers), int(sums[-1].item())
         epoch_compute = time.perf_counter() - t0
         self.train_time += epoch_compute
         s = (sums / max(seen, 1)).cpu()
@@ -227,43 +343,120 @@ class Trainer:
                 "images_per_sec": seen / epoch_compute if epoch_compute > 0 else None}
 
     def _step(self, x: torch.Tensor, y: torch.Tensor, warm: float) -> StepStats:
+        """One optimizer step on the batch (x (B, C, H, W), y (B,)) for all layers at once."""
         cfg = self.cfg
-        ctx = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.autocast else nullcontext()
         self.optimizer.zero_grad(set_to_none=True)
-        ces, ents, orths, correct = [], [], [], []
-        total = torch.zeros((), device=self.device)
-        lean = self.ff and cfg.ff_step == "lean"
-        with ctx:
-            outs = self.model.layers_forward(x, detach=self.ff) if lean else self.forward(x, detach=self.ff)
-            last = self.model.num_layers - 1
-            for out in outs:
-                ce = F.cross_entropy(out.g.float(), y, label_smoothing=cfg.label_smoothing)
-                if self.learnable:
-                    w = out.w.float()
-                    ent, orth = entropy_penalty(w), orthogonality_penalty(w, cfg.orth_scaling)
-                    reg = cfg.lambda_entropy * ent + cfg.lambda_orth * warm * orth
-                else:
-                    ent = orth = torch.zeros((), device=self.device)
-                    reg = 0.0
-                # Forward-Forward: every layer minimises its own loss. Backprop: the network's output is the last
-                # layer's class goodness; the regularizers still shape every layer's W.
-                loss = ce + reg if (self.ff or out.index == last) else reg
-                if lean:
-                    loss.backward()  # frees this layer's graph before the next layer runs
-                    loss = loss.detach()
-                total = total + loss
-                ces.append(ce.detach())
-                ents.append(ent.detach())
-                orths.append(orth.detach())
-                correct.append((out.g.detach().argmax(1) == y).sum())
-        if not lean:
-            total.backward()
+        # (lambda_entropy, lambda_orth * warm-up) as a tensor: a compiled step does not recompile as they change
+        reg_weights = self._const((cfg.lambda_entropy, cfg.lambda_orth * warm), torch.float32)
+        if self._graph_enabled and not (self.ff and cfg.ff_step == "lean"):
+            stats = self._graphed_step(x, y, reg_weights)
+            if stats is not None:
+                return stats
+        if self.ff and cfg.ff_step == "lean":
+            loss, ce, entropy, orth, correct = self._lean_backward(x, y, reg_weights)
+            average_gradients(list(self.model.parameters()), self.dist)
+        else:
+            loss, ce, entropy, orth, g = self._fused_losses(x, y, reg_weights)
+            loss.backward()
+            correct = (g.detach().argmax(2) == y).sum(1)  # (L,)
         if cfg.grad_clip > 0:
-            for layer in self.model.layers:
-                torch.nn.utils.clip_grad_norm_(layer.parameters(), cfg.grad_clip, foreach=True)
+            self._clip_per_layer(cfg.grad_clip)
         self.optimizer.step()
-        return StepStats(loss=total.detach(), ce=torch.stack(ces), entropy=torch.stack(ents),
-                         orth=torch.stack(orths), correct=torch.stack(correct).float())
+        return StepStats(loss=loss.detach(), ce=ce.detach(), entropy=entropy.detach(), orth=orth.detach(),
+                         correct=correct.float())
+
+    def _graphed_step(self, x: torch.Tensor, y: torch.Tensor, reg_weights: torch.Tensor) -> StepStats | None:
+        """Replay the captured step (capturing it first); None: run this batch eagerly (another batch shape, such as
+        an epoch's last batch, or a capture that failed)."""
+        key = (tuple(x.shape), self.cfg.grad_clip)
+        if self._graph is not None and self._graph.key[0] != key[0]:
+            return None
+        try:
+            if self._graph is None or self._graph.key != key:
+                self._graph = None
+                self._graph = _GraphedStep(self, x, y, reg_weights, key)
+            return self._graph.run(x, y, reg_weights)
+        except Exception as e:  # a capture can fail on an unsupported operation: keep training, eagerly
+            self._graph_enabled, self._graph = False, None
+            self.graph_error = f"{type(e).__name__}: {e}"
+            warnings.warn(f"CUDA graph capture failed, training eagerly: {self.graph_error}", stacklevel=2)
+            return None
+
+    def _autocast(self):
+        # no cast cache: every weight is cast once per step anyway, and a CUDA graph capture needs it off
+        return (torch.autocast(self.device.type, dtype=torch.bfloat16, cache_enabled=False) if self.autocast
+                else nullcontext())
+
+    def _losses(self, x: torch.Tensor, y: torch.Tensor, reg_weights: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The loss that one backward minimises, and its parts: (loss, ce (L,), entropy (L,), orth (L,), g (L, B, K)).
+
+        Forward-Forward: the sum of every layer's local loss; each layer's input is detached, so the one backward
+        gives every layer exactly the gradient of its own loss. Backprop: the last layer's cross-entropy is the
+        network's loss; the regularizers still shape every layer's W.
+        """
+        cfg = self.cfg
+        terms = self.model.assignment_terms(cfg.orth_scaling)  # tiny: float32, outside autocast
+        with self._autocast():
+            g = torch.stack([out.g for out in self.model.layers_forward(x, detach=self.ff, ws=terms.w)]).float()
+        num_layers, batch, k = g.shape
+        # all layers' cross-entropies in one call: (L * B, K) logits against the labels repeated per layer
+        ce = F.cross_entropy(g.reshape(num_layers * batch, k), y.repeat(num_layers), reduction="none",
+                             label_smoothing=cfg.label_smoothing).view(num_layers, batch).mean(1)  # (L,)
+        reg = reg_weights[0] * terms.entropy + reg_weights[1] * terms.orth  # (L,)
+        loss = (ce.sum() if self.ff else ce[-1]) + reg.sum()
+        return loss, ce, terms.entropy, terms.orth, g
+
+    def _lean_backward(self, x: torch.Tensor, y: torch.Tensor, reg_weights: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The memory-lean FF step: each layer's backward runs right after its own forward, so only one layer's
+        activations are alive at a time. Same gradients as the fused step.
+
+        The assignments of all layers come from one small shared graph; the layers' backwards collect the gradient
+        of every W in a detached copy, and one last backward carries it (and the regularizers') to A and log T.
+        """
+        cfg = self.cfg
+        ces, correct = [], []
+        terms = self.model.assignment_terms(cfg.orth_scaling)  # tiny: float32, outside autocast
+        reg = reg_weights[0] * terms.entropy + reg_weights[1] * terms.orth  # (L,)
+        with self._autocast():
+            leaves = [w.detach().requires_grad_(w.requires_grad) for w in terms.w]
+            for out in self.model.layers_forward(x, detach=True, ws=leaves):
+                ce = F.cross_entropy(out.g.float(), y, label_smoothing=cfg.label_smoothing)
+                ce.backward()  # frees this layer's graph before the next layer runs
+                ces.append(ce.detach())
+                correct.append((out.g.detach().argmax(1) == y).sum())
+        if self.learnable:
+            grads = [leaf.grad if leaf.grad is not None else torch.zeros_like(leaf) for leaf in leaves]
+            torch.autograd.backward([reg.sum(), *terms.w], [torch.ones_like(reg[0]), *grads])
+        ce = torch.stack(ces)
+        return ce.sum() + reg.detach().sum(), ce, terms.entropy, terms.orth, torch.stack(correct)
+
+    def _const(self, values: tuple, dtype: torch.dtype) -> torch.Tensor:
+        """torch.tensor(values) on the device, made once per distinct value (no host-to-device copy every step)."""
+        key = (values, dtype)
+        if key not in self._device_consts:
+            if len(self._device_consts) > 64:
+                self._device_consts.clear()
+            self._device_consts[key] = torch.tensor(values, dtype=dtype, device=self.device)
+        return self._device_consts[key]
+
+    def _clip_per_layer(self, max_norm: float) -> None:
+        """Clip each layer's gradient to norm max_norm, as torch.nn.utils.clip_grad_norm_ on each layer's parameters,
+        with one norm call for the whole network."""
+        grads, owner = [], []
+        for i, params in enumerate(self._layer_params):
+            for p in params:
+                if p.grad is not None:
+                    grads.append(p.grad)
+                    owner.append(i)
+        if not grads:
+            return
+        owner_t = self._const(tuple(owner), torch.long)
+        sq = torch.stack(torch._foreach_norm(grads)).square()  # (P,)
+        norms = torch.zeros(len(self._layer_params), device=sq.device, dtype=sq.dtype).index_add_(0, owner_t, sq)
+        coef = (max_norm / (norms.sqrt() + 1e-6)).clamp_(max=1.0)  # (L,)
+        torch._foreach_mul_(grads, list(coef[owner_t].unbind()))
 
     # --------------------------------------------------------------- evaluation
     def _goodness(self, x: torch.Tensor, probe: int = 0):
@@ -333,7 +526,10 @@ class Trainer:
 
     def _set_lr(self, lr: float) -> None:
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            if torch.is_tensor(group["lr"]):  # a captured step reads it from the GPU
+                group["lr"].fill_(lr)
+            else:
+                group["lr"] = lr
 
     def _lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])

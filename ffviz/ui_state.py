@@ -11,6 +11,7 @@ reads are guarded by a lock. Snapshots are cached per epoch in a small LRU: a pa
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 import threading
@@ -245,12 +246,16 @@ def format_seconds(s: float | None) -> str:
 
 # ---------------------------------------------------------------------------------------------------- run lists
 def run_label(run_dir: Path, status: str | None = None, meta: dict[str, Any] | None = None) -> str:
-    """A one-line description for the run picker: name, status, epochs, best accuracy if finished."""
+    """A short line for the run picker: "26 Nov 17:52 · learnable-classroom · finished"."""
     meta = meta if meta is not None else _read_meta(run_dir)
     status = status or run_status(meta)
-    epochs = meta.get("epochs_done")
-    part = f" · {epochs} ep" if epochs is not None else ""
-    return f"{run_dir.name} · {status}{part}"
+    name = run_dir.name
+    try:
+        when = dt.datetime.strptime(name[:15], "%Y%m%d-%H%M%S").strftime("%d %b %H:%M")
+        rest = name[16:] or name
+    except ValueError:
+        when, rest = "", name
+    return " · ".join(p for p in (when, rest, status) if p)
 
 
 def _read_meta(run_dir: Path) -> dict[str, Any]:

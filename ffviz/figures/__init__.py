@@ -9,15 +9,18 @@ One module per view: curves (Train), assignments, regularizers, goodness, contri
 
 from ffviz.figures.assignments import (
     assignment_heatmap,
+    assignment_panel_figure,
     channel_history_figure,
     channel_order,
     channels_per_class_figure,
+    color_cap,
     sharpness_figure,
     temperature_figure,
 )
 from ffviz.figures.contributions import (
     alpha_figure,
     confusion_figure,
+    contributions_over_epochs_figure,
     ensemble_accuracy_figure,
     layer_accuracy_alpha_figure,
     pca_figure,
@@ -28,9 +31,10 @@ from ffviz.figures.regularizers import gram_figure, regularizer_figure
 from ffviz.figures.style import empty_figure, format_changes, layer_colors
 
 __all__ = [
-    "alpha_figure", "assignment_heatmap", "batch_loss_figure", "channel_history_figure", "channel_order",
-    "channels_per_class_figure", "confusion_figure", "empty_figure", "ensemble_accuracy_figure", "format_changes",
-    "goodness_distribution_figure", "gram_figure", "image_goodness_figure", "layer_accuracy_alpha_figure",
-    "layer_accuracy_figure", "layer_colors", "pca_figure", "regularizer_figure", "sharpness_figure",
-    "temperature_figure", "true_vs_wrong_figure",
+    "alpha_figure", "assignment_heatmap", "assignment_panel_figure", "batch_loss_figure", "channel_history_figure",
+    "channel_order", "channels_per_class_figure", "color_cap", "confusion_figure", "contributions_over_epochs_figure",
+    "empty_figure",
+    "ensemble_accuracy_figure", "format_changes", "goodness_distribution_figure", "gram_figure",
+    "image_goodness_figure", "layer_accuracy_alpha_figure", "layer_accuracy_figure", "layer_colors", "pca_figure",
+    "regularizer_figure", "sharpness_figure", "temperature_figure", "true_vs_wrong_figure",
 ]

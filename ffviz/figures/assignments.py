@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 
 from ffviz.figures.style import (
     class_colors,
+    colorscale,
     empty_figure,
     epoch_axis,
     epoch_marker,
@@ -23,8 +24,11 @@ from ffviz.figures.style import (
     highlight_style,
     layer_colors,
     layer_name,
+    stack,
 )
 from ffviz.records import EpochRecord
+
+UNDECIDED = 0.01  # a layer whose mean strongest-class weight is within this of 1/K has not chosen yet
 
 
 def channel_order(w: np.ndarray) -> np.ndarray:
@@ -35,16 +39,24 @@ def channel_order(w: np.ndarray) -> np.ndarray:
 
 
 def heatmap_height(channels: int) -> int:
-    return int(min(max(14 * channels + 130, 380), 760))
+    return int(min(max(14 * channels + 130, 560), 820))
+
+
+def color_cap(w_last: np.ndarray) -> float:
+    """A colour-scale top for scrubbing one layer's W: its largest weight at the last epoch, at least 2/K."""
+    w_last = np.asarray(w_last)
+    return float(min(1.0, max(w_last.max(), 2.0 / w_last.shape[1])))
 
 
 def assignment_heatmap(w: np.ndarray, class_names: Sequence[str], *, order: np.ndarray | None = None,
                        layer: int | None = None, epoch: int | None = None, selected: int | None = None,
-                       clickable: bool = True) -> go.Figure:
+                       zmax: float = 1.0, clickable: bool = True) -> go.Figure:
     """W as a heatmap: one row per channel (ordered by ``order``, default by strongest class), one column per class.
 
-    With ``clickable`` an invisible marker sits on every cell so a click selects its channel (``customdata`` holds
-    the channel index); Plotly does not report clicks on heatmaps themselves.
+    With ``clickable`` an invisible marker sits on each row's strongest cell, so a click there selects the channel
+    (``customdata`` holds the channel index); Plotly does not report clicks on heatmap cells themselves. ``zmax``
+    caps the colour scale (keep it fixed while scrubbing, e.g. at the layer's largest weight at the last epoch, so
+    epochs compare).
     """
     w = np.asarray(w, dtype=float)
     c, k = w.shape
@@ -54,18 +66,22 @@ def assignment_heatmap(w: np.ndarray, class_names: Sequence[str], *, order: np.n
     where = f" of {layer_name(layer)}" if layer is not None else ""
     when = f" at epoch {epoch}" if epoch is not None else ""
     names = [str(n) for n in class_names]
-    hover = np.broadcast_to(order[:, None], (c, k))
     traces: list[dict[str, Any]] = [{
-        "type": "heatmap", "z": z, "x": list(range(k)), "y": rows, "zmin": 0.0, "zmax": 1.0,
-        "colorscale": "Blues", "customdata": hover, "xgap": 1, "ygap": 1 if c <= 60 else 0,
+        "type": "heatmap", "z": z, "x": list(range(k)), "y": rows, "zmin": 0.0, "zmax": zmax,
+        "colorscale": colorscale("Blues"), "xgap": 1, "ygap": 1 if c <= 60 else 0,
         "colorbar": {"title": {"text": "W", "side": "top"}, "thickness": 14},
+        "customdata": np.broadcast_to(order[:, None], (c, k)),
         "hovertemplate": "channel %{customdata}<br>class %{x}<br>W = %{z:.3f}<extra></extra>",
     }]
     if clickable:
-        xs, ys = np.meshgrid(np.arange(k), rows)
-        traces.append({"type": "scatter", "mode": "markers", "x": xs.ravel(), "y": ys.ravel(),
-                       "customdata": order[ys.ravel()], "showlegend": False, "hoverinfo": "skip",
-                       "marker": {"size": max(4, min(18, 600 // max(c, 1))), "opacity": 0.0, "color": "#000"},
+        # An invisible marker on each row's strongest cell takes the click (customdata: the channel); Plotly does not
+        # report clicks on heatmap cells. One marker per row keeps a wide layer cheap to draw.
+        strongest_col = z.argmax(1)
+        traces.append({"type": "scatter", "mode": "markers", "x": strongest_col, "y": rows, "customdata": order,
+                       "showlegend": False, "text": [names[j] for j in strongest_col],
+                       "hovertemplate": "channel %{customdata}, strongest class %{text}<br>click to follow it"
+                                        "<extra></extra>",
+                       "marker": {"size": max(6, min(18, 600 // max(c, 1))), "opacity": 0.0, "color": "#000"},
                        "selected": {"marker": {"opacity": 0.0}}, "unselected": {"marker": {"opacity": 0.0}}})
     shapes = []
     strongest = w[order].argmax(1)
@@ -94,7 +110,7 @@ def sharpness_figure(epochs: Sequence[EpochRecord], *, highlight: int | None = N
                      current_epoch: int | None = None, num_classes: int | None = None,
                      height: int = 300) -> go.Figure:
     """Mean over channels of each channel's strongest-class weight, per layer: 1/K uniform, 1 fully decided."""
-    title = "How decided the channels are (mean strongest-class weight)"
+    title = "How decided the channels are"
     if not epochs:
         return empty_figure("No epoch yet", height=height, title=title)
     n = len(epochs[0].w_sharpness)
@@ -116,7 +132,7 @@ def sharpness_figure(epochs: Sequence[EpochRecord], *, highlight: int | None = N
                       "yanchor": "bottom", "text": "uniform (1/K)", "showarrow": False,
                       "font": {"color": "#666", "size": 12}})
     return figure(traces, {"title": title, "height": height, "xaxis": epoch_axis(x[-1]),
-                           "yaxis": {"title": {"text": "max_k W"}, "range": [0, 1.02]}, "shapes": shapes,
+                           "yaxis": {"title": {"text": "mean of max_k W"}, "range": [0, 1.02]}, "shapes": shapes,
                            "annotations": notes, "showlegend": False})
 
 
@@ -128,14 +144,25 @@ def channels_per_class_figure(epochs: Sequence[EpochRecord], layer: int, class_n
         return empty_figure("No epoch yet", height=height, title=title)
     x = [e.epoch for e in epochs]
     counts = np.asarray([e.channels_per_class[layer] for e in epochs])  # (E, K)
-    colors = class_colors(counts.shape[1])
-    traces = [{"type": "bar", "x": x, "y": counts[:, k], "name": str(class_names[k]),
-               "marker": {"color": colors[k]},
-               "hovertemplate": f"class {class_names[k]}<br>epoch %{{x}}<br>%{{y}} channels<extra></extra>"}
-              for k in range(counts.shape[1])]
+    k = counts.shape[1]
+    # Where W is still (nearly) uniform, as at epoch 0, a channel's "strongest" class is a tie or noise that argmax
+    # breaks towards class 0: draw those epochs as one grey "undecided" bar instead.
+    undecided = np.asarray([e.w_sharpness[layer] - 1 / k < UNDECIDED for e in epochs])
+    counts = np.where(undecided[:, None], 0, counts)
+    colors = class_colors(k)
+    traces: list[dict[str, Any]] = [
+        {"type": "bar", "x": x, "y": counts[:, j], "name": str(class_names[j]), "marker": {"color": colors[j]},
+         "hovertemplate": f"class {class_names[j]}<br>epoch %{{x}}<br>%{{y}} channels<extra></extra>"}
+        for j in range(k)]
+    if undecided.any():
+        totals = np.asarray([sum(e.channels_per_class[layer]) for e in epochs])
+        traces.append({"type": "bar", "x": x, "y": np.where(undecided, totals, 0), "name": "undecided",
+                       "marker": {"color": "#CCCCCC"},
+                       "hovertemplate": "epoch %{x}<br>%{y} channels, W still uniform<extra></extra>"})
     return figure(traces, {"title": title, "height": height, "barmode": "stack", "bargap": 0.15,
                            "xaxis": epoch_axis(x[-1]), "yaxis": {"title": {"text": "channels"}},
-                           "shapes": epoch_marker(current_epoch), "legend": {"title": {"text": "class"}}})
+                           "shapes": epoch_marker(current_epoch),
+                           "legend": {"title": {"text": "class"}, "font": {"size": 11}, "tracegroupgap": 0}})
 
 
 def temperature_figure(epochs: Sequence[EpochRecord], *, highlight: int | None = None,
@@ -154,8 +181,11 @@ def temperature_figure(epochs: Sequence[EpochRecord], *, highlight: int | None =
                        "name": layer_name(i), "opacity": st["opacity"],
                        "line": {"color": colors[i], "width": st["width"]}, "marker": {"size": 4},
                        "hovertemplate": f"{layer_name(i)}<br>epoch %{{x}}<br>T = %{{y:.3g}}<extra></extra>"})
-    return figure(traces, {"title": title, "height": height, "xaxis": epoch_axis(x[-1]),
-                           "yaxis": {"title": {"text": "T (log scale)"}, "type": "log"},
+    temps = [t for e in epochs for t in e.temperature if math.isfinite(t) and t > 0]
+    yaxis: dict[str, Any] = {"title": {"text": "T (log scale)"}, "type": "log"}
+    if temps and max(temps) / min(temps) > 20:
+        yaxis["dtick"] = 1  # label the powers of ten only
+    return figure(traces, {"title": title, "height": height, "xaxis": epoch_axis(x[-1]), "yaxis": yaxis,
                            "shapes": epoch_marker(current_epoch), "showlegend": False})
 
 
@@ -177,3 +207,13 @@ def channel_history_figure(history: Mapping[int, np.ndarray], class_names: Seque
     return figure(traces, {"title": title, "height": height, "xaxis": epoch_axis(x[-1]),
                            "yaxis": {"title": {"text": "W[channel, class]"}, "range": [0, 1.02]},
                            "shapes": epoch_marker(current_epoch), "legend": {"title": {"text": "class"}}})
+
+
+def assignment_panel_figure(epochs: Sequence[EpochRecord], layer: int, class_names: Sequence[str], *,
+                            current_epoch: int | None = None, height: int = 760) -> go.Figure:
+    """Beside the heatmap, per layer over epochs, in one figure: how decided the channels are (every layer, the
+    chosen one in bold), how many channels each class owns (the chosen layer), and the temperature (every layer)."""
+    k = len(class_names)
+    return stack([sharpness_figure(epochs, highlight=layer, current_epoch=current_epoch, num_classes=k),
+                  channels_per_class_figure(epochs, layer, class_names, current_epoch=current_epoch),
+                  temperature_figure(epochs, highlight=layer, current_epoch=current_epoch)], height=height, gap=0.11)

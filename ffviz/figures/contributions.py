@@ -16,12 +16,14 @@ import plotly.graph_objects as go
 from ffviz.figures.style import (
     ENSEMBLE_COLOR,
     class_colors,
+    colorscale,
     empty_figure,
     epoch_axis,
     epoch_marker,
     figure,
     layer_colors,
     layer_name,
+    stack,
 )
 from ffviz.records import EpochRecord, Snapshot, TestRecord
 
@@ -29,7 +31,7 @@ from ffviz.records import EpochRecord, Snapshot, TestRecord
 def alpha_figure(epochs: Sequence[EpochRecord], *, current_epoch: int | None = None,
                  height: int = 380) -> go.Figure:
     """α of every layer over the epochs, stacked to 1: who gets a say in the prediction."""
-    title = "Layer contributions α (stacked; they sum to 1)"
+    title = "Layer contributions α (stacked, sum 1)"
     if not epochs:
         return empty_figure("No epoch yet", height=height, title=title)
     n = len(epochs[0].alpha)
@@ -58,9 +60,10 @@ def layer_accuracy_alpha_figure(record: EpochRecord, *, height: int = 380) -> go
          "hovertemplate": "%{x}<br>α = %{y:.3f}<extra></extra>"},
     ]
     return figure(traces, {
-        "title": f"Each layer's accuracy and its α at epoch {record.epoch}", "height": height,
+        "title": f"Each layer's accuracy and its α, epoch {record.epoch}", "height": height,
         "yaxis": {"title": {"text": "validation accuracy (%)"}, "range": [0, 101]},
         "yaxis2": {"title": {"text": "α"}, "overlaying": "y", "side": "right", "rangemode": "tozero",
+                   "tickformat": ".2f",
                    "showgrid": False},
         "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
         "margin": {"r": 60}})
@@ -75,7 +78,7 @@ ENSEMBLES = (("acc_alpha", "α-weighted ensemble", ENSEMBLE_COLOR, 4.0),
 def ensemble_accuracy_figure(epochs: Sequence[EpochRecord], *, test: TestRecord | None = None,
                              current_epoch: int | None = None, height: int = 380) -> go.Figure:
     """Validation accuracy of four ways to read the network: α-weighted, plain sum, last layer, best layer."""
-    title = "Four ways to read the network (validation accuracy)"
+    title = "Four ways to read the network"
     if not epochs:
         return empty_figure("No epoch yet", height=height, title=title)
     x = [e.epoch for e in epochs]
@@ -90,7 +93,7 @@ def ensemble_accuracy_figure(epochs: Sequence[EpochRecord], *, test: TestRecord 
                            "marker": {"symbol": "star", "size": 15, "color": color, "line": {"width": 1}},
                            "hovertemplate": f"{name}, TEST split<br>%{{y:.1f}}%<extra></extra>"})
     return figure(traces, {"title": title, "height": height, "xaxis": epoch_axis(x[-1]),
-                           "yaxis": {"title": {"text": "accuracy (%)"}, "range": [0, 101]},
+                           "yaxis": {"title": {"text": "validation accuracy (%)"}, "range": [0, 101]},
                            "shapes": epoch_marker(current_epoch)})
 
 
@@ -104,7 +107,7 @@ def confusion_figure(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequen
     share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     names = [str(n) for n in class_names]
     trace: dict[str, Any] = {"type": "heatmap", "z": share, "x": names, "y": names, "zmin": 0, "zmax": 1,
-                             "colorscale": "Blues", "customdata": cm, "xgap": 1, "ygap": 1,
+                             "colorscale": colorscale("Blues"), "customdata": cm, "xgap": 1, "ygap": 1,
                              "colorbar": {"title": {"text": "share", "side": "top"}, "thickness": 12},
                              "hovertemplate": "true %{y}, predicted %{x}<br>%{customdata} images "
                                               "(%{z:.0%} of the class)<extra></extra>"}
@@ -113,7 +116,8 @@ def confusion_figure(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequen
         trace["texttemplate"] = "%{text}"
     acc = 100 * np.trace(cm) / max(cm.sum(), 1)
     when = f" at epoch {epoch}" if epoch is not None else ""
-    return figure([trace], {"title": f"Ensemble confusion matrix{when} — {acc:.1f}% right", "height": height,
+    title = f"Confusion matrix of the vote{when}<br><sup>{acc:.1f}% right on validation</sup>"
+    return figure([trace], {"title": title, "height": height,
                             "xaxis": {"title": {"text": "predicted class"}, "type": "category"},
                             "yaxis": {"title": {"text": "true class"}, "type": "category",
                                       "autorange": "reversed"}})
@@ -123,7 +127,7 @@ def pca_figure(snapshot: Snapshot, layer: int, class_names: Sequence[str], *, he
     """One layer's pooled channel goodness p (one vector per probe image) projected on its two main axes."""
     from sklearn.decomposition import PCA
 
-    title = f"{layer_name(layer).capitalize()}'s goodness vectors at epoch {snapshot.epoch} (PCA)"
+    title = f"PCA of {layer_name(layer)}'s goodness vectors, epoch {snapshot.epoch}"
     p = np.asarray(snapshot.probe_p[layer], dtype=np.float64)
     y = np.asarray(snapshot.probe_y)
     if p.ndim != 2 or len(p) < 3 or p.shape[1] < 2 or not np.isfinite(p).all() or np.allclose(p.std(0), 0):
@@ -145,3 +149,10 @@ def pca_figure(snapshot: Snapshot, layer: int, class_names: Sequence[str], *, he
                            "xaxis": {"title": {"text": f"PC 1 ({100 * ev[0]:.0f}% of variance)"}, "zeroline": False},
                            "yaxis": {"title": {"text": f"PC 2 ({100 * ev[1]:.0f}% of variance)"}, "zeroline": False},
                            "legend": {"title": {"text": "class"}}})
+
+
+def contributions_over_epochs_figure(epochs: Sequence[EpochRecord], *, test: TestRecord | None = None,
+                                     current_epoch: int | None = None, height: int = 700) -> go.Figure:
+    """α of every layer over the epochs, above the four readings of the network: who gets a say, and what it buys."""
+    return stack([alpha_figure(epochs, current_epoch=current_epoch),
+                  ensemble_accuracy_figure(epochs, test=test, current_epoch=current_epoch)], height=height, gap=0.13)

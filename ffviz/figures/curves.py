@@ -23,7 +23,7 @@ from ffviz.figures.style import (
 )
 from ffviz.records import BatchRecord, EpochRecord, EventRecord
 
-MAX_POINTS = 1500  # per line: more than a chart can show, few enough to send every second
+MAX_POINTS = 600  # per line: about one per pixel, few enough to send and draw every second
 
 
 def smooth(values: np.ndarray, weight: float) -> np.ndarray:
@@ -57,13 +57,11 @@ def batch_loss_figure(batches: Sequence[BatchRecord], events: Sequence[EventReco
                       previous: Sequence[BatchRecord] | None = None, smoothing: float = 0.6,
                       highlight: int | None = None, height: int = 380) -> go.Figure:
     """Each layer's cross-entropy on the training batches (smoothed), by step; live changes marked."""
-    title = "Loss of each layer (training cross-entropy, by batch)"
-    if not batches:
+    title = "Loss of each layer"
+    if not batches and not previous:
         return empty_figure("Waiting for the first training batch…", height=height, title=title)
-    steps, _, ce = _batch_arrays(batches)
-    num_layers = ce.shape[1]
+    num_layers = len((batches or previous)[0].ce)
     colors = layer_colors(num_layers)
-    ce_s = smooth(ce, smoothing)
     traces: list[dict[str, Any]] = []
     if previous:
         p_steps, _, p_ce = _batch_arrays(previous)
@@ -75,7 +73,9 @@ def batch_loss_figure(batches: Sequence[BatchRecord], events: Sequence[EventReco
                            "line": {"color": colors[i], "width": 1.5, "dash": "dash"},
                            "hovertemplate": f"previous run, {layer_name(i)}<br>step %{{x}}<br>CE %{{y:.3f}}"
                                             "<extra></extra>"})
-    for i in range(num_layers):
+    steps, _, ce = _batch_arrays(batches) if batches else (np.zeros(0), None, np.zeros((0, num_layers)))
+    ce_s = smooth(ce, smoothing)
+    for i in range(num_layers if batches else 0):
         x, y = _thin(steps, ce_s[:, i], MAX_POINTS)
         width, opacity = (2.5, 1.0) if highlight is None or highlight == i else (1.2, 0.3)
         traces.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "name": layer_name(i),
@@ -83,18 +83,18 @@ def batch_loss_figure(batches: Sequence[BatchRecord], events: Sequence[EventReco
                        "hovertemplate": f"{layer_name(i)}<br>step %{{x}}<br>CE %{{y:.3f}}<extra></extra>"})
     marks = change_markers(events, axis="step")
     return figure(traces, {"title": title, "height": height, "xaxis": {"title": {"text": "training step (batch)"}},
-                           "yaxis": {"title": {"text": "cross-entropy"}}, **marks})
+                           "yaxis": {"title": {"text": "training cross-entropy"}}, **marks})
 
 
 def layer_accuracy_figure(epochs: Sequence[EpochRecord], events: Sequence[EventRecord] = (), *,
                           previous: Sequence[EpochRecord] | None = None, split: str = "val",
                           height: int = 380) -> go.Figure:
     """Validation accuracy of every layer on its own, and of the alpha-weighted ensemble (thick, black)."""
-    title = "Accuracy of each layer and of the α-weighted ensemble (validation)"
-    if not epochs:
+    title = "Accuracy of each layer and of the vote"
+    if not epochs and not previous:
         return empty_figure("Waiting for the first evaluation…", height=height, title=title)
     key = "val_acc" if split == "val" else "train_acc"
-    num_layers = len(epochs[0].val_acc)
+    num_layers = len((epochs or previous)[0].val_acc)
     colors = layer_colors(num_layers)
     traces: list[dict[str, Any]] = []
     if previous:
@@ -109,17 +109,18 @@ def layer_accuracy_figure(epochs: Sequence[EpochRecord], events: Sequence[EventR
                            "name": f"previous run, {layer_name(i)}", "showlegend": False, "opacity": 0.35,
                            "line": {"color": colors[i], "width": 1.2, "dash": "dash"}, "hoverinfo": "skip"})
     x = [e.epoch for e in epochs]
-    for i in range(num_layers):
+    for i in range(num_layers if epochs else 0):
         ys = [None if getattr(e, key) is None else getattr(e, key)[i] for e in epochs]
         traces.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": ys, "name": layer_name(i),
                        "line": {"color": colors[i], "width": 2}, "marker": {"size": 5},
                        "hovertemplate": f"{layer_name(i)}<br>epoch %{{x}}<br>%{{y:.1f}}%<extra></extra>"})
-    traces.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": [e.acc_alpha for e in epochs],
-                   "name": "α-weighted ensemble", "line": {"color": ENSEMBLE_COLOR, "width": 4},
-                   "marker": {"size": 8},
-                   "hovertemplate": "α-weighted ensemble<br>epoch %{x}<br>%{y:.1f}%<extra></extra>"})
+    if epochs:
+        traces.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": [e.acc_alpha for e in epochs],
+                       "name": "α-weighted ensemble", "line": {"color": ENSEMBLE_COLOR, "width": 4},
+                       "marker": {"size": 8},
+                       "hovertemplate": "α-weighted ensemble<br>epoch %{x}<br>%{y:.1f}%<extra></extra>"})
     marks = change_markers(events, axis="epoch", epochs=epochs)
     return figure(traces, {"title": title, "height": height,
-                           "xaxis": epoch_axis(epochs[-1].epoch),
-                           "yaxis": {"title": {"text": "accuracy (%)"}, "range": [0, 101]}, **marks})
+                           "xaxis": epoch_axis((epochs or previous)[-1].epoch),
+                           "yaxis": {"title": {"text": "validation accuracy (%)"}, "range": [0, 101]}, **marks})
 

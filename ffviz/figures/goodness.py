@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from ffviz.figures.style import (
     ENSEMBLE_COLOR,
     class_colors,
+    colorscale,
     empty_figure,
     epoch_axis,
     epoch_marker,
@@ -32,7 +33,7 @@ TRUE_COLOR, WRONG_COLOR = "#2CA02C", "#D62728"
 def true_vs_wrong_figure(epochs: Sequence[EpochRecord], *, highlight: int | None = None,
                          current_epoch: int | None = None, height: int = 400) -> go.Figure:
     """Per layer, over epochs: mean goodness of the true class (solid) and of the strongest wrong class (dotted)."""
-    title = "Goodness of the true class (solid) vs the strongest wrong class (dotted)"
+    title = "True class (solid) vs strongest wrong class (dotted)"
     if not epochs:
         return empty_figure("No epoch yet", height=height, title=title)
     n = len(epochs[0].good_true)
@@ -67,7 +68,7 @@ def true_and_wrong(g: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray
 def goodness_distribution_figure(snapshot: Snapshot, *, height: int = 420) -> go.Figure:
     """At one epoch, per layer: the spread over the probe images of the true class's goodness and of the strongest
     wrong class's. Boxes that separate mean a layer that tells the classes apart."""
-    title = f"Class goodness per layer at epoch {snapshot.epoch} (probe images)"
+    title = f"Class goodness per layer, epoch {snapshot.epoch}"
     y = np.asarray(snapshot.probe_y)
     if len(y) == 0:
         return empty_figure("This run stored no probe images", height=height, title=title)
@@ -118,9 +119,9 @@ def image_goodness_figure(snapshot: Snapshot, index: int, alpha: Sequence[float]
     if pred != label:
         colors[pred] = "#D62728"
     traces: list[dict[str, Any]] = [
-        {"type": "heatmap", "z": probs, "x": names, "y": rows, "zmin": 0, "zmax": 1, "colorscale": "Greens",
+        {"type": "heatmap", "z": probs, "x": names, "y": rows, "zmin": 0, "zmax": 1, "colorscale": colorscale("Greens"),
          "customdata": g, "xaxis": "x", "yaxis": "y", "xgap": 1, "ygap": 1,
-         "colorbar": {"title": {"text": "p", "side": "top"}, "thickness": 12, "x": 0.62},
+         "colorbar": {"title": {"text": "p", "side": "top"}, "thickness": 12, "x": 0.61},
          "hovertemplate": "%{y}, class %{x}<br>p = %{z:.2f}<br>goodness %{customdata:.3f}<extra></extra>"},
         {"type": "bar", "x": names, "y": ens, "xaxis": "x2", "yaxis": "y2", "marker": {"color": colors},
          "customdata": scores, "showlegend": False,
@@ -130,7 +131,7 @@ def image_goodness_figure(snapshot: Snapshot, index: int, alpha: Sequence[float]
     notes = [
         {"text": f"Each layer (true class {names[label]} boxed)", "xref": "paper", "yref": "paper", "x": 0.0,
          "y": 1.0, "yanchor": "bottom", "xanchor": "left", "showarrow": False, "font": {"size": 15}},
-        {"text": f"Ensemble predicts {names[pred]} ({verdict})", "xref": "paper", "yref": "paper", "x": 0.72,
+        {"text": f"The vote: {names[pred]} ({verdict})", "xref": "paper", "yref": "paper", "x": 0.72,
          "y": 1.0, "yanchor": "bottom", "xanchor": "left", "showarrow": False,
          "font": {"size": 15, "color": ENSEMBLE_COLOR if pred == label else "#D62728"}},
     ]
@@ -141,5 +142,5 @@ def image_goodness_figure(snapshot: Snapshot, index: int, alpha: Sequence[float]
         "xaxis": {"domain": [0, 0.6], "title": {"text": "class"}, "type": "category"},
         "yaxis": {"autorange": "reversed", "type": "category"},
         "xaxis2": {"domain": [0.72, 1.0], "title": {"text": "class"}, "anchor": "y2", "type": "category"},
-        "yaxis2": {"anchor": "x2", "range": [0, 1], "title": {"text": "ensemble probability"}},
+        "yaxis2": {"anchor": "x2", "range": [0, 1], "tickformat": ".0%"},
         "annotations": notes, "shapes": shapes})

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 
 from ffviz.figures.style import (
     change_markers,
+    colorscale,
     empty_figure,
     epoch_axis,
     epoch_marker,
@@ -29,7 +30,7 @@ CE_COLOR, ENT_COLOR, ORTH_COLOR = "#111111", "#1F77B4", "#E4572E"
 def regularizer_figure(epochs: Sequence[EpochRecord], layer: int, events: Sequence[EventRecord] = (), *,
                        log: bool = True, current_epoch: int | None = None, height: int = 420) -> go.Figure:
     """For one layer, per epoch: the training CE, H(W) and O(W) raw (dotted) and as weighted in the loss (solid)."""
-    title = f"Regularizers of {layer_name(layer)}, beside its cross-entropy"
+    title = f"Regularizers and cross-entropy, {layer_name(layer)}"
     trained = [e for e in epochs if e.train_ce is not None]
     if not trained:
         return empty_figure("Shown after the first training epoch", height=height, title=title)
@@ -79,13 +80,13 @@ def gram_figure(w: np.ndarray, class_names: Sequence[str], *, layer: int | None 
     when = f", epoch {epoch}" if epoch is not None else ""
     names = [str(n) for n in class_names]
     trace: dict[str, Any] = {"type": "heatmap", "z": g, "x": names, "y": names, "zmin": 0.0, "zmax": 1.0,
-                             "colorscale": "Purples", "xgap": 1, "ygap": 1,
+                             "colorscale": colorscale("Purples"), "xgap": 1, "ygap": 1,
                              "colorbar": {"title": {"text": "cos", "side": "top"}, "thickness": 14},
                              "hovertemplate": "classes %{y} and %{x}<br>overlap %{z:.3f}<extra></extra>"}
     if k <= 12:
         trace["text"] = np.round(g, 2)
         trace["texttemplate"] = "%{text:.2f}"
         trace["textfont"] = {"size": 11}
-    return figure([trace], {"title": f"Gram matrix ŴᵀŴ{where}{when} — mean((G−I)²) = {penalty:.3g}",
+    return figure([trace], {"title": f"Gram matrix ŴᵀŴ{where}{when}<br><sup>mean((G−I)²) = {penalty:.3g}</sup>",
                             "height": height, "xaxis": {"title": {"text": "class"}, "type": "category"},
                             "yaxis": {"title": {"text": "class"}, "type": "category", "autorange": "reversed"}})

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
-from plotly.colors import sample_colorscale
+from plotly.colors import make_colorscale, sample_colorscale, sequential
 
 from ffviz.records import EpochRecord, EventRecord
 
@@ -40,6 +40,12 @@ def class_colors(k: int) -> list[str]:
     return sample_colorscale("Turbo", [i / (k - 1) for i in range(k)])
 
 
+def colorscale(name: str) -> list[list[Any]]:
+    """A ColorBrewer scale (light to dark) as explicit stops. Unvalidated figures pass names straight to plotly.js,
+    whose own "Blues" runs the other way, dark to light."""
+    return make_colorscale(getattr(sequential, name))
+
+
 def figure(data: Sequence[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
     """A Figure from plain trace and layout dicts, with the shared fonts and margins, unvalidated (fast)."""
     base: dict[str, Any] = {
@@ -56,7 +62,14 @@ def figure(data: Sequence[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
             base[key] = value
     if isinstance(base.get("title"), str):
         base["title"] = {"text": base["title"], "font": {"size": TITLE_SIZE}}
-    return go.Figure(data=list(data), layout=base, _validate=False)
+    for key, value in base.items():
+        # Automatic margins make Plotly lay a chart out several times over (~3x slower to draw); the fixed margins
+        # above leave room for the tick labels instead.
+        if key.startswith(("xaxis", "yaxis")) and isinstance(value, dict):
+            value.setdefault("automargin", False)
+    fig = go.Figure(data=list(data), layout=base, _validate=False)
+    fig._parts = (list(data), base)  # the plain dicts, for stack() (reading them back from Plotly costs ~10 ms)
+    return fig
 
 
 def layer_name(i: int) -> str:
@@ -159,3 +172,48 @@ def empty_figure(message: str, *, height: int = 300, title: str | None = None) -
     if title:
         layout["title"] = title
     return figure([], layout)
+
+
+def stack(figs: Sequence[go.Figure], *, height: int, gap: float = 0.1, legend_x: float = 1.02) -> go.Figure:
+    """Several figures as one, stacked top to bottom on a shared x axis, each keeping its title, axes, shapes and
+    legend. One figure draws in the browser far faster than several: the live pages redraw whatever changed."""
+    n = len(figs)
+    band = (1.0 - gap * (n - 1)) / n
+    data: list[dict[str, Any]] = []
+    layout: dict[str, Any] = {"height": height, "shapes": [], "annotations": [], "margin": {"t": 40}}
+    for i, fig in enumerate(figs):
+        traces, lay = getattr(fig, "_parts", None) or (fig.to_plotly_json()["data"], fig.to_plotly_json()["layout"])
+        k = "" if i == 0 else str(i + 1)
+        top = 1.0 - i * (band + gap)
+        domain = [max(top - band, 0.0), top]
+        for trace in traces:
+            data.append({**trace, "xaxis": f"x{k}", "yaxis": f"y{k}", "legend": f"legend{k}"})
+        shows_legend = lay.get("showlegend", True) is not False and any(t.get("showlegend", True) for t in traces)
+        layout[f"xaxis{k}"] = {**lay.get("xaxis", {}), "anchor": f"y{k}", **({"matches": "x"} if i else {})}
+        if i < n - 1:
+            layout[f"xaxis{k}"]["title"] = {"text": ""}
+        layout[f"yaxis{k}"] = {**lay.get("yaxis", {}), "domain": domain, "anchor": f"x{k}"}
+        if shows_legend:
+            legend = lay.get("legend", {})
+            layout[f"legend{k}"] = {**legend, "y": top, "yanchor": "top", "x": legend_x, "xanchor": "left"}
+        else:
+            for trace in data[len(data) - len(traces):]:
+                trace["showlegend"] = False
+        if lay.get("barmode"):
+            layout["barmode"] = lay["barmode"]
+        title = lay.get("title", {})
+        if title.get("text"):
+            layout["annotations"].append({"text": f"<b>{title['text']}</b>", "xref": "paper", "yref": "paper",
+                                          "x": 0, "xanchor": "left", "y": top, "yanchor": "bottom",
+                                          "showarrow": False, "font": {"size": FONT_SIZE}})
+        for kind in ("shapes", "annotations"):
+            for item in lay.get(kind, []):
+                item = dict(item)
+                if item.get("xref") == "x":
+                    item["xref"] = f"x{k}"
+                if item.get("yref") == "y":
+                    item["yref"] = f"y{k}"
+                elif item.get("yref") == "paper":
+                    item["yref"] = f"y{k} domain"
+                layout[kind].append(item)
+    return figure(data, layout)

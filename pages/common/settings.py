@@ -1,0 +1,153 @@
+"""The Train page's settings: one widget per RunConfig field, built from the field's type, choices and help text.
+
+Widget values live in session state under ``cfg_<field>`` and persist across page switches. The three live fields
+(λ_entropy, λ_orthogonality, learning rate) are sliders that also steer the running run at its next batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import streamlit as st
+
+from ffviz.config import RunConfig, field_info
+from ffviz.data import DATASETS, dataset_names
+from ffviz.figures.style import LIVE_NAMES
+from ffviz.presets import PRESETS
+from ffviz.ui_state import CHOICE_LABELS, LABELS, LIVE_OPTIONS, TRAIN_GROUPS, live_options, other_fields
+from pages.common import share_ui, state
+
+PREFIX = "cfg_"
+FIELDS = {f.name: f for f in field_info()}
+EXTRA_HELP = {
+    "lambda_entropy": "Moves the running run at its next batch; the change is marked on the charts.",
+    "lambda_orth": "Moves the running run at its next batch; the change is marked on the charts.",
+    "lr": "Peak of the cosine schedule. Moves the running run at its next batch; marked on the charts.",
+    "temperature": "Higher T: softer assignments at the start; the temperature is learnable from there.",
+}
+
+
+def _to_widget(name: str, value: Any) -> Any:
+    if name == "widths":
+        return ",".join(str(w) for w in value)
+    return value
+
+
+def load(cfg: RunConfig) -> None:
+    """Show this config in the widgets (a callback, or before the widgets are drawn)."""
+    for name, value in cfg.to_dict().items():
+        st.session_state[PREFIX + name] = _to_widget(name, value)
+
+
+def ensure_initialised(cfg: RunConfig) -> None:
+    """On a session's first visit, the widgets start from ``cfg`` (the current run's, else the defaults)."""
+    if not st.session_state.get("_cfg_ready"):
+        load(cfg)
+        st.session_state["_cfg_ready"] = True
+    for name, f in FIELDS.items():  # a field added to RunConfig after the session started
+        st.session_state.setdefault(PREFIX + name, _to_widget(name, f.default if f.default is not
+                                                               dataclasses.MISSING else ()))
+
+
+def values() -> dict[str, Any]:
+    return {name: st.session_state[PREFIX + name] for name in FIELDS}
+
+
+def config() -> tuple[RunConfig | None, str | None]:
+    """The RunConfig the widgets describe, or the error that names the bad field."""
+    try:
+        return RunConfig.from_dict(values()), None
+    except ValueError as e:
+        return None, str(e)
+
+
+def _help(name: str) -> str:
+    text = FIELDS[name].metadata["help"]
+    if name in EXTRA_HELP:
+        text += " " + EXTRA_HELP[name]
+    if name == "dataset":
+        text += "\n\n" + "\n".join(f"- **{d.name}**: {d.description}" for d in DATASETS.values())
+    if name == "preset":
+        text += "\n\n" + "\n".join(f"- **{p.name}**: {p.description}" for p in PRESETS.values())
+    return text
+
+
+def _fmt_live(v: float) -> str:
+    return "0" if v == 0 else f"{v:g}"
+
+
+def widget(name: str, *, disabled: bool = False) -> None:
+    """The widget of one config field (none when a classroom link hides it; disabled when it locks it)."""
+    if share_ui.hidden(name):
+        return
+    disabled = disabled or share_ui.locked(name)
+    f, key = FIELDS[name], PREFIX + name
+    label, help_ = LABELS.get(name, name.replace("_", " ")), _help(name)
+    common = {"key": key, "help": help_, "disabled": disabled, "persist_state": "session"}
+    if name == "dataset":
+        st.selectbox(label, dataset_names(), **common)
+    elif name == "preset":
+        st.selectbox(label, list(PRESETS), format_func=lambda p: f"{p} ({PRESETS[p].num_layers} layers, "
+                     f"{'/'.join(map(str, PRESETS[p].widths))} ch)", **common)
+    elif name in LIVE_OPTIONS:
+        st.select_slider(label, options=live_options(name, st.session_state[key]), format_func=_fmt_live,
+                         on_change=_live_change, args=(name,), **{**common, "disabled": share_ui.locked(name)})
+    elif "choices" in f.metadata:
+        names = CHOICE_LABELS.get(name, {})
+        st.selectbox(label, list(f.metadata["choices"]), format_func=lambda c: names.get(c, c), **common)
+    elif f.type == "bool":
+        st.toggle(label, **common)
+    elif f.type == "int":
+        st.number_input(label, min_value=0, step=1, **common)
+    elif f.type == "float":
+        v = float(st.session_state[key]) or 1.0
+        step = 10.0 ** math.floor(math.log10(abs(v))) if v else 0.01
+        st.number_input(label, min_value=0.0, step=step, format="%g", **common)
+    else:
+        st.text_input(label, **common)
+
+
+def live_controls(running: bool) -> None:
+    """The three sliders that act on a running run; a line says whether they do right now."""
+    with st.container(border=True):
+        st.markdown("**Change while it trains**")
+        for name in LIVE_OPTIONS:
+            widget(name)
+        if running:
+            st.caption("A run is going: a change applies at its next batch and is marked on the charts.")
+        else:
+            st.caption("No run is going: these values are used by the next Start.")
+
+
+def groups(disabled: bool = False) -> None:
+    """Every other setting, grouped as in RunConfig; the rarely touched ones under "More settings"."""
+    for title, names in TRAIN_GROUPS:
+        names = tuple(n for n in names if n not in LIVE_OPTIONS)
+        if not names:
+            continue
+        with st.expander(title, expanded=title in ("Data and network", "Optimisation")):
+            for name in names:
+                widget(name, disabled=disabled)
+    with st.expander("More settings"):
+        for name in other_fields():
+            widget(name, disabled=disabled)
+        st.button("Restore the defaults", key="cfg_restore", on_click=load, args=(RunConfig(),),
+                  disabled=disabled or share_ui.current().classroom)
+
+
+def sync_live(run_id: str, values_now: dict[str, float]) -> None:
+    """Once per run: show the run's current live values (its config plus recorded changes) on the sliders."""
+    if st.session_state.get("_live_synced") != run_id:
+        for name, value in values_now.items():
+            st.session_state[PREFIX + name] = float(value)
+        st.session_state["_live_synced"] = run_id
+
+
+def _live_change(name: str) -> None:
+    run_id = state.current_run_id()
+    value = float(st.session_state[PREFIX + name])
+    if state.is_managed_active(run_id):
+        state.manager().control(run_id).set(**{name: value})
+        st.session_state["_toast"] = f"{LIVE_NAMES.get(name, name)} → {_fmt_live(value)} at the next batch"

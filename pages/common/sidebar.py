@@ -1,0 +1,52 @@
+"""The shared sidebar: which run every page shows, its state, and what the server is training."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ffviz.ui_state import run_label
+from pages.common import settings, share_ui, sources, state
+from pages.common.widgets import STATUS_COLORS
+
+PICKER = "run_picker"
+
+
+def _picked() -> None:
+    run_id = st.session_state.get(PICKER)
+    state.set_current_run(run_id)
+    st.session_state[state.COMPARE_KEY] = None
+    lr = state.live(run_id)
+    if lr is not None:
+        settings.load(lr.reader.config)
+        st.session_state["_cfg_ready"] = True
+
+
+def render() -> None:
+    ids = sources.all_run_ids()
+    current = state.current_run_id()
+    with st.sidebar:
+        st.markdown("##### Run shown on every page")
+        if not ids:
+            st.caption("No runs yet: start one on the Train page.")
+            return
+        options = ids if current in ids or current is None else [current, *ids]
+        st.session_state[PICKER] = current
+        labels = {rid: run_label(sources.find_run(rid) or state.root() / rid,
+                                 state.status(rid) if state.manager().info(rid) else None) for rid in options}
+        if not share_ui.hidden("run_picker"):
+            st.selectbox("Run", options, key=PICKER, index=None, format_func=lambda r: labels.get(r, r),
+                         on_change=_picked, label_visibility="collapsed", placeholder="Pick a run",
+                         disabled=share_ui.locked("run_picker"))
+        if current:
+            run_state = state.status(current)
+            lr = state.live(current)
+            with st.container(horizontal=True, gap="small"):
+                st.badge(run_state, color=STATUS_COLORS.get(run_state, "gray"))
+                if lr is not None:
+                    cfg = lr.reader.config
+                    st.caption(f"{cfg.mode} · {cfg.preset} · {cfg.dataset}")
+        active = state.manager().active()
+        if active:
+            st.caption(f"Training on this server: {sum(i.state in ('running', 'paused') for i in active)} "
+                       f"running or paused, {sum(i.state == 'queued' for i in active)} queued "
+                       f"(at most {state.manager().max_running} at a time).")

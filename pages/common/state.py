@@ -1,0 +1,124 @@
+"""Where a session's state lives: one RunManager per server, one LiveRun per run folder, the current run per session.
+
+The current run is kept in ``st.session_state["run"]`` and mirrored into the URL (``?run=<run id>``), so a tab
+closed and reopened on the same URL finds the same run; a session with neither opens the most recent run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from ffviz.config import RunConfig
+from ffviz.manager import RunManager
+from ffviz.runs import list_runs
+from ffviz.ui_state import ACTIVE, LiveRun, run_status, runs_root
+from pages.common import require_frame, sources
+
+RUN_KEY = "run"  # session state and query parameter holding the current run id ("" = deliberately none)
+COMPARE_KEY = "compare_run"  # the previous run, overlaid after "Retrain"
+
+
+@st.cache_resource(show_spinner=False)
+def _manager(root: str) -> RunManager:
+    return RunManager(root, max_running=2)
+
+
+def manager() -> RunManager:
+    """The server's one RunManager (per runs folder): runs live in its threads, not in any page script."""
+    return _manager(str(runs_root()))
+
+
+def root() -> Path:
+    return runs_root()
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _live(run_dir: str) -> LiveRun:
+    return LiveRun(run_dir)
+
+
+def live(run_id: str | None) -> LiveRun | None:
+    """The shared reader of a run, refreshed (only new lines are read); None when there is no such run."""
+    path = sources.find_run(run_id)  # the runs folder, its uploads, or the shipped runs
+    if path is None:
+        return None
+    lr = _live(str(path))
+    lr.refresh()
+    return lr
+
+
+def status(run_id: str, meta: dict | None = None) -> str:
+    info = manager().info(run_id)
+    if info is not None:
+        return info.state
+    if meta is None:
+        lr = live(run_id)
+        meta = lr.reader.meta if lr else {}
+    return run_status(meta)
+
+
+def is_managed_active(run_id: str | None) -> bool:
+    """True when this server runs it and it may still change (so it can be steered)."""
+    info = manager().info(run_id) if run_id else None
+    return info is not None and info.state in ACTIVE
+
+
+def run_ids() -> list[str]:
+    """The runs folder's runs, newest first (a fresh session opens the first; shipped runs are opened by choice)."""
+    return [p.name for p in list_runs(root())]
+
+
+def current_run_id() -> str | None:
+    """The session's run; on a fresh session, the URL's ``?run=``, else the most recent run."""
+    require_frame()
+    ss = st.session_state
+    if RUN_KEY not in ss:
+        wanted = st.query_params.get(RUN_KEY)
+        ids = run_ids()
+        ss[RUN_KEY] = wanted if sources.find_run(wanted) else (ids[0] if ids else "")
+    return ss[RUN_KEY] or None
+
+
+def set_current_run(run_id: str | None) -> None:
+    st.session_state[RUN_KEY] = run_id or ""
+    sync_url()
+
+
+def sync_url() -> None:
+    """Mirror the current run into the URL (it is dropped on page switches; this puts it back)."""
+    run_id = st.session_state.get(RUN_KEY) or None
+    if run_id and st.query_params.get(RUN_KEY) != run_id:
+        st.query_params[RUN_KEY] = run_id
+    elif not run_id and RUN_KEY in st.query_params:
+        del st.query_params[RUN_KEY]
+
+
+def submit(cfg: RunConfig, *, compare_with: str | None = None) -> str:
+    """Start a run with this config, make it the session's current run; ``compare_with`` is overlaid on it."""
+    run_id = manager().submit(cfg)
+    st.session_state[COMPARE_KEY] = compare_with
+    set_current_run(run_id)
+    return run_id
+
+
+def refresh_every(state: str) -> float | None:
+    """The live pages poll once a second while a run may still write, and not at all once it is over."""
+    return 1.0 if state in ACTIVE else None
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def latest_finished() -> str | None:
+    """The most recent run that trained to its end, for "Open a finished run"."""
+    from ffviz.storage import read_json
+
+    for p in (d for r in sources.roots().values() for d in list_runs(r)):  # shipped runs last
+        try:
+            if read_json(p / "meta.json").get("status") == "finished":
+                return p.name
+        except (FileNotFoundError, ValueError):
+            continue
+    return None

@@ -1,0 +1,76 @@
+"""Goodness: per layer over epochs, the true class against the strongest wrong class; at a chosen epoch, how class
+goodness spreads over the probe images; and one image, shown, with its goodness at every layer and the ensemble's
+prediction."""
+
+import streamlit as st
+
+from ffviz.figures import goodness_distribution_figure, image_goodness_figure, true_vs_wrong_figure
+from pages.common.images import validation_image
+from pages.common.widgets import (
+    current,
+    epoch_scrubber,
+    explain,
+    full_rerun_if_requested,
+    layer_select,
+    no_run,
+    plot,
+    refresh_interval,
+    run_header,
+    watch_run,
+)
+
+st.title("Goodness", anchor=False)
+lr, run_state = current()
+if lr is None:
+    no_run()
+    st.stop()
+run_header(lr, run_state)
+watch_run(lr, run_state)
+names = lr.reader.meta.get("class_names") or [str(k) for k in range(10)]
+
+
+@st.fragment(run_every=refresh_interval("good_epoch_play"))
+def view() -> None:
+    lr.refresh()
+    full_rerun_if_requested()
+    if not lr.epochs:
+        st.info("Waiting for the first epoch record…")
+        return
+    widths = [w.shape[0] for w in lr.snapshot(lr.epochs[0].epoch).w]
+    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
+    with c1:
+        layer = layer_select(len(widths), key="good_layer", widths=widths)
+    with c2:
+        epoch = epoch_scrubber(lr, run_state, key="good_epoch")
+    snap = lr.snapshot(epoch)
+    left, right = st.columns(2, gap="medium")
+    with left:
+        plot(true_vs_wrong_figure(lr.epochs, highlight=layer, current_epoch=epoch))
+        explain("A layer has learnt when its solid line (the right class) climbs away from its dotted line (the "
+                "best-scoring wrong class). At epoch 0 the two lines coincide: every class scores the same.")
+    with right:
+        plot(goodness_distribution_figure(snap))
+        explain("At the chosen epoch, over the probe images: green is the right class's goodness, red the strongest "
+                "wrong class's. Where the boxes separate, that layer tells the classes apart.")
+    st.subheader("One image, layer by layer", anchor=False)
+    n = len(snap.probe_y)
+    if n == 0:
+        st.info("This run stored no probe images.")
+        return
+    pic, chart = st.columns([1, 4], gap="medium")
+    with pic:
+        i = st.number_input("Probe image", 0, n - 1, key="good_image", step=1,
+                            help="One of the validation images whose goodness the run records every epoch.")
+        px = validation_image(lr.reader.config, int(snap.probe_index[i]))
+        if px is not None:
+            st.image(px, width=180, clamp=True, caption=f"true class: {names[int(snap.probe_y[i])]}")
+        else:
+            st.caption(f"True class: {names[int(snap.probe_y[i])]} (the image files are not on this machine).")
+    with chart:
+        alpha = lr.epoch(epoch).alpha if lr.epoch(epoch) else [1 / len(widths)] * len(widths)
+        plot(image_goodness_figure(snap, i, alpha, names))
+        explain("Left: how sure each layer is about each class for this one image (green: probable); the true "
+                "class is boxed. Right: the α-weighted vote of all layers, which is the network's answer.")
+
+
+view()

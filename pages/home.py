@@ -1,0 +1,75 @@
+"""Home: what Forward-Forward is, how this method differs from backprop and from a static channel partition, and
+two one-click starts: train on digits, or open a finished run."""
+
+import streamlit as st
+
+from ffviz.config import RunConfig
+from pages.common import settings, state
+
+DIAGRAMS = state.REPO / "assets" / "diagrams"
+
+
+def train_digits() -> None:
+    cfg = RunConfig(dataset="digits", preset="classroom", epochs=10)
+    settings.load(cfg)
+    st.session_state["_cfg_ready"] = True
+    state.submit(cfg)
+    st.session_state["_goto"] = "pages/train.py"
+
+
+def open_finished(run_id: str) -> None:
+    state.set_current_run(run_id)
+    st.session_state["_goto"] = "pages/assignments.py"
+
+
+state.require_frame()
+if goto := st.session_state.pop("_goto", None):
+    st.switch_page(goto, query_params={state.RUN_KEY: state.current_run_id() or ""})
+
+st.title("Forward-Forward networks, trained live", anchor=False)
+st.markdown("#### Every layer of this network learns on its own. Watch how.")
+finished = state.latest_finished()
+with st.container(horizontal=True, gap="medium"):
+    st.button("Train on digits now", icon=":material/play_arrow:", type="primary", key="home_train",
+              on_click=train_digits, help="A 9-layer network on scikit-learn's handwritten digits, 10 epochs: "
+              "about a minute on a laptop CPU. No download.")
+    st.button("Open a finished run", icon=":material/folder_open:", key="home_open", disabled=finished is None,
+              on_click=open_finished, args=(finished,),
+              help=f"Opens {finished} on the Assignments page." if finished else "No finished run yet.")
+
+left, right = st.columns([1, 1.25], gap="large")
+with left:
+    st.markdown("""
+**Backpropagation**, the usual way to train a network, computes one loss at the very end and sends an error signal
+backwards through every layer. Each layer waits for the layers above it to tell it how to change.
+
+**Forward-Forward** (Hinton, 2022) drops that backward journey. Every layer has its *own* loss and learns from it
+alone: its input is detached, so no gradient crosses from one layer to the next. Here each layer turns its channels
+into a score for every class, its **goodness**, and is trained to give the right class the highest score. The
+final prediction is a vote of all layers, each weighted by how well it did (its contribution **α**).
+
+**Which channels speak for which class?** Earlier Forward-Forward CNNs (CwComp, DeeperForward) split a layer's
+channels into fixed blocks, one block per class: nothing to learn, but a channel stuck in the wrong block can never
+move. **CAW-Conv**, the method shown here, *learns* the assignment: a soft matrix **W** (channels × classes) that
+starts uniform and sharpens while training runs. Two regularizers shape it: an **entropy** term pushes each channel
+towards few classes, an **orthogonality** term keeps classes from sharing the same channels.
+""")
+with right:
+    st.image(str(DIAGRAMS / "ff_vs_backprop.png"), width="stretch",
+             caption="The same layers trained two ways; at the bottom, fixed blocks vs a learned assignment.")
+
+left, right = st.columns([1.25, 1], gap="large")
+with left:
+    st.image(str(DIAGRAMS / "caw_layer.png"), width="stretch", caption="Inside one CAW-Conv layer.")
+with right:
+    st.markdown("""
+**Inside one layer.** A 3×3 convolution and a ReLU make C feature maps. Each map is pooled into one number per
+image, the channel's goodness p. The assignment W turns those C numbers into K class scores, g = p · W, and a
+cross-entropy on g is the layer's loss. At the start W is uniform, every class gets the same score and the conv
+weights get no gradient at all: the assignment has to move first. That moment is worth watching.
+
+**What to look at.** *Train* runs a network and draws each layer's loss and accuracy as it learns; you can change
+the regularizer weights and the learning rate while it runs. *Assignments* shows W sharpen, epoch by epoch.
+*Regularizers* shows the two terms beside the cross-entropy. *Goodness* shows how clearly each layer separates the
+right class from the wrong ones. *Layer contributions* shows how the layers' votes are weighted.
+""")

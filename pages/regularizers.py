@@ -1,0 +1,61 @@
+"""Regularizers: per layer over epochs, the entropy and orthogonality terms on W, raw and as weighted in the loss,
+beside the cross-entropy; and the Gram matrix ŴᵀŴ that the orthogonality term reads, at a chosen epoch."""
+
+import streamlit as st
+
+from ffviz.figures import gram_figure, regularizer_figure
+from pages.common.widgets import (
+    current,
+    epoch_scrubber,
+    explain,
+    full_rerun_if_requested,
+    layer_select,
+    no_run,
+    plot,
+    refresh_interval,
+    run_header,
+    watch_run,
+)
+
+st.title("Regularizers", anchor=False)
+lr, run_state = current()
+if lr is None:
+    no_run()
+    st.stop()
+run_header(lr, run_state)
+watch_run(lr, run_state)
+cfg = lr.reader.config
+names = lr.reader.meta.get("class_names") or [str(k) for k in range(10)]
+
+
+@st.fragment(run_every=refresh_interval("reg_epoch_play"))
+def view() -> None:
+    lr.refresh()
+    full_rerun_if_requested()
+    if not lr.epochs:
+        st.info("Waiting for the first epoch record…")
+        return
+    widths = [w.shape[0] for w in lr.snapshot(lr.epochs[0].epoch).w]
+    c1, c2, c3 = st.columns([1, 0.8, 2.2], vertical_alignment="bottom")
+    with c1:
+        layer = layer_select(len(widths), key="reg_layer", widths=widths)
+    with c2:
+        log = st.toggle("Log scale", value=True, key="reg_log",
+                        help="The weighted terms are hundreds of times smaller than the cross-entropy: on a "
+                             "linear scale they lie flat on zero.")
+    with c3:
+        epoch = epoch_scrubber(lr, run_state, key="reg_epoch")
+    left, right = st.columns([1.5, 1], gap="medium")
+    with left:
+        plot(regularizer_figure(lr.epochs, layer, lr.events, log=log, current_epoch=epoch))
+        explain(f"Dotted: the raw terms. H(W) falls as channels commit to classes; O(W) falls as classes stop "
+                f"sharing channels. Solid: what they add to the loss (λ_entropy = {cfg.lambda_entropy:g}, "
+                f"λ_orth = {cfg.lambda_orth:g}, orthogonality scaling '{cfg.orth_scaling}', warmed up over "
+                f"{cfg.orth_warmup_epochs} epochs), against the cross-entropy in black. Flags mark live changes.")
+    with right:
+        plot(gram_figure(lr.snapshot(epoch).w[layer], names, layer=layer, epoch=epoch))
+        explain("Each cell compares two classes' columns of W: 1 means the two classes draw on exactly the same "
+                "channels, 0 on different ones. The orthogonality term pushes the off-diagonal cells to 0.")
+
+
+view()

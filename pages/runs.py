@@ -1,0 +1,31 @@
+"""Runs: every run the app knows (shipped with ffviz, trained here or by the CLI, uploaded) in one table, sorted and
+filtered; the picked run can be opened on every view page, downloaded, continued for more epochs or deleted."""
+
+import streamlit as st
+
+from pages.common import runs_ui, state
+from pages.common.widgets import explain
+
+state.require_frame()
+runs_ui.goto_if_requested()
+runs_ui.take_upload()  # before the picker: a new upload becomes the picked run
+
+st.title("Runs", anchor=False)
+explain("Every run this app can show: the ones that ship with ffviz, the ones trained here or with the command "
+        "line, and uploads. Click a row (or pick it below) to open it on every page, download it, train it for "
+        "more epochs or delete it.")
+runs_ui.message()
+rows = runs_ui.all_rows()
+if not rows:
+    st.info("No runs yet. Train one on the **Train** page, or upload one below.", icon=":material/info:")
+shown = runs_ui.filters(rows)
+if shown:
+    runs_ui.table(shown)
+st.caption(f"{len(shown)} of {len(rows)} runs · test accuracy is the α-weighted vote on the test split at the last "
+           "epoch; best val is the best α-weighted validation accuracy over the epochs.")
+row = runs_ui.pick(shown)
+if row is not None:
+    runs_ui.actions(row)
+
+st.subheader("Upload a run", anchor=False)
+runs_ui.upload_box()

@@ -1,0 +1,52 @@
+"""Train: settings on the left, run controls and live charts on the right.
+
+The run itself lives in the server's RunManager, not in this script: switching pages, moving a widget or closing
+the tab leaves it training, and this page reads its records again on return.
+"""
+
+import streamlit as st
+
+from ffviz.config import RunConfig
+from ffviz.figures.style import LIVE_NAMES
+from pages.common import controls, settings, state
+from pages.common.widgets import check_state_change, current, explain, show_failure
+
+lr, run_state = current()
+settings.ensure_initialised(lr.reader.config if lr else RunConfig())
+if lr is not None and state.is_managed_active(lr.run_id):
+    settings.sync_live(lr.run_id, controls.live_values(lr))
+if toast := st.session_state.pop("_toast", None):
+    st.toast(toast, icon=":material/tune:")
+
+st.title("Train", anchor=False)
+left, right = st.columns([1, 2.6], gap="large")
+with left:
+    settings.live_controls(running=lr is not None and state.is_managed_active(lr.run_id))
+    settings.groups()
+cfg, error = settings.config()
+
+with right:
+    if error:
+        st.error(f"Fix this setting first: {error}", icon=":material/warning:")
+    controls.buttons(cfg, lr, run_state)
+    if lr is None:
+        st.info("Pick your settings and press **Start**. On the built-in digits a classroom run takes about a "
+                "minute on a laptop CPU. Or open a finished run from the sidebar.", icon=":material/school:")
+        explain(f"While it trains, {', '.join(LIVE_NAMES.values())} can be changed on the left; each change "
+                "takes effect at the next batch and is marked on the charts.")
+    else:
+        compare = state.live(st.session_state.get(state.COMPARE_KEY))
+
+        @st.fragment(run_every=state.refresh_every(run_state))
+        def live_panel() -> None:
+            lr.refresh()
+            if compare is not None:
+                compare.refresh()
+            check_state_change(lr, run_state)
+            if run_state == "failed":
+                show_failure(lr)
+            controls.status_panel(lr, run_state)
+            controls.changes_recorded(lr)
+            controls.charts(lr, compare if compare is not lr else None)
+
+        live_panel()

@@ -1,0 +1,156 @@
+"""The app under Streamlit's AppTest: every page renders without an exception, with no run and with a finished one;
+a tiny run started from the Train page trains in the server's manager and its records reach the page; a live λ
+change is recorded; the current run survives page switches and comes back from the URL."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ffviz.config import RunConfig
+from ffviz.runs import RunReader, RunWriter, new_run_dir
+from ffviz.trainer import Trainer
+
+REPO = Path(__file__).resolve().parents[1]
+PAGES = ["pages/home.py", "pages/train.py", "pages/assignments.py", "pages/regularizers.py", "pages/goodness.py",
+         "pages/contributions.py"]
+TIMEOUT = 180  # the first script run imports torch and scikit-learn: slow on a busy machine
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch) -> Path:
+    """An empty runs folder for the app; the server's manager for it is shut down afterwards."""
+    monkeypatch.setenv("FFVIZ_RUNS_DIR", str(tmp_path))
+    yield tmp_path
+    from pages.common import state
+
+    state._manager(str(tmp_path)).shutdown()
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    """A finished classroom-mini run (2 epochs) in its own runs folder."""
+    root = tmp_path_factory.mktemp("finished")
+    cfg = RunConfig(preset="classroom-mini", epochs=2, batch_size=64, probe_size=20, device="cpu")
+    run_dir = new_run_dir(root, cfg)
+    assert Trainer(cfg, callbacks=[RunWriter(run_dir)]).fit() == "finished"
+    return run_dir
+
+
+def app() -> AppTest:
+    return AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT)
+
+
+def visit(at: AppTest, page: str) -> AppTest:
+    at.switch_page(page).run()
+    assert not at.exception, f"{page}: {[e.value for e in at.exception]}"
+    return at
+
+
+def wait_for(predicate, timeout: float = 240, every: float = 0.5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out")
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_every_page_without_any_run(runs):
+    at = app().run()
+    assert not at.exception
+    for page in PAGES:
+        visit(at, page)
+    assert at.session_state["run"] == ""
+
+
+def test_every_page_on_a_finished_run(finished_run, monkeypatch):
+    monkeypatch.setenv("FFVIZ_RUNS_DIR", str(finished_run.parent))
+    at = app().run()
+    assert at.session_state["run"] == finished_run.name  # no run chosen: the most recent one
+    expected = {"pages/train.py": 2, "pages/assignments.py": 5, "pages/regularizers.py": 2,
+                "pages/goodness.py": 3, "pages/contributions.py": 5}
+    for page, charts in expected.items():
+        visit(at, page)
+        assert len(at.get("plotly_chart")) == charts, page
+    # scrub, pick a layer and a channel: the views follow
+    visit(at, "pages/assignments.py")
+    at.slider(key="asg_epoch").set_value(1).run()
+    at.selectbox(key="asg_layer").set_value(2).run()
+    at.selectbox(key="asg_channel").set_value(3).run()
+    assert not at.exception
+    assert "Channel 3, layer 2" in str(at.get("plotly_chart")[-1].proto.spec)
+    visit(at, "pages/regularizers.py")
+    at.toggle(key="reg_log").set_value(False).run()
+    visit(at, "pages/goodness.py")
+    at.number_input(key="good_image").set_value(5).run()
+    assert at.image, "the probe image is shown"
+    assert not at.exception
+
+
+def test_start_a_tiny_run_from_the_train_page_and_see_its_records(runs):
+    at = visit(app().run(), "pages/train.py")
+    at.selectbox(key="cfg_preset").set_value("classroom-mini")
+    at.number_input(key="cfg_epochs").set_value(2)
+    at.number_input(key="cfg_batch_size").set_value(64)
+    at.selectbox(key="cfg_device").set_value("cpu")
+    at.run()
+    at.button(key="btn_start").click().run()
+    assert not at.exception
+    run_id = at.session_state["run"]
+    assert run_id and (runs / run_id / "config.json").exists()
+    assert RunConfig.from_dict(RunReader(runs / run_id).config.to_dict()).epochs == 2
+    # "One epoch": the run trains its first epoch and pauses; meanwhile the page shows what has arrived
+    at.button(key="btn_step").click().run()
+    reader = wait_for(lambda: (r := RunReader(runs / run_id)) and len(r.epochs) >= 2 and r.meta.get("status") ==
+                      "paused" and r)
+    at.run()
+    assert metric(at, "Epoch") == "1 / 2" and not at.exception
+    # a live change while the run is paused mid-training; it applies at the next batch, after Resume
+    at.select_slider(key="cfg_lambda_entropy").set_value(0.03).run()
+    at.button(key="btn_resume").click().run()
+    reader = wait_for(lambda: (r := RunReader(runs / run_id)) and r.meta.get("status") == "finished" and r)
+    assert [e.epoch for e in reader.epochs] == [0, 1, 2] and reader.test is not None
+    changes = [e.changes for e in reader.events if e.action == "set"]
+    assert changes == [{"lambda_entropy": [0.01, 0.03]}]
+    at.run()
+    assert metric(at, "Epoch") == "2 / 2"
+    assert any("Finished. Test accuracy" in s.value for s in at.success)
+    assert any("Change recorded" in m.value for m in at.markdown)
+    # switching pages and coming back keeps the run; so does a new session on the same URL
+    for page in PAGES[2:]:
+        visit(at, page)
+    visit(at, "pages/train.py")
+    assert at.session_state["run"] == run_id and metric(at, "Epoch") == "2 / 2"
+    other = app()
+    other.query_params["run"] = run_id
+    other.run()
+    assert other.session_state["run"] == run_id
+
+
+def test_retrain_overlays_the_previous_run_and_reset_clears(finished_run, monkeypatch):
+    monkeypatch.setenv("FFVIZ_RUNS_DIR", str(finished_run.parent))
+    from pages.common import state
+
+    at = visit(app().run(), "pages/train.py")
+    at.number_input(key="cfg_epochs").set_value(1).run()
+    at.button(key="btn_retrain").click().run()
+    assert not at.exception
+    new = at.session_state["run"]
+    assert new != finished_run.name and at.session_state["compare_run"] == finished_run.name
+    try:
+        assert all("previous run" in str(chart.proto.spec) for chart in at.get("plotly_chart"))
+        at.button(key="btn_reset").click().run()
+        assert at.session_state["run"] == "" and not at.exception
+        assert wait_for(lambda: state._manager(str(finished_run.parent)).info(new).state in
+                        ("stopped", "finished"), timeout=60)
+    finally:
+        state._manager(str(finished_run.parent)).shutdown()
