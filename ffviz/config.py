@@ -94,8 +94,11 @@ class RunConfig:
     # --- hardware and records ---
     device: str = _f("auto", "auto picks CUDA, then MPS, then the CPU.", choices=DEVICES, group="hardware")
     bf16: bool = _f(True, "bf16 autocast on CUDA (ignored elsewhere).", group="hardware")
-    channels_last: bool = _f(True, "channels-last memory format on CUDA (ignored elsewhere).", group="hardware")
-    compile: bool = _f(False, "torch.compile the network on CUDA.", group="hardware")
+    channels_last: bool = _f(True, "Channels-last memory format: activations and weights on CUDA, the conv weights "
+                             "on the CPU.", group="hardware")
+    compile: bool = _f(False, "On CUDA, capture the whole training step (forward, backward, clipping, AdamW) as one "
+                       "CUDA graph: about 2x faster on the paper network (bench/REPORT.md). Ignored elsewhere.",
+                       group="hardware")
     probe_size: int = _f(200, "Validation images whose per-layer goodness is stored every epoch (for the views).",
                          group="records")
     batch_log_every: int = _f(1, "Write a batch record every N batches.", group="records")

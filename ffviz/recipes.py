@@ -13,7 +13,8 @@ from typing import Any
 from ffviz.config import RunConfig
 
 _PAPER = dict(epochs=150, batch_size=128, lr=0.08, lr_min=0.006, weight_decay=5e-4, grad_clip=1.0, dropout=0.1,
-              seed=2222, eval_batch_size=1000, batch_log_every=20, probe_size=100)
+              seed=2222, eval_batch_size=1000, batch_log_every=20, probe_size=100,
+              compile=True)  # the captured CUDA step; ignored on the CPU
 RECIPES: dict[str, dict[str, Any]] = {
     "paper-cifar10": dict(_PAPER, dataset="cifar10", preset="resnet17"),
     "paper-cifar100": dict(_PAPER, dataset="cifar100", preset="resnet17"),
