@@ -6,6 +6,10 @@ The frame of the app: page set-up, the shared sidebar (which run every page show
 is a file in pages/ that reads like a description of its screen; training runs in the server's RunManager.
 """
 
+# Imported here, on the script thread, before any training thread can start: two threads importing pandas for the
+# first time at once (a run loading its data, a page drawing a table) can see a partially initialised module.
+import pandas  # noqa: F401
+import sklearn.datasets  # noqa: F401
 import streamlit as st
 
 from pages.common import FRAME_KEY, share_ui, sidebar, state

@@ -122,7 +122,7 @@ def app_run(args: argparse.Namespace, runs: Path, *, interact: bool
                 page.wait_for_function(SETTLED)  # a page rerun in flight shows the old slider beside the new one
                 if i % 2 and slider.count() and int(slider.get_attribute("max")) >= 2:
                     # the epoch slider, one key press, to epoch 0 or 1: away from the newest epoch, which the slider
-                    # would follow when a new one arrives
+                    # would follow when a new one arrives (a select_slider: max is the last option's index)
                     now = int(slider.get_attribute("aria-valuetext"))
                     key, want = ("Home", 0) if now != 0 else ("ArrowRight", 1)
                     slider.focus()

@@ -108,8 +108,10 @@ def epoch_scrubber(lr: LiveRun, run_state: str, *, key: str) -> int:
         if first == last:
             st.markdown(f"Epoch **{last}** (untrained; the first trained epoch arrives soon)")
             return last
-        return st.slider("Epoch", first, last, key=key, step=1, disabled=locked,
-                         help="Scrub through training: the charts on this page follow the chosen epoch.")
+        # A select_slider keeps its identity while epochs arrive (a slider's depends on its max, so it would be
+        # rebuilt, dropping a drag or a key press in progress, at every epoch).
+        return st.select_slider("Epoch", options=epochs, key=key, disabled=locked,
+                                help="Scrub through training: the charts on this page follow the chosen epoch.")
 
 
 def _start_play(key: str, first: int, last: int) -> None:
