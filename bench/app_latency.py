@@ -6,9 +6,9 @@ much of the CLI's training speed does a run keep when it trains inside the app? 
     python bench/app_latency.py --epochs 4 --changes 6 --repeats 1
 
 (a) Latency: the app is served as a user starts it (``streamlit run``) and driven from a real Chromium. The run is
-started from the Train page; on the Assignments page, while the run trains, the layer selector (a click) and the epoch
-slider (a key press) are changed in turn, and the time from the action to the heatmap showing the chosen layer and
-epoch is measured (median and max).
+started from the Train page; on the Assignments page, while the run trains, the layer selector (a click on an option
+of the opened list) and the epoch slider (a key press) are changed in turn, and the time from the click or key press
+to the heatmap showing the chosen layer and epoch is measured (median and max).
 (b) Throughput: images/s of the app's runs (from their epochs.jsonl, epochs 1..N), one watched on the Train page and
 one steered as in (a), against the same config trained with ``python -m ffviz train ... --no-progress`` in this
 script, in alternating rounds on the same machine (its cores may be shared: the median ratio of the rounds counts).
@@ -127,14 +127,17 @@ def app_run(args: argparse.Namespace, runs: Path, *, interact: bool
                     key, want = ("Home", 0) if now != 0 else ("ArrowRight", 1)
                     slider.focus()
                     t0 = time.perf_counter()
-                    slider.press(key)
+                    page.keyboard.press(key)
                     what = f"W of layer {layer} at epoch {want}"
                 else:
                     layer = (layer + 3) % 9
                     page.get_by_test_id("stSelectbox").filter(has_text="Layer").click()
                     option = page.get_by_role("option", name=re.compile(rf"^layer {layer} "))
+                    option.wait_for(state="visible")
+                    time.sleep(0.4)  # the list has opened: the user sees the option and clicks it
+                    box = option.bounding_box()
                     t0 = time.perf_counter()
-                    option.click()
+                    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
                     what = f"W of layer {layer} at epoch"
                 try:
                     page.wait_for_function(SHOWS, arg=what, polling="raf", timeout=30_000)

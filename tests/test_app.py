@@ -89,6 +89,13 @@ def test_every_page_on_a_finished_run(finished_run, monkeypatch):
     assert not at.exception
     assert len(at.get("plotly_chart")) == 3
     assert "Channel 3, layer 2" in str(at.get("plotly_chart")[-1].proto.spec)
+    # Play: from the last epoch it starts over at epoch 0, then steps one epoch per tick
+    at.select_slider(key="asg_epoch").set_value(2).run()
+    at.toggle(key="asg_epoch_play").set_value(True).run()
+    assert at.select_slider(key="asg_epoch").value == 0 and not at.exception
+    at.run()
+    assert at.select_slider(key="asg_epoch").value == 1
+    at.toggle(key="asg_epoch_play").set_value(False).run()
     visit(at, "pages/regularizers.py")
     at.toggle(key="reg_log").set_value(False).run()
     visit(at, "pages/goodness.py")

@@ -111,12 +111,12 @@ def test_open_a_shipped_run_and_scrub_it(runs):
     ok(at)
     assert at.session_state["run"] == run_id and at.title[0].value == "Assignments"
     visit(at, "pages/assignments.py")  # AppTest reruns the page it last switched to; a browser stays here
-    at.slider(key="asg_epoch").set_value(3).run()
+    at.select_slider(key="asg_epoch").set_value(3).run()
     ok(at)
     assert "epoch 3" in str(at.get("plotly_chart")[0].proto.spec)
     for page in ("pages/regularizers.py", "pages/goodness.py", "pages/contributions.py"):
         visit(at, page)
-        assert len(at.get("plotly_chart")) >= 2 and any(s.key.endswith("_epoch") for s in at.slider), page
+        assert len(at.get("plotly_chart")) >= 2 and any(s.key.endswith("_epoch") for s in at.select_slider), page
     assert not list(runs.iterdir()), "browsing a shipped run writes nothing"
 
 
@@ -171,7 +171,7 @@ def test_a_link_to_a_view_page_sets_its_run_epoch_and_layer(runs):
     run_id = shipped_id("static partition")
     at = ok(app({"page": "assignments", "run": run_id, "epoch": "4", "layer": "2", "lock": "epoch"}).run())
     assert at.session_state["run"] == run_id and at.title[0].value == "Assignments"
-    slider = at.slider(key="asg_epoch")
+    slider = at.select_slider(key="asg_epoch")
     assert slider.value == 4 and slider.disabled
     assert at.selectbox(key="asg_layer").value == 2 and not at.selectbox(key="asg_layer").disabled
 

@@ -23,6 +23,7 @@ CLASS_COLORS = ("#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B"
                 "#BCBD22", "#17BECF")
 ENSEMBLE_COLOR = "#111111"
 CHANGE_COLOR = "#C2185B"
+TEXT_COLOR = "#31333F"  # Streamlit's text colour, for titles drawn as annotations
 LIVE_NAMES = {"lambda_entropy": "λ_entropy", "lambda_orth": "λ_orth", "lr": "learning rate"}
 
 
@@ -205,7 +206,7 @@ def stack(figs: Sequence[go.Figure], *, height: int, gap: float = 0.1, legend_x:
         if title.get("text"):
             layout["annotations"].append({"text": f"<b>{title['text']}</b>", "xref": "paper", "yref": "paper",
                                           "x": 0, "xanchor": "left", "y": top, "yanchor": "bottom",
-                                          "showarrow": False, "font": {"size": FONT_SIZE}})
+                                          "showarrow": False, "font": {"size": FONT_SIZE, "color": TEXT_COLOR}})
         for kind in ("shapes", "annotations"):
             for item in lay.get(kind, []):
                 item = dict(item)
