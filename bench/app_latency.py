@@ -111,41 +111,29 @@ def app_run(args: argparse.Namespace, runs: Path, *, interact: bool
             time.sleep(1.0)
             page.wait_for_function(SETTLED)
             page.get_by_role("button", name="Start").click()
-            page.get_by_test_id("stMetricValue").filter(has_text=f"/ {args.epochs}").first.wait_for()
-            run_dir = next(p for p in runs.iterdir() if (p / "config.json").exists())
-            if interact:
+            if interact:  # straight to the view, to have the whole run to steer
                 page.get_by_test_id("stSidebarNav").get_by_role("link", name="Assignments").click()
-                page.wait_for_function(SETTLED)
+            else:
+                page.get_by_test_id("stMetricValue").filter(has_text=f"/ {args.epochs}").first.wait_for()
+            deadline = time.time() + 60
+            while not (run_dirs := [p for p in runs.iterdir() if (p / "config.json").exists()]):
+                if time.time() > deadline:
+                    raise RuntimeError("no run folder appeared after Start")
+                time.sleep(0.2)
+            run_dir = run_dirs[0]
             layer = 4  # the page opens on the middle layer of the 9
             for i in range(args.changes if interact else 0):
-                slider = page.locator('input[type=range][aria-label="Epoch"]')
-                page.wait_for_function(SETTLED)  # a page rerun in flight shows the old slider beside the new one
-                if i % 2 and slider.count() and int(slider.get_attribute("max")) >= 2:
-                    # the epoch slider, one key press, to epoch 0 or 1: away from the newest epoch, which the slider
-                    # would follow when a new one arrives (a select_slider: max is the last option's index)
-                    now = int(slider.get_attribute("aria-valuetext"))
-                    key, want = ("Home", 0) if now != 0 else ("ArrowRight", 1)
-                    slider.focus()
-                    t0 = time.perf_counter()
-                    page.keyboard.press(key)
-                    what = f"W of layer {layer} at epoch {want}"
+                for _attempt in range(3):  # a rerun in flight can swallow a click or a key press: try again
+                    took, what = _change(page, i, layer)
+                    if took is not None:
+                        break
                 else:
-                    layer = (layer + 3) % 9
-                    page.get_by_test_id("stSelectbox").filter(has_text="Layer").click()
-                    option = page.get_by_role("option", name=re.compile(rf"^layer {layer} "))
-                    option.wait_for(state="visible")
-                    time.sleep(0.4)  # the list has opened: the user sees the option and clicks it
-                    box = option.bounding_box()
-                    t0 = time.perf_counter()
-                    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-                    what = f"W of layer {layer} at epoch"
-                try:
-                    page.wait_for_function(SHOWS, arg=what, polling="raf", timeout=30_000)
-                except Exception:
-                    titles = page.evaluate("() => [...document.querySelectorAll('.gtitle')].map(e => e.textContent)")
                     page.screenshot(path=str(Path(tempfile.gettempdir()) / "app_latency_failure.png"))
-                    raise RuntimeError(f"the view never showed {what!r}; it shows {titles}") from None
-                latencies.append(time.perf_counter() - t0)
+                    titles = page.evaluate("() => [...document.querySelectorAll('.gtitle')].map(e => e.textContent)")
+                    raise RuntimeError(f"the view never showed {what!r}; it shows {titles}")
+                if not what[-1].isdigit():
+                    layer = (layer + 3) % 9
+                latencies.append(took)
                 kinds.append("epoch" if what[-1].isdigit() else "layer")
                 status = json.loads((run_dir / "meta.json").read_text()).get("status")
                 during += status in ("running", "paused", "queued")
@@ -164,6 +152,35 @@ def app_run(args: argparse.Namespace, runs: Path, *, interact: bool
         except subprocess.TimeoutExpired:
             proc.kill()
     return latencies, kinds, images_per_sec(run_dir), during
+
+
+def _change(page, i: int, layer: int) -> tuple[float | None, str]:
+    """One widget change on Assignments: odd i moves the epoch slider (one key press), even i picks the layer 3 on
+    (a click on the opened list). Returns (seconds until the heatmap showed it, or None if it never did; what)."""
+    page.wait_for_function(SETTLED)  # a page rerun in flight shows the old widgets beside the new ones
+    slider = page.locator('input[type=range][aria-label="Epoch"]')
+    if i % 2 and slider.count() and int(slider.get_attribute("max")) >= 2:
+        # to epoch 0 or 1: away from the newest epoch, which the slider follows when a new one arrives
+        now = int(slider.get_attribute("aria-valuetext"))
+        key, want = ("Home", 0) if now != 0 else ("ArrowRight", 1)
+        slider.focus()
+        what = f"W of layer {layer} at epoch {want}"
+        t0 = time.perf_counter()
+        page.keyboard.press(key)
+    else:
+        layer = (layer + 3) % 9
+        page.get_by_test_id("stSelectbox").filter(has_text="Layer").click()
+        option = page.get_by_role("option", name=re.compile(rf"^layer {layer} "))
+        option.click(trial=True)  # waits until the opened list holds still: the user sees the option
+        what = f"W of layer {layer} at epoch"
+        t0 = time.perf_counter()
+        option.click(force=True)
+    try:
+        page.wait_for_function(SHOWS, arg=what, polling="raf", timeout=20_000)
+    except Exception:
+        page.keyboard.press("Escape")
+        return None, what
+    return time.perf_counter() - t0, what
 
 
 def main() -> int:

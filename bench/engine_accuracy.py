@@ -99,7 +99,8 @@ def main() -> None:
                 f"{table}\n\nTest accuracy is the final epoch's alpha-weighted ensemble on digits' 360 test images "
                 f"(nothing is selected on the test split). Seconds per epoch count training batches only "
                 f"(the per-epoch validation pass is excluded); training time includes it. "
-                f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}.")
+                f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}. Load average at the end: "
+                f"{os.getloadavg()[0]:.1f} (the machine is shared: times are upper bounds when it is above 2).")
         write_section("engine-accuracy", "Engine accuracy on digits (issue: the Forward-Forward engine)", body)
 
 
