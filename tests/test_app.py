@@ -162,3 +162,17 @@ def test_retrain_overlays_the_previous_run_and_reset_clears(finished_run, monkey
                         ("stopped", "finished"), timeout=60)
     finally:
         state._manager(str(finished_run.parent)).shutdown()
+
+
+def test_a_missing_dataset_fails_its_run_and_the_page_says_what_to_fetch(runs, tmp_path):
+    at = visit(app().run(), "pages/train.py")
+    at.selectbox(key="cfg_dataset").set_value("cifar10")
+    at.text_input(key="cfg_data_root").set_value(str(tmp_path / "no-data-here"))
+    at.run()
+    at.button(key="btn_start").click().run()
+    run_id = at.session_state["run"]
+    wait_for(lambda: RunReader(runs / run_id).meta.get("status") == "failed", timeout=120)
+    at.run()
+    assert not at.exception
+    message = " ".join(e.value for e in at.error)
+    assert "failed" in message and "cifar" in message.lower() and "no-data-here" in message
