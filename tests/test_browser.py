@@ -10,88 +10,24 @@ the same URL in a new tab (the run is still shown), and saves a screenshot of ev
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
+from browser_support import BROWSER_MARKS, VIEWPORT, chromium, new_page, no_exception, screenshot, serve_app, settle
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = REPO / "tests" / "screenshots"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 VIEWS = [("home", "Home", ""), ("train", "Train", "train"), ("assignments", "Assignments", "assignments"),
          ("regularizers", "Regularizers", "regularizers"), ("goodness", "Goodness", "goodness"),
          ("contributions", "Layer contributions", "contributions")]
-# True once the script has finished and every Plotly chart on the page has drawn.
-SETTLED = """() => {
-  if (!document.querySelector('h1')) return false;
-  const w = document.querySelector('[data-testid="stStatusWidget"]');
-  if (w && /Running/i.test(w.innerText)) return false;
-  if (document.querySelector('[data-testid="stSkeleton"]')) return false;
-  return [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(c => c.querySelector('.main-svg'));
-}"""
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium "
-                       "(apt-get install chromium); the browser tests drive it through Playwright"),
-]
-playwright = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     """The app served as a user starts it; yields (base URL, runs folder). The server is stopped at the end."""
-    runs = tmp_path_factory.mktemp("runs")
-    port = _free_port()
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w+")  # noqa: SIM115 - closed below
-    # One torch thread: this test is about the UI, and one thread keeps training steady on a busy 2-core machine.
-    env = {**os.environ, "FFVIZ_RUNS_DIR": str(runs), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--server.fileWatcherType", "none",
-                             "--browser.gatherUsageStats", "false"], cwd=REPO, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://localhost:{port}"
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                log.seek(0)
-                pytest.fail(f"the Streamlit server did not start:\n{log.read()[-3000:]}")
-            time.sleep(0.5)
-        yield url, runs
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.seek(0)
-        print(log.read()[-4000:])
-        log.close()
-
-
-def _settle(page, timeout: float = 90_000) -> None:
-    page.wait_for_function(SETTLED, timeout=timeout)
+    with serve_app(tmp_path_factory) as served:
+        yield served
 
 
 def _metric(page, label: str) -> str:
@@ -121,7 +57,7 @@ def _set_number(page, label: str, value: int) -> None:
         box.fill(str(value))
         box.press("Enter")
         time.sleep(0.5)
-        _settle(page)
+        settle(page)
         time.sleep(0.5)
         if box.input_value() == str(value):
             return
@@ -137,98 +73,74 @@ def _heatmap_row_point(page, row: int) -> tuple[float, float]:
     return box["x"] + x, box["y"] + y
 
 
-def _no_exception(page, where: str) -> None:
-    errors = page.get_by_test_id("stException")
-    assert errors.count() == 0, f"{where}: {errors.first.inner_text()}"
-
-
-def _screenshot(page, name: str) -> Path:
-    """The whole page at projector width: the viewport grows to the page's height before the picture."""
-    height = page.evaluate("() => (document.querySelector('[data-testid=\"stMain\"]') || document.body).scrollHeight")
-    page.set_viewport_size({"width": 1600, "height": max(1000, min(int(height) + 40, 4000))})
-    time.sleep(0.8)
-    _settle(page)
-    time.sleep(0.5)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    page.set_viewport_size({"width": 1600, "height": 1000})
-    return path
-
-
 def test_train_on_digits_watch_steer_and_visit_every_page(app):
     url, runs = app
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.set_default_timeout(60_000)
-            page.goto(f"{url}/train")
-            _settle(page)
-            _no_exception(page, "Train, before any run")
+    with chromium() as browser:
+        page = new_page(browser)
+        page.goto(f"{url}/train")
+        settle(page)
+        no_exception(page, "Train, before any run")
 
-            # Settings, as a user sets them.
-            page.get_by_test_id("stSelectbox").filter(has_text="Network preset").click()
-            page.get_by_role("option", name=re.compile(r"^classroom-mini")).click()
-            _set_number(page, "Epochs", 2)
+        # Settings, as a user sets them.
+        page.get_by_test_id("stSelectbox").filter(has_text="Network preset").click()
+        page.get_by_role("option", name=re.compile(r"^classroom-mini")).click()
+        _set_number(page, "Epochs", 2)
 
-            # "One epoch" right after Start: the run trains its first epoch and pauses, whatever the machine's speed.
-            page.get_by_role("button", name="Start").click()
-            page.get_by_role("button", name="One epoch").click(timeout=60_000)
-            _wait_metric(page, "Epoch", r"[01] / 2", timeout=60)  # the run's own counter, not the settings'
-            _wait_metric(page, "Epoch", r"1 / 2", timeout=150)
-            _wait_metric(page, "Images / s", r"[\d,]+")
-            page.get_by_test_id("stPlotlyChart").first.locator(".main-svg").first.wait_for()
+        # "One epoch" right after Start: the run trains its first epoch and pauses, whatever the machine's speed.
+        page.get_by_role("button", name="Start").click()
+        page.get_by_role("button", name="One epoch").click(timeout=60_000)
+        _wait_metric(page, "Epoch", r"[01] / 2", timeout=60)  # the run's own counter, not the settings'
+        _wait_metric(page, "Epoch", r"1 / 2", timeout=150)
+        _wait_metric(page, "Images / s", r"[\d,]+")
+        page.get_by_test_id("stPlotlyChart").first.locator(".main-svg").first.wait_for()
 
-            # Move λ_entropy with the keyboard while the run is going (paused after its first epoch).
-            slider = page.locator('input[type=range][aria-label="λ_entropy"]')
-            before = slider.get_attribute("aria-valuetext")
-            slider.focus()
-            slider.press("ArrowRight")
-            deadline = time.time() + 10
-            while slider.get_attribute("aria-valuetext") == before and time.time() < deadline:
-                time.sleep(0.2)
-            assert (before, slider.get_attribute("aria-valuetext")) == ("0.01", "0.03")
-            time.sleep(1.5)  # the slider commits its value to the server
-            page.get_by_role("button", name="Resume").click(timeout=60_000)
-            page.get_by_text("Change recorded").wait_for(timeout=120_000)
-            note = page.get_by_test_id("stMarkdownContainer").filter(has_text="Change recorded").first.inner_text()
-            assert "λ_entropy 0.01 → 0.03" in note
-            _wait_metric(page, "Epoch", r"2 / 2", timeout=150)
-            page.get_by_text("Finished. Test accuracy").wait_for(timeout=60_000)
-            _settle(page)
-            flags = page.locator(".annotation-text", has_text="λe=0.03")
-            assert flags.count() >= 1, "the λ change is not marked on the charts"
-            _no_exception(page, "Train, after the run")
-            run_url = page.url
-            assert "run=" in run_url
+        # Move λ_entropy with the keyboard while the run is going (paused after its first epoch).
+        slider = page.locator('input[type=range][aria-label="λ_entropy"]')
+        before = slider.get_attribute("aria-valuetext")
+        slider.focus()
+        slider.press("ArrowRight")
+        deadline = time.time() + 10
+        while slider.get_attribute("aria-valuetext") == before and time.time() < deadline:
+            time.sleep(0.2)
+        assert (before, slider.get_attribute("aria-valuetext")) == ("0.01", "0.03")
+        time.sleep(1.5)  # the slider commits its value to the server
+        page.get_by_role("button", name="Resume").click(timeout=60_000)
+        page.get_by_text("Change recorded").wait_for(timeout=120_000)
+        note = page.get_by_test_id("stMarkdownContainer").filter(has_text="Change recorded").first.inner_text()
+        assert "λ_entropy 0.01 → 0.03" in note
+        _wait_metric(page, "Epoch", r"2 / 2", timeout=150)
+        page.get_by_text("Finished. Test accuracy").wait_for(timeout=60_000)
+        settle(page)
+        flags = page.locator(".annotation-text", has_text="λe=0.03")
+        assert flags.count() >= 1, "the λ change is not marked on the charts"
+        no_exception(page, "Train, after the run")
+        run_url = page.url
+        assert "run=" in run_url
 
-            # Every page, through the sidebar navigation, as a user clicks it; a picture of each.
-            for name, title, path in VIEWS:
-                page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-                page.wait_for_url(re.compile(rf"{re.escape(url)}/{path}(\?.*)?$"))
-                _settle(page)
-                _no_exception(page, title)
-                if name != "home":  # every view shows its charts
-                    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] "
-                                           ".main-svg').length >= 2", timeout=60_000)
-                if name == "assignments":  # click a channel of the heatmap: its class weights over time appear
-                    x, y = _heatmap_row_point(page, row=2)
-                    page.mouse.move(x, y)
-                    page.mouse.click(x, y)
-                    page.get_by_text("its class weights over time").wait_for(timeout=60_000)
-                    _settle(page)
-                shot = _screenshot(page, name)
-                assert shot.stat().st_size > 20_000
+        # Every page, through the sidebar navigation, as a user clicks it; a picture of each.
+        for name, title, path in VIEWS:
+            page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+            page.wait_for_url(re.compile(rf"{re.escape(url)}/{path}(\?.*)?$"))
+            settle(page)
+            no_exception(page, title)
+            if name != "home":  # every view shows its charts
+                page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] "
+                                       ".main-svg').length >= 2", timeout=60_000)
+            if name == "assignments":  # click a channel of the heatmap: its class weights over time appear
+                x, y = _heatmap_row_point(page, row=2)
+                page.mouse.move(x, y)
+                page.mouse.click(x, y)
+                page.get_by_text("its class weights over time").wait_for(timeout=60_000)
+                settle(page)
+            shot = screenshot(page, name)
+            assert shot.stat().st_size > 20_000
 
-            # Closing the tab and coming back on the same URL finds the same run.
-            page.close()
-            again = browser.new_page(viewport={"width": 1600, "height": 1000})
-            again.goto(run_url)
-            _settle(again)
-            assert _metric(again, "Epoch").strip() == "2 / 2"
-        finally:
-            browser.close()
+        # Closing the tab and coming back on the same URL finds the same run.
+        page.close()
+        again = browser.new_page(viewport=VIEWPORT)
+        again.goto(run_url)
+        settle(again)
+        assert _metric(again, "Epoch").strip() == "2 / 2"
     run_dirs = [d for d in runs.iterdir() if (d / "config.json").exists()]
     assert len(run_dirs) == 1
     events = (run_dirs[0] / "events.jsonl").read_text()

@@ -11,125 +11,46 @@ Saves tests/screenshots/runs.png, compare.png, gap.png and share_link.png.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = REPO / "tests" / "screenshots"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-# True once the script has finished and every Plotly chart on the page has drawn.
-SETTLED = """() => {
-  if (!document.querySelector('h1')) return false;
-  const w = document.querySelector('[data-testid="stStatusWidget"]');
-  if (w && /Running/i.test(w.innerText)) return false;
-  if (document.querySelector('[data-testid="stSkeleton"]')) return false;
-  return [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(c => c.querySelector('.main-svg'));
-}"""
+from browser_support import (
+    BROWSER_MARKS,
+    REPO,
+    chromium,
+    new_page,
+    no_exception,
+    screenshot,
+    serve_app,
+    settle_steady,
+)
 
 pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium "
-                       "(apt-get install chromium); the browser tests drive it through Playwright"),
+    *BROWSER_MARKS,
     pytest.mark.skipif(not any((REPO / "assets" / "runs").glob("*/config.json")),
                        reason="the shipped runs are not in assets/runs (bash assets/runs/make_shipped_runs.sh)"),
 ]
-playwright = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     """The app served as a user starts it, on an empty runs folder; yields (base URL, runs folder)."""
-    runs = tmp_path_factory.mktemp("runs")
-    port = _free_port()
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w+")  # noqa: SIM115 - closed below
-    env = {**os.environ, "FFVIZ_RUNS_DIR": str(runs), "OMP_NUM_THREADS": "1"}
-    env.pop("FFVIZ_SHIPPED_DIR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--server.fileWatcherType", "none",
-                             "--browser.gatherUsageStats", "false"], cwd=REPO, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://localhost:{port}"
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                log.seek(0)
-                pytest.fail(f"the Streamlit server did not start:\n{log.read()[-3000:]}")
-            time.sleep(0.5)
-        yield url, runs
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.seek(0)
-        print(log.read()[-4000:])
-        log.close()
+    with serve_app(tmp_path_factory, unset_env=("FFVIZ_SHIPPED_DIR",)) as served:  # browse the real shipped runs
+        yield served
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture
 def page(browser):
-    pg = browser.new_page(viewport={"width": 1600, "height": 1000})
-    pg.set_default_timeout(60_000)
+    pg = new_page(browser)
     yield pg
     pg.close()
-
-
-def _settle(page, timeout: float = 90_000) -> None:
-    page.wait_for_function(SETTLED, timeout=timeout)
-    time.sleep(0.3)
-    page.wait_for_function(SETTLED, timeout=timeout)
-
-
-def _no_exception(page, where: str) -> None:
-    errors = page.get_by_test_id("stException")
-    assert errors.count() == 0, f"{where}: {errors.first.inner_text()}"
-
-
-def _screenshot(page, name: str) -> Path:
-    """The whole page at projector width: the viewport grows to the page's height before the picture."""
-    height = page.evaluate("() => (document.querySelector('[data-testid=\"stMain\"]') || document.body).scrollHeight")
-    page.set_viewport_size({"width": 1600, "height": max(1000, min(int(height) + 40, 4000))})
-    time.sleep(0.8)
-    _settle(page)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    page.set_viewport_size({"width": 1600, "height": 1000})
-    return path
 
 
 def _key(page, key: str):
@@ -141,14 +62,14 @@ def _pick(page, key: str, option: str) -> None:
     """Choose an option of the selectbox with this widget key, by the start of its label."""
     _key(page, key).get_by_test_id("stSelectbox").click()
     page.get_by_role("option", name=re.compile("^" + re.escape(option))).first.click()
-    _settle(page)
+    settle_steady(page)
 
 
 def test_runs_page_open_a_shipped_run_and_scrub_it(app, page):
     url, runs = app
     page.goto(f"{url}/runs")
-    _settle(page)
-    _no_exception(page, "Runs")
+    settle_steady(page)
+    no_exception(page, "Runs")
     assert page.get_by_test_id("stDataFrame").count() == 1
     assert page.get_by_text("5 of 5 runs").count() == 1
     _pick(page, "runs_pick", "learnable (default lambdas)")
@@ -156,13 +77,13 @@ def test_runs_page_open_a_shipped_run_and_scrub_it(app, page):
     assert page.get_by_text("cannot be deleted").count() == 1  # shipped: no delete button, and why
     assert _key(page, "runs_delete").count() == 0
     page.locator("h1").click()  # the picker lets go of the focus (no focus ring in the picture)
-    shot = _screenshot(page, "runs")
+    shot = screenshot(page, "runs")
     assert shot.stat().st_size > 20_000
 
     _key(page, "runs_open").get_by_role("button").click()
     page.wait_for_url(re.compile(rf"{re.escape(url)}/assignments\?.*run=.*default-lambdas"))
-    _settle(page)
-    _no_exception(page, "Assignments of a shipped run")
+    settle_steady(page)
+    no_exception(page, "Assignments of a shipped run")
     slider = _key(page, "asg_epoch").locator("input[type=range]")
     assert slider.get_attribute("aria-valuetext") == "12"
     slider.focus()
@@ -171,7 +92,7 @@ def test_runs_page_open_a_shipped_run_and_scrub_it(app, page):
     deadline = time.time() + 30
     title = ""
     while time.time() < deadline:
-        _settle(page)
+        settle_steady(page)
         title = page.locator("[data-testid='stPlotlyChart'] .gtitle").first.text_content() or ""
         if "epoch 8" in title:
             break
@@ -183,31 +104,31 @@ def test_runs_page_open_a_shipped_run_and_scrub_it(app, page):
 def test_compare_two_shipped_runs(app, page):
     url, _ = app
     page.goto(f"{url}/compare")
-    _settle(page)
-    _no_exception(page, "Compare")
+    settle_steady(page)
+    no_exception(page, "Compare")
     assert page.get_by_test_id("stPlotlyChart").count() == 3
     legend = page.locator("[data-testid='stPlotlyChart'] .legendtext").all_text_contents()
     assert "learnable (default lambdas)" in legend and "static partition" in legend
     assert page.get_by_text("Settings that differ").count() == 1
-    _screenshot(page, "compare")
+    screenshot(page, "compare")
 
 
 def test_the_gap_view(app, page):
     url, _ = app
     page.goto(f"{url}/gap")
-    _settle(page)
-    _no_exception(page, "Gap")
+    settle_steady(page)
+    no_exception(page, "Gap")
     assert page.get_by_test_id("stPlotlyChart").count() == 4
     legend = page.locator("[data-testid='stPlotlyChart'] .legendtext").all_text_contents()
     assert {"learnable (CAW-Conv)", "static partition", "backprop"} <= set(legend)
-    _screenshot(page, "gap")
+    screenshot(page, "gap")
 
 
 def test_a_classroom_link_hides_and_locks(app, page):
     url, _ = app
     page.goto(f"{url}/train?lambda_entropy=0.03&epochs=5&seed=7&hide=lr,seed,stop&lock=all")
-    _settle(page)
-    _no_exception(page, "Train from a classroom link")
+    settle_steady(page)
+    no_exception(page, "Train from a classroom link")
     epochs = page.get_by_label("Epochs", exact=True)
     assert epochs.input_value() == "5" and epochs.is_disabled()
     assert page.get_by_label("Learning rate").count() == 0 and page.get_by_label("Seed", exact=True).count() == 0
@@ -219,14 +140,14 @@ def test_a_classroom_link_hides_and_locks(app, page):
     page.get_by_text("Share this screen").click()  # opening it reruns the app: the link is made from this screen
     page.get_by_test_id("stCode").first.wait_for()
     time.sleep(1.0)
-    _settle(page)
+    settle_steady(page)
     link = page.get_by_test_id("stCode").first.inner_text()
     assert link.startswith(f"{url}/train?") and "hide=lr,seed,stop" in link and "lock=all" in link
     assert "hide=lr" in page.url and "lock=all" in page.url
-    _screenshot(page, "share_link")
+    screenshot(page, "share_link")
 
     page.goto(f"{url}/train?epochs=abc&wings=3&run=nope")
-    _settle(page)
-    _no_exception(page, "Train from a bad link")
+    settle_steady(page)
+    no_exception(page, "Train from a bad link")
     note = page.get_by_test_id("stAlert").filter(has_text="Parts of this link were not used").inner_text()
     assert "epochs='abc'" in note and "'wings'" in note and "'nope'" in note
