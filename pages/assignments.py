@@ -12,27 +12,10 @@ from ffviz.figures import (
     color_cap,
 )
 from ffviz.figures.assignments import heatmap_height
-from pages.common.widgets import (
-    current,
-    epoch_scrubber,
-    explain,
-    full_rerun_if_requested,
-    layer_select,
-    no_run,
-    plot,
-    refresh_interval,
-    run_header,
-    watch_run,
-)
+from ffviz.ui_state import LiveRun
+from pages.common.widgets import epoch_scrubber, explain, layer_select, plot, view_page
 
-st.title("Assignments", anchor=False)
-lr, run_state = current()
-if lr is None:
-    no_run()
-    st.stop()
-run_header(lr, run_state)
-watch_run(lr, run_state)
-names = lr.reader.meta.get("class_names") or [str(k) for k in range(10)]
+EPOCH_KEY = "asg_epoch"  # the epoch scrubber, whose Play toggle times the view
 
 
 def pick_channel(key: str) -> None:
@@ -41,13 +24,7 @@ def pick_channel(key: str) -> None:
         st.session_state["asg_channel"] = int(points[0]["customdata"])
 
 
-@st.fragment(run_every=refresh_interval("asg_epoch_play"))
-def view() -> None:
-    lr.refresh()
-    full_rerun_if_requested()
-    if not lr.epochs:
-        st.info("Waiting for the first epoch record…")
-        return
+def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
     widths = [w.shape[0] for w in lr.snapshot(lr.epochs[0].epoch).w]
     c1, c2, c3 = st.columns([1, 1, 2.2], vertical_alignment="bottom")
     with c1:
@@ -56,7 +33,7 @@ def view() -> None:
         order_by = st.selectbox("Order channels by", ["this epoch", "last epoch", "channel number"], key="asg_order",
                                 help="Rows sorted by each channel's strongest class, at the shown or the last epoch.")
     with c3:
-        epoch = epoch_scrubber(lr, run_state, key="asg_epoch")
+        epoch = epoch_scrubber(lr, run_state, key=EPOCH_KEY)
     w, w_last = lr.snapshot(epoch).w[layer], lr.snapshot(lr.epochs[-1].epoch).w[layer]
     order = {"this epoch": None, "last epoch": channel_order(w_last), "channel number": list(range(w.shape[0]))}
     if (st.session_state.get("asg_channel") or 0) >= w.shape[0]:
@@ -88,4 +65,4 @@ def view() -> None:
                 "has chosen shows one line rising towards 1 while the others fall.")
 
 
-view()
+view_page("Assignments", view, epoch_key=EPOCH_KEY)

@@ -10,37 +10,14 @@ from ffviz.figures import (
     layer_accuracy_alpha_figure,
     pca_figure,
 )
-from pages.common.widgets import (
-    current,
-    epoch_scrubber,
-    explain,
-    full_rerun_if_requested,
-    layer_select,
-    no_run,
-    plot,
-    refresh_interval,
-    run_header,
-    watch_run,
-)
+from ffviz.ui_state import LiveRun
+from pages.common.widgets import epoch_scrubber, explain, layer_select, plot, view_page
 
-st.title("Layer contributions", anchor=False)
-lr, run_state = current()
-if lr is None:
-    no_run()
-    st.stop()
-run_header(lr, run_state)
-watch_run(lr, run_state)
-names = lr.reader.meta.get("class_names") or [str(k) for k in range(10)]
+EPOCH_KEY = "con_epoch"  # the epoch scrubber, whose Play toggle times the view
 
 
-@st.fragment(run_every=refresh_interval("con_epoch_play"))
-def view() -> None:
-    lr.refresh()
-    full_rerun_if_requested()
-    if not lr.epochs:
-        st.info("Waiting for the first epoch record…")
-        return
-    epoch = epoch_scrubber(lr, run_state, key="con_epoch")
+def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
+    epoch = epoch_scrubber(lr, run_state, key=EPOCH_KEY)
     record, snap = lr.epoch(epoch), lr.snapshot(epoch)
     test = lr.reader.test if run_state == "finished" else None
     left, right = st.columns(2, gap="medium")
@@ -65,4 +42,4 @@ def view() -> None:
             "coloured by its true class. Clusters that pull apart mean the layer separates the classes.")
 
 
-view()
+view_page("Layer contributions", view, epoch_key=EPOCH_KEY)

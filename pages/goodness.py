@@ -5,43 +5,20 @@ prediction."""
 import streamlit as st
 
 from ffviz.figures import goodness_distribution_figure, image_goodness_figure, true_vs_wrong_figure
+from ffviz.ui_state import LiveRun
 from pages.common.images import validation_image
-from pages.common.widgets import (
-    current,
-    epoch_scrubber,
-    explain,
-    full_rerun_if_requested,
-    layer_select,
-    no_run,
-    plot,
-    refresh_interval,
-    run_header,
-    watch_run,
-)
+from pages.common.widgets import epoch_scrubber, explain, layer_select, plot, view_page
 
-st.title("Goodness", anchor=False)
-lr, run_state = current()
-if lr is None:
-    no_run()
-    st.stop()
-run_header(lr, run_state)
-watch_run(lr, run_state)
-names = lr.reader.meta.get("class_names") or [str(k) for k in range(10)]
+EPOCH_KEY = "good_epoch"  # the epoch scrubber, whose Play toggle times the view
 
 
-@st.fragment(run_every=refresh_interval("good_epoch_play"))
-def view() -> None:
-    lr.refresh()
-    full_rerun_if_requested()
-    if not lr.epochs:
-        st.info("Waiting for the first epoch record…")
-        return
+def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
     widths = [w.shape[0] for w in lr.snapshot(lr.epochs[0].epoch).w]
     c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
     with c1:
         layer = layer_select(len(widths), key="good_layer", widths=widths)
     with c2:
-        epoch = epoch_scrubber(lr, run_state, key="good_epoch")
+        epoch = epoch_scrubber(lr, run_state, key=EPOCH_KEY)
     snap = lr.snapshot(epoch)
     left, right = st.columns(2, gap="medium")
     with left:
@@ -73,4 +50,4 @@ def view() -> None:
                 "class is boxed. Right: the α-weighted vote of all layers, which is the network's answer.")
 
 
-view()
+view_page("Goodness", view, epoch_key=EPOCH_KEY)

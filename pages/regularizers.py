@@ -4,37 +4,14 @@ beside the cross-entropy; and the Gram matrix ŴᵀŴ that the orthogonality ter
 import streamlit as st
 
 from ffviz.figures import gram_figure, regularizer_figure
-from pages.common.widgets import (
-    current,
-    epoch_scrubber,
-    explain,
-    full_rerun_if_requested,
-    layer_select,
-    no_run,
-    plot,
-    refresh_interval,
-    run_header,
-    watch_run,
-)
+from ffviz.ui_state import LiveRun
+from pages.common.widgets import epoch_scrubber, explain, layer_select, plot, view_page
 
-st.title("Regularizers", anchor=False)
-lr, run_state = current()
-if lr is None:
-    no_run()
-    st.stop()
-run_header(lr, run_state)
-watch_run(lr, run_state)
-cfg = lr.reader.config
-names = lr.reader.meta.get("class_names") or [str(k) for k in range(10)]
+EPOCH_KEY = "reg_epoch"  # the epoch scrubber, whose Play toggle times the view
 
 
-@st.fragment(run_every=refresh_interval("reg_epoch_play"))
-def view() -> None:
-    lr.refresh()
-    full_rerun_if_requested()
-    if not lr.epochs:
-        st.info("Waiting for the first epoch record…")
-        return
+def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
+    cfg = lr.reader.config
     widths = [w.shape[0] for w in lr.snapshot(lr.epochs[0].epoch).w]
     c1, c2, c3 = st.columns([1, 0.8, 2.2], vertical_alignment="bottom")
     with c1:
@@ -44,7 +21,7 @@ def view() -> None:
                         help="The weighted terms are hundreds of times smaller than the cross-entropy: on a "
                              "linear scale they lie flat on zero.")
     with c3:
-        epoch = epoch_scrubber(lr, run_state, key="reg_epoch")
+        epoch = epoch_scrubber(lr, run_state, key=EPOCH_KEY)
     left, right = st.columns([1.5, 1], gap="medium")
     with left:
         plot(regularizer_figure(lr.epochs, layer, lr.events, log=log, current_epoch=epoch))
@@ -58,4 +35,4 @@ def view() -> None:
                 "channels, 0 on different ones. The orthogonality term pushes the off-diagonal cells to 0.")
 
 
-view()
+view_page("Regularizers", view, epoch_key=EPOCH_KEY)

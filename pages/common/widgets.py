@@ -1,7 +1,9 @@
-"""Widgets and blocks every view page uses: the run header, the explanations, the layer and epoch pickers."""
+"""Widgets and blocks every view page uses: the page frame, the run header, the explanations, the layer and epoch
+pickers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import plotly.graph_objects as go
@@ -22,6 +24,32 @@ def explain(text: str) -> None:
 
 def plot(fig: go.Figure, *, key: str | None = None, **kwargs: Any) -> Any:
     return st.plotly_chart(fig, width="stretch", config=PLOTLY_CONFIG, key=key, **kwargs)
+
+
+def view_page(title: str, view: Callable[[LiveRun, str, list[str]], None], *, epoch_key: str) -> None:
+    """A view page: its title, then the session's run (its header, and a line that follows it while it may still
+    write) or, with none, the way to start one. ``view(lr, run_state, class_names)`` draws the charts once the run has
+    an epoch, in a fragment of its own: Play on the page's epoch scrubber (``epoch_key``) reruns only that fragment,
+    once a second."""
+    st.title(title, anchor=False)
+    lr, run_state = current()
+    if lr is None:
+        no_run()
+        st.stop()
+    run_header(lr, run_state)
+    watch_run(lr, run_state)
+    names = lr.reader.meta.get("class_names") or [str(k) for k in range(10)]
+
+    @st.fragment(run_every=refresh_interval(f"{epoch_key}_play"))
+    def charts() -> None:
+        lr.refresh()
+        full_rerun_if_requested()
+        if not lr.epochs:
+            st.info("Waiting for the first epoch record…")
+            return
+        view(lr, run_state, names)
+
+    charts()
 
 
 def current() -> tuple[LiveRun | None, str]:
