@@ -8,7 +8,7 @@ that each class owns, the assignment temperature, and one channel's class weight
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -113,16 +113,7 @@ def sharpness_figure(epochs: Sequence[EpochRecord], *, highlight: int | None = N
     title = "How decided the channels are"
     if not epochs:
         return empty_figure("No epoch yet", height=height, title=title)
-    n = len(epochs[0].w_sharpness)
-    colors = layer_colors(n)
-    x = [e.epoch for e in epochs]
-    traces = []
-    for i in range(n):
-        st = highlight_style(i, highlight)
-        traces.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": [e.w_sharpness[i] for e in epochs],
-                       "name": layer_name(i), "opacity": st["opacity"],
-                       "line": {"color": colors[i], "width": st["width"]}, "marker": {"size": 4},
-                       "hovertemplate": f"{layer_name(i)}<br>epoch %{{x}}<br>%{{y:.3f}}<extra></extra>"})
+    traces = _layer_lines(epochs, lambda e: e.w_sharpness, highlight=highlight, hover_value="%{y:.3f}")
     shapes = epoch_marker(current_epoch)
     notes = []
     if num_classes:
@@ -131,7 +122,7 @@ def sharpness_figure(epochs: Sequence[EpochRecord], *, highlight: int | None = N
         notes.append({"xref": "paper", "x": 1, "xanchor": "right", "yref": "y", "y": 1 / num_classes,
                       "yanchor": "bottom", "text": "uniform (1/K)", "showarrow": False,
                       "font": {"color": "#666", "size": 12}})
-    return figure(traces, {"title": title, "height": height, "xaxis": epoch_axis(x[-1]),
+    return figure(traces, {"title": title, "height": height, "xaxis": epoch_axis(epochs[-1].epoch),
                            "yaxis": {"title": {"text": "mean of max_k W"}, "range": [0, 1.02]}, "shapes": shapes,
                            "annotations": notes, "showlegend": False})
 
@@ -171,22 +162,30 @@ def temperature_figure(epochs: Sequence[EpochRecord], *, highlight: int | None =
     title = "Assignment temperature T"
     if not epochs or all(not math.isfinite(t) for t in epochs[0].temperature):
         return empty_figure("This run has no temperature (static assignment)", height=height, title=title)
-    n = len(epochs[0].temperature)
+    traces = _layer_lines(epochs, lambda e: e.temperature, highlight=highlight, hover_value="T = %{y:.3g}")
+    temps = [t for e in epochs for t in e.temperature if math.isfinite(t) and t > 0]
+    yaxis: dict[str, Any] = {"title": {"text": "T (log scale)"}, "type": "log"}
+    if temps and max(temps) / min(temps) > 20:
+        yaxis["dtick"] = 1  # label the powers of ten only
+    return figure(traces, {"title": title, "height": height, "xaxis": epoch_axis(epochs[-1].epoch), "yaxis": yaxis,
+                           "shapes": epoch_marker(current_epoch), "showlegend": False})
+
+
+def _layer_lines(epochs: Sequence[EpochRecord], values: Callable[[EpochRecord], Sequence[float]], *,
+                 highlight: int | None, hover_value: str) -> list[dict[str, Any]]:
+    """One line per layer over the epochs (``values(e)[i]``: layer i at epoch e), the highlighted layer in bold;
+    ``hover_value`` is the Plotly hover text of a point's value."""
+    n = len(values(epochs[0]))
     colors = layer_colors(n)
     x = [e.epoch for e in epochs]
     traces = []
     for i in range(n):
         st = highlight_style(i, highlight)
-        traces.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": [e.temperature[i] for e in epochs],
+        traces.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": [values(e)[i] for e in epochs],
                        "name": layer_name(i), "opacity": st["opacity"],
                        "line": {"color": colors[i], "width": st["width"]}, "marker": {"size": 4},
-                       "hovertemplate": f"{layer_name(i)}<br>epoch %{{x}}<br>T = %{{y:.3g}}<extra></extra>"})
-    temps = [t for e in epochs for t in e.temperature if math.isfinite(t) and t > 0]
-    yaxis: dict[str, Any] = {"title": {"text": "T (log scale)"}, "type": "log"}
-    if temps and max(temps) / min(temps) > 20:
-        yaxis["dtick"] = 1  # label the powers of ten only
-    return figure(traces, {"title": title, "height": height, "xaxis": epoch_axis(x[-1]), "yaxis": yaxis,
-                           "shapes": epoch_marker(current_epoch), "showlegend": False})
+                       "hovertemplate": f"{layer_name(i)}<br>epoch %{{x}}<br>{hover_value}<extra></extra>"})
+    return traces
 
 
 def channel_history_figure(history: Mapping[int, np.ndarray], class_names: Sequence[str], *, channel: int,
