@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import os
 import re
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,9 @@ from ffviz.storage import JsonlAppender, JsonlTail, atomic_write, atomic_write_j
 from ffviz.trainer import Callback, Trainer
 
 STATUSES = ("running", "paused", "finished", "stopped", "failed", "interrupted")
+# Snapshots a RunReader keeps in memory, the least recently used dropped first: a paper-size run has hundreds of
+# epochs and a resnet17 snapshot is a few MB, while a view scrubs around a handful at a time.
+SNAPSHOT_CACHE = 12
 
 
 def new_run_dir(root: Path | str, cfg: RunConfig, name: str | None = None) -> Path:
@@ -169,7 +173,7 @@ class RunReader:
         self._tails = {"batches": JsonlTail(self.dir / "batches.jsonl"),
                        "epochs": JsonlTail(self.dir / "epochs.jsonl"),
                        "events": JsonlTail(self.dir / "events.jsonl")}
-        self._snapshots: dict[int, Snapshot] = {}
+        self._snapshots: OrderedDict[int, Snapshot] = OrderedDict()  # an LRU of SNAPSHOT_CACHE epochs
         self.refresh()
 
     def refresh(self) -> bool:
@@ -194,11 +198,17 @@ class RunReader:
         return records.from_dict(read_json(path)) if path.exists() else None
 
     def snapshot(self, epoch: int) -> Snapshot:
-        if epoch not in self._snapshots:
-            path = self.dir / "snapshots" / f"epoch_{epoch:04d}.npz"
-            with np.load(path) as a:
-                self._snapshots[epoch] = Snapshot.from_arrays(dict(a))
-        return self._snapshots[epoch]
+        """The Snapshot of one epoch, read once while it stays among the SNAPSHOT_CACHE most recently used. Not
+        thread-safe on its own: the app's LiveRun calls it under its lock."""
+        if epoch in self._snapshots:
+            self._snapshots.move_to_end(epoch)
+            return self._snapshots[epoch]
+        with np.load(self.dir / "snapshots" / f"epoch_{epoch:04d}.npz") as a:
+            snap = Snapshot.from_arrays(dict(a))
+        self._snapshots[epoch] = snap
+        while len(self._snapshots) > SNAPSHOT_CACHE:
+            self._snapshots.popitem(last=False)
+        return snap
 
     def checkpoint(self, which: str = "last") -> dict[str, Any]:
         return load_checkpoint(self.dir / "checkpoints" / f"{which}.pt")

@@ -6,7 +6,7 @@
     w = live.w_history(layer=2)          # {epoch: (C, K)} read lazily from the snapshots, one array each
 
 One LiveRun per run folder serves every session of a server (the app keeps them in a resource cache), so its
-reads are guarded by a lock. Snapshots are cached per epoch in a small LRU: a paper-size run has hundreds.
+reads are guarded by a lock. Snapshots are cached per epoch by its RunReader, in a small LRU (runs.SNAPSHOT_CACHE).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import datetime as dt
 import math
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,6 @@ from ffviz.runs import RunReader
 
 RUNS_ENV = "FFVIZ_RUNS_DIR"
 ACTIVE = ("queued", "starting", "running", "paused")  # a run in one of these states may still write records
-SNAPSHOT_CACHE = 12  # snapshots kept in memory per run (a resnet17 snapshot is a few MB)
 
 
 def runs_root(repo_root: Path | str | None = None) -> Path:
@@ -71,7 +69,6 @@ class LiveRun:
         self.dir = Path(run_dir)
         self.reader = RunReader(self.dir)
         self._lock = threading.RLock()
-        self._snapshots: OrderedDict[int, Snapshot] = OrderedDict()
         self._w: dict[tuple[int, int], np.ndarray] = {}
         self._files = self._identity()
 
@@ -85,8 +82,7 @@ class LiveRun:
             ident = self._identity()
             if ident != self._files:
                 self._files = ident
-                self.reader = RunReader(self.dir)
-                self._snapshots.clear()
+                self.reader = RunReader(self.dir)  # its snapshot cache starts empty too
                 self._w.clear()
                 return True
             return self.reader.refresh()
@@ -125,17 +121,9 @@ class LiveRun:
         return None
 
     def snapshot(self, epoch: int) -> Snapshot:
-        """The Snapshot of one epoch, from a small LRU (the reader's own cache would keep every epoch)."""
+        """The Snapshot of one epoch, from the reader's small LRU."""
         with self._lock:
-            if epoch in self._snapshots:
-                self._snapshots.move_to_end(epoch)
-                return self._snapshots[epoch]
-            with np.load(self._snapshot_path(epoch)) as a:
-                snap = Snapshot.from_arrays(dict(a))
-            self._snapshots[epoch] = snap
-            while len(self._snapshots) > SNAPSHOT_CACHE:
-                self._snapshots.popitem(last=False)
-            return snap
+            return self.reader.snapshot(epoch)
 
     def w_history(self, layer: int, epochs: Sequence[int] | None = None) -> dict[int, np.ndarray]:
         """{epoch: W (C, K)} of one layer, reading only that layer's W from each snapshot file (once)."""

@@ -8,6 +8,7 @@ import pickle
 import pytest
 import torch
 
+from ffviz import runs
 from ffviz.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ffviz.config import RunConfig
 from ffviz.data import load_dataset
@@ -44,6 +45,16 @@ def test_reader_reads_back_what_was_written(finished_run) -> None:
     snap = r.snapshot(2)
     assert len(snap.w) == 9 and snap.w[0].shape == (10, 10) and snap.val_pred.shape == (180,)
     assert not r.refresh()  # nothing new
+
+
+def test_reader_keeps_only_the_most_recently_used_snapshots(finished_run, monkeypatch) -> None:
+    monkeypatch.setattr(runs, "SNAPSHOT_CACHE", 2)
+    r = RunReader(finished_run)
+    zero, one = r.snapshot(0), r.snapshot(1)
+    assert r.snapshot(0) is zero  # cached, and now more recently used than epoch 1
+    r.snapshot(2)  # a third epoch drops the least recently used, epoch 1
+    assert r.snapshot(0) is zero
+    assert r.snapshot(1) is not one and r.snapshot(1).epoch == 1  # read again from its file
 
 
 def test_checkpoints_load_with_weights_only(finished_run) -> None:
