@@ -20,18 +20,17 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.appserver import AppServer  # noqa: E402
 from bench.report import machine_description, write_section  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -44,12 +43,6 @@ SETTLED = """() => {
   return [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(c => c.querySelector('.main-svg'));
 }"""
 SHOWS = """want => [...document.querySelectorAll('.gtitle')].some(e => e.textContent.includes(want))"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def images_per_sec(run_dir: Path) -> list[float]:
@@ -65,23 +58,6 @@ def cli_run(args: argparse.Namespace, runs: Path) -> tuple[list[float], str]:
     return images_per_sec(run_dir), " ".join(["python", *cmd[1:-3], "--no-progress"])
 
 
-def serve(runs: Path, port: int, log) -> subprocess.Popen:
-    env = {**os.environ, "FFVIZ_RUNS_DIR": str(runs)}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--server.fileWatcherType", "none",
-                             "--browser.gatherUsageStats", "false"], cwd=REPO, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=2).read() == b"ok":
-                return proc
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("the Streamlit server did not start")
-
-
 def app_run(args: argparse.Namespace, runs: Path, *, interact: bool
             ) -> tuple[list[float], list[str], list[float], int]:
     """Start the run from the browser. With ``interact``, on Assignments, while it trains, change the layer and move
@@ -89,70 +65,60 @@ def app_run(args: argparse.Namespace, runs: Path, *, interact: bool
     widget each was, images/s of the run's epochs, how many changes happened while the run was still training)."""
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    log = tempfile.TemporaryFile("w+")
-    proc = serve(runs, port, log)
-    url = f"http://localhost:{port}"
     latencies, kinds, during = [], [], 0
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.set_default_timeout(120_000)
-            page.goto(f"{url}/train")
+    with AppServer(runs) as server, sync_playwright() as p:
+        url = server.url
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.set_default_timeout(120_000)
+        page.goto(f"{url}/train")
+        page.wait_for_function(SETTLED)
+        if args.preset != "classroom":
+            page.get_by_test_id("stSelectbox").filter(has_text="Network preset").click()
+            page.get_by_role("option", name=re.compile(rf"^{re.escape(args.preset)} ")).click()
             page.wait_for_function(SETTLED)
-            if args.preset != "classroom":
-                page.get_by_test_id("stSelectbox").filter(has_text="Network preset").click()
-                page.get_by_role("option", name=re.compile(rf"^{re.escape(args.preset)} ")).click()
-                page.wait_for_function(SETTLED)
-            box = page.get_by_label("Epochs", exact=True)
-            box.fill(str(args.epochs))
-            box.press("Enter")
-            time.sleep(1.0)
-            page.wait_for_function(SETTLED)
-            page.get_by_role("button", name="Start").click()
-            if interact:  # straight to the view, to have the whole run to steer
-                page.get_by_test_id("stSidebarNav").get_by_role("link", name="Assignments").click()
+        box = page.get_by_label("Epochs", exact=True)
+        box.fill(str(args.epochs))
+        box.press("Enter")
+        time.sleep(1.0)
+        page.wait_for_function(SETTLED)
+        page.get_by_role("button", name="Start").click()
+        if interact:  # straight to the view, to have the whole run to steer
+            page.get_by_test_id("stSidebarNav").get_by_role("link", name="Assignments").click()
+        else:
+            page.get_by_test_id("stMetricValue").filter(has_text=f"/ {args.epochs}").first.wait_for()
+        deadline = time.time() + 60
+        while not (run_dirs := [p for p in runs.iterdir() if (p / "config.json").exists()]):
+            if time.time() > deadline:
+                raise RuntimeError("no run folder appeared after Start")
+            time.sleep(0.2)
+        run_dir = run_dirs[0]
+        layer = 4  # the page opens on the middle layer of the 9
+        for i in range(args.changes if interact else 0):
+            for _attempt in range(3):  # a rerun in flight can swallow a click or a key press: try again
+                took, what = _change(page, i, layer)
+                if took is not None:
+                    break
             else:
-                page.get_by_test_id("stMetricValue").filter(has_text=f"/ {args.epochs}").first.wait_for()
-            deadline = time.time() + 60
-            while not (run_dirs := [p for p in runs.iterdir() if (p / "config.json").exists()]):
-                if time.time() > deadline:
-                    raise RuntimeError("no run folder appeared after Start")
-                time.sleep(0.2)
-            run_dir = run_dirs[0]
-            layer = 4  # the page opens on the middle layer of the 9
-            for i in range(args.changes if interact else 0):
-                for _attempt in range(3):  # a rerun in flight can swallow a click or a key press: try again
-                    took, what = _change(page, i, layer)
-                    if took is not None:
-                        break
-                else:
-                    page.screenshot(path=str(Path(tempfile.gettempdir()) / "app_latency_failure.png"))
-                    titles = page.evaluate("() => [...document.querySelectorAll('.gtitle')].map(e => e.textContent)")
-                    raise RuntimeError(f"the view never showed {what!r}; it shows {titles}")
-                if not what[-1].isdigit():
-                    layer = (layer + 3) % 9
-                latencies.append(took)
-                kinds.append("epoch" if what[-1].isdigit() else "layer")
-                status = json.loads((run_dir / "meta.json").read_text()).get("status")
-                training = status in ("running", "paused", "queued")
-                during += training
-                kinds[-1] += " (training)" if training else ""
-                time.sleep(0.5)
-            # let the run finish while the page keeps refreshing
-            deadline = time.time() + 600
-            while json.loads((run_dir / "meta.json").read_text()).get("status") in ("queued", "running"):
-                if time.time() > deadline:
-                    raise RuntimeError("the app's run did not finish")
-                time.sleep(1.0)
-            browser.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+                page.screenshot(path=str(Path(tempfile.gettempdir()) / "app_latency_failure.png"))
+                titles = page.evaluate("() => [...document.querySelectorAll('.gtitle')].map(e => e.textContent)")
+                raise RuntimeError(f"the view never showed {what!r}; it shows {titles}")
+            if not what[-1].isdigit():
+                layer = (layer + 3) % 9
+            latencies.append(took)
+            kinds.append("epoch" if what[-1].isdigit() else "layer")
+            status = json.loads((run_dir / "meta.json").read_text()).get("status")
+            training = status in ("running", "paused", "queued")
+            during += training
+            kinds[-1] += " (training)" if training else ""
+            time.sleep(0.5)
+        # let the run finish while the page keeps refreshing
+        deadline = time.time() + 600
+        while json.loads((run_dir / "meta.json").read_text()).get("status") in ("queued", "running"):
+            if time.time() > deadline:
+                raise RuntimeError("the app's run did not finish")
+            time.sleep(1.0)
+        browser.close()
     return latencies, kinds, images_per_sec(run_dir), during
 
 

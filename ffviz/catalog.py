@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -300,8 +301,26 @@ def delete_run(run_dir: Path, *, protected_roots: list[Path]) -> None:
     shutil.rmtree(run_dir)
 
 
-# Runs the app keeps in its runs folder; beyond this the oldest ended runs are deleted when a new run starts.
+# The retention policy: the app keeps the newest DEFAULT_MAX_RUNS runs in its runs folder, and as many uploads in its
+# uploads folder; when a run starts (or an upload arrives) the oldest beyond that are deleted. An active run is never
+# deleted, nor a shipped one (they live elsewhere). $FFVIZ_MAX_RUNS sets the number.
 DEFAULT_MAX_RUNS = 100
+MAX_RUNS_ENV = "FFVIZ_MAX_RUNS"
+
+
+def retention_limit(environ: Mapping[str, str] = os.environ) -> tuple[int, str | None]:
+    """(how many runs a runs folder keeps, a note when $FFVIZ_MAX_RUNS was set but unusable and the default holds)."""
+    raw = environ.get(MAX_RUNS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_RUNS, None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        return DEFAULT_MAX_RUNS, (f"{MAX_RUNS_ENV}={raw!r} is not a whole number of at least 1; keeping the newest "
+                                  f"{DEFAULT_MAX_RUNS} runs. Set it to, say, 200 and restart the app.")
+    return value, None
 
 
 def enforce_retention(root: Path, *, max_runs: int = DEFAULT_MAX_RUNS, active_ids: set[str] | None = None

@@ -36,6 +36,9 @@ class RunInfo:
     done: threading.Event = field(default_factory=threading.Event)  # set when the run has ended, however
 
 
+ENDED = ("finished", "stopped", "failed")
+
+
 class _StateTracker(Callback):
     """Mirrors the trainer's progress into the RunInfo the pages read."""
 
@@ -50,12 +53,17 @@ class _StateTracker(Callback):
 
 
 class RunManager:
-    def __init__(self, runs_root: Path | str, *, max_running: int = 2) -> None:
+    def __init__(self, runs_root: Path | str, *, max_running: int = 2, keep_ended: int = 100) -> None:
         if max_running < 1:
             raise ValueError(f"max_running={max_running} must be at least 1")
+        if keep_ended < 0:
+            raise ValueError(f"keep_ended={keep_ended} must be at least 0")
         self.root = Path(runs_root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.max_running = max_running
+        # Ended runs are remembered (state, error) for the pages, up to this many; older ones are forgotten so that
+        # a server that runs for months holds no more than this. A forgotten run's folder still says how it ended.
+        self.keep_ended = keep_ended
         self._lock = threading.Lock()
         self._runs: dict[str, RunInfo] = {}
         self._queue: deque[str] = deque()
@@ -81,6 +89,7 @@ class RunManager:
 
     def _enqueue(self, info: RunInfo) -> str:
         with self._lock:
+            self._runs.pop(info.run_id, None)  # a continued run moves to the end: the order is by last start
             self._runs[info.run_id] = info
             self._queue.append(info.run_id)
         self._start_waiting()
@@ -114,12 +123,14 @@ class RunManager:
                 self._queue.remove(run_id)
                 self._runs[run_id].state = "stopped"
                 self._runs[run_id].done.set()
+                self._forget_old_ended()
                 return
         self.control(run_id).stop()
 
     def wait(self, run_id: str, timeout: float | None = None) -> bool:
         """Block until the run has ended (tests, the CLI); False on timeout."""
-        return self._runs[run_id].done.wait(timeout)
+        info = self._runs.get(run_id)
+        return True if info is None else info.done.wait(timeout)  # forgotten: it ended long ago
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop every run and wait for the threads (tests; a server shutting down)."""
@@ -163,6 +174,13 @@ class RunManager:
             # The thread is done; drop it so nothing of this run is held beyond its folder and RunInfo.
             with self._lock:
                 self._threads.pop(info.run_id, None)
+                self._forget_old_ended()
             info.done.set()
             self._start_waiting()
+
+    def _forget_old_ended(self) -> None:
+        """Drop the oldest ended runs' RunInfo beyond keep_ended (the caller holds the lock)."""
+        ended = [run_id for run_id, i in self._runs.items() if i.done.is_set() or i.state in ENDED]
+        for run_id in ended[:max(0, len(ended) - self.keep_ended)]:  # dicts keep insertion order: oldest first
+            del self._runs[run_id]
 

@@ -23,6 +23,7 @@ if shown:
     runs_ui.table(shown)
 st.caption(f"{len(shown)} of {len(rows)} runs · test accuracy is the α-weighted vote on the test split at the last "
            "epoch; best val is the best α-weighted validation accuracy over the epochs.")
+runs_ui.retention_note()
 row = runs_ui.pick(shown)
 if row is not None:
     runs_ui.actions(row)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+import time
+
 import pytest
 
 from ffviz.config import RunConfig
 from ffviz.manager import RunManager
+from ffviz.model.network import FFNet
 from ffviz.runs import RunReader
+from ffviz.trainer import Trainer
 
 
 def tiny(**kw) -> RunConfig:
@@ -63,3 +69,45 @@ def test_cancel_a_queued_run_and_continue_a_finished_one(tmp_path) -> None:
 def test_bound_must_be_positive(tmp_path) -> None:
     with pytest.raises(ValueError, match="max_running"):
         RunManager(tmp_path, max_running=0)
+
+
+def _wait_for(predicate, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_ended_runs_leave_no_threads_trainers_or_records_behind(tmp_path) -> None:
+    """Finished, paused-then-stopped, stopped mid-run, cancelled while queued and failed runs: afterwards no run
+    thread is alive, no Trainer or network is left in memory, and the manager remembers only `keep_ended` runs."""
+    gc.collect()
+    assert not [o for o in gc.get_objects() if type(o) in (Trainer, FFNet)], "left over from another test"
+    m = RunManager(tmp_path, max_running=2, keep_ended=2)
+    try:
+        finished = m.submit(tiny())
+        paused = m.submit(tiny(epochs=50))
+        queued = m.submit(tiny())  # third: waits for a slot
+        m.cancel(queued)
+        m.control(paused).pause()
+        _wait_for(lambda: m.info(paused).state == "paused")
+        m.cancel(paused)  # stop while paused: the thread must wake up and end
+        assert m.wait(finished, 120) and m.wait(paused, 120)
+        running = m.submit(tiny(epochs=50))
+        _wait_for(lambda: m.info(running).state == "running")
+        m.cancel(running)
+        failed = m.submit(tiny(dataset="cifar10", data_root=str(tmp_path / "nodata"), image_size=0))
+        assert m.wait(running, 120) and m.wait(failed, 120)
+        assert RunReader(tmp_path / paused).meta["status"] == "stopped"
+        assert RunReader(tmp_path / failed).meta["status"] == "failed"
+        _wait_for(lambda: not [t for t in threading.enumerate() if t.name.startswith("ffviz-run")], 30)
+        gc.collect()
+        assert not [o for o in gc.get_objects() if type(o) in (Trainer, FFNet)]
+        assert m.active() == []
+        # only the two most recent ended runs are remembered; the others' folders still say how they ended
+        assert m.info(failed) is not None and m.info(running) is not None
+        assert m.info(finished) is None and m.info(paused) is None and m.info(queued) is None
+        assert m.wait(finished, 0)  # a forgotten run has ended
+        assert RunReader(tmp_path / finished).meta["status"] == "finished"
+    finally:
+        m.shutdown()

@@ -23,6 +23,7 @@ from ffviz.catalog import (
     export_archive,
     history_csv,
     import_upload,
+    retention_limit,
     summarize,
 )
 from ffviz.config import MODES, RunConfig
@@ -252,7 +253,9 @@ def copy_shipped(run_dir: Path) -> Path:
 def continue_run(row: RunSummary, more: int) -> str:
     """Queue row's run for ``more`` epochs beyond where it stopped (a shipped run: its copy). Returns the run id."""
     run_dir = copy_shipped(row.dir) if sources.is_shipped(row.dir) else row.dir
-    return state.manager().submit_continue(run_dir, epochs=row.epochs_done + more)
+    run_id = state.manager().submit_continue(run_dir, epochs=row.epochs_done + more)
+    state.keep_bounded(run_dir.parent)  # a shipped run's copy is one more run in the runs folder
+    return run_id
 
 
 def _continue(row: RunSummary, more: int) -> None:
@@ -317,6 +320,7 @@ def take_upload() -> None:
     except UploadError as e:
         ss[MSG_KEY] = ("error", str(e))
         return
+    state.keep_bounded(run_dir.parent)
     ss[PICK_KEY] = run_dir.name
     ss[MSG_KEY] = ("success", f"Uploaded {f.name}: it is in the table as {run_dir.name}.")
 
@@ -328,6 +332,16 @@ def upload_box() -> None:
                      help="Archives are unpacked file by file, every name and size checked; checkpoints load "
                           "weights only. Nothing else on the server changes if the file is refused.")
     st.caption(f"Up to {mb} MB. A bare checkpoint becomes a run without history: continue it to get one.")
+
+
+def retention_note() -> None:
+    """The retention policy, stated where runs disappear from (and a bad $FFVIZ_MAX_RUNS, said plainly)."""
+    limit, problem = retention_limit()
+    if problem:
+        st.warning(problem, icon=":material/warning:")
+    st.caption(f"This server keeps the newest {limit} runs trained here and the newest {limit} uploads; when a run "
+               "starts or an upload arrives, older ones beyond that are deleted (never a run that is training, never "
+               "the runs that ship with ffviz). Download a run to keep it.")
 
 
 def message() -> None:

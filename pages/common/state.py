@@ -10,6 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from ffviz.catalog import enforce_retention, retention_limit
 from ffviz.config import RunConfig
 from ffviz.manager import RunManager
 from ffviz.runs import list_runs
@@ -76,7 +77,9 @@ def current_run_id() -> str | None:
     ss = st.session_state
     if RUN_KEY not in ss:
         wanted = st.query_params.get(RUN_KEY)
-        ids = run_ids()
+        # Not a run this server is training for another session: on a shared classroom server a new tab would
+        # otherwise land on a classmate's run, with its Pause and Stop buttons.
+        ids = [run_id for run_id in run_ids() if not is_managed_active(run_id)]
         ss[RUN_KEY] = wanted if sources.find_run(wanted) else (ids[0] if ids else "")
     return ss[RUN_KEY] or None
 
@@ -100,7 +103,14 @@ def submit(cfg: RunConfig, *, compare_with: str | None = None) -> str:
     run_id = manager().submit(cfg)
     st.session_state[COMPARE_KEY] = compare_with
     set_current_run(run_id)
+    keep_bounded(root())
     return run_id
+
+
+def keep_bounded(folder: Path) -> None:
+    """Apply the retention policy (ffviz.catalog) to a runs or uploads folder after a run was added to it."""
+    limit, _ = retention_limit()
+    enforce_retention(folder, max_runs=limit, active_ids={info.run_id for info in manager().active()})
 
 
 def refresh_every(state: str) -> float | None:

@@ -1,0 +1,117 @@
+"""One server, many sessions (a classroom): a new tab does not land on a run another session is training, and the
+runs folder stays within its stated retention policy when runs start."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ffviz.catalog import DEFAULT_MAX_RUNS, retention_limit
+from ffviz.config import RunConfig
+from ffviz.runs import RunWriter, new_run_dir, update_meta
+from ffviz.trainer import Trainer
+
+REPO = Path(__file__).resolve().parents[1]
+TIMEOUT = 180  # the first script run imports torch and scikit-learn: slow on a busy machine
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch) -> Path:
+    root = tmp_path / "runs"
+    root.mkdir()
+    monkeypatch.setenv("FFVIZ_RUNS_DIR", str(root))
+    yield root
+    from pages.common import state
+
+    state._manager(str(root)).shutdown()
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """A finished classroom-mini run to copy into runs folders."""
+    root = tmp_path_factory.mktemp("template")
+    cfg = RunConfig(preset="classroom-mini", epochs=1, batch_size=128, probe_size=8, device="cpu")
+    run_dir = new_run_dir(root, cfg)
+    assert Trainer(cfg, callbacks=[RunWriter(run_dir)]).fit() == "finished"
+    return run_dir
+
+
+def old_runs(template: Path, root: Path, n: int) -> list[Path]:
+    """n finished runs, oldest first (their `created` a day apart)."""
+    made = []
+    for i in range(n):
+        dest = root / f"2026010{i + 1}-100000-old"  # named as run folders are: the date first
+        shutil.copytree(template, dest)
+        update_meta(dest, name=dest.name, created=f"2026-01-0{i + 1}T10:00:00")
+        made.append(dest)
+    return made
+
+
+def session() -> AppTest:
+    return AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT)
+
+
+def start(at: AppTest, epochs: int) -> str:
+    at.switch_page("pages/train.py").run()
+    at.selectbox(key="cfg_preset").set_value("classroom-mini")
+    at.number_input(key="cfg_epochs").set_value(epochs)
+    at.selectbox(key="cfg_device").set_value("cpu")
+    at.run()
+    assert not at.button(key="btn_start").disabled
+    at.button(key="btn_start").click().run()
+    assert not at.exception
+    return at.session_state["run"]
+
+
+def test_a_new_tab_does_not_open_a_run_another_session_is_training(runs, template):
+    (finished,) = old_runs(template, runs, 1)
+    teacher = session().run()
+    training = start(teacher, epochs=200)  # long: it is still training while the student arrives
+    from pages.common import state
+
+    assert state._manager(str(runs)).info(training).state in ("queued", "starting", "running")
+    student = session().run()
+    # not the classmate's live run (with its Pause and Stop): the newest run no one is training
+    assert student.session_state["run"] == finished.name
+    student.switch_page("pages/train.py").run()
+    assert not student.button(key="btn_start").disabled and student.button(key="btn_stop").disabled
+    # a link to the live run still opens it
+    linked = session()
+    linked.query_params["run"] = training
+    linked.run()
+    assert linked.session_state["run"] == training
+
+
+def test_starting_a_run_applies_the_retention_policy(runs, template, monkeypatch):
+    monkeypatch.setenv("FFVIZ_MAX_RUNS", "2")
+    made = old_runs(template, runs, 3)
+    at = session().run()
+    new = start(at, epochs=1)
+    kept = sorted(p.name for p in runs.iterdir() if (p / "config.json").exists())
+    assert kept == sorted([made[-1].name, new]), "the newest two: the newest old run and the new one"
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception
+    assert any("keeps the newest 2 runs" in c.value for c in at.caption)
+
+
+def test_a_bad_retention_setting_is_said_and_the_default_holds(runs, monkeypatch):
+    monkeypatch.setenv("FFVIZ_MAX_RUNS", "lots")
+    at = session().run()
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception
+    warning = " ".join(w.value for w in at.warning)
+    assert "FFVIZ_MAX_RUNS='lots'" in warning and str(DEFAULT_MAX_RUNS) in warning
+
+
+@pytest.mark.parametrize(("raw", "limit", "noted"), [
+    (None, DEFAULT_MAX_RUNS, False), ("", DEFAULT_MAX_RUNS, False), ("7", 7, False), (" 12 ", 12, False),
+    ("0", DEFAULT_MAX_RUNS, True), ("-3", DEFAULT_MAX_RUNS, True), ("2.5", DEFAULT_MAX_RUNS, True),
+])
+def test_retention_limit_reads_the_environment(raw, limit, noted):
+    env = {} if raw is None else {"FFVIZ_MAX_RUNS": raw}
+    got, note = retention_limit(env)
+    assert got == limit and (note is not None) == noted
+
