@@ -2,7 +2,7 @@
 
     python bench/speed.py                  # everything: about 20 minutes on 2 cores
     python bench/speed.py --quick          # a quick look: fewer rounds, 1 seed, 2 epochs
-    python bench/speed.py --only memory    # one part: speed, memory or side-by-side
+    python bench/speed.py --only memory    # one part: speed, memory, side-by-side or floor
 
 1. Speed: FF (fused step) and backprop on the same network, the same batches, in one process, alternating round by
    round (a busy moment of a shared machine then hits both alike): images/s of training steps, for the classroom
@@ -13,7 +13,10 @@
    saves it until the last graph holding it is freed): FF fused, FF memory-lean, backprop.
 3. Side-by-side (the authors' CPU comparison): digits 16x16, widths 20/40/80/160, batch 32, 20 epochs, 3 seeds:
    seconds per epoch and the final test accuracy. The authors' code takes 2.7 s per epoch on a 2-core CPU.
-Prints everything and writes the "speed-cpu" section of bench/REPORT.md, with the machine and the command.
+4. Floor (its own section): a side-by-side step against its 17 convolutions alone, alternating: what the rest of the
+   step costs, and the floor the convolutions put under an epoch on this CPU.
+Prints everything and writes each part's section of bench/REPORT.md (cpu-ff-vs-backprop, cpu-memory,
+cpu-side-by-side, cpu-floor), with the machine and the command.
 """
 
 from __future__ import annotations
@@ -187,10 +190,70 @@ def side_by_side_part(args: argparse.Namespace, digits16: DataSplits) -> list[st
     return rows
 
 
+def floor_part(args: argparse.Namespace, digits16: DataSplits) -> list[str]:
+    """The side-by-side step against its convolutions alone (forward and weight gradient of the 17 convs, the same
+    shapes, layouts and oneDNN calls), alternating: what the rest of the step costs, and the floor that the
+    convolutions put under an epoch on this CPU."""
+    tr = Trainer(cfg_for(SIDE_BY_SIDE, 32), data=digits16)
+    pool = pool_of(digits16, 32, 4)
+    inputs = []  # (conv, its input exactly as the step gives it)
+    hooks = [layer.conv.register_forward_hook(lambda m, a, out: inputs.append((m, a[0].detach())))
+             for layer in tr.model.layers]
+    tr._step(*pool[0], 0.5)
+    for h in hooks:
+        h.remove()
+    grads = [torch.randn_like(conv(x)) for conv, x in inputs]
+
+    def convs_only() -> None:
+        for (conv, x), g in zip(inputs, grads, strict=True):
+            conv(x).backward(g)  # x needs no gradient: the weight gradient alone, as in the FF step
+
+    def timed(fn, steps: int) -> float:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        return (time.perf_counter() - t0) / steps
+
+    step = lambda: tr._step(*pool[0], 0.5)  # noqa: E731
+    timed(step, 2), timed(convs_only, 2)
+    full, conv = [], []
+    for _ in range(args.rounds):
+        full.append(timed(step, args.steps))
+        conv.append(timed(convs_only, args.steps))
+    per_epoch = -(-1257 // 32)  # batches in an epoch of the side-by-side split
+    f, c = min(full), min(conv)
+    print(f"floor  side-by-side step {1000 * f:.1f} ms, its convolutions alone {1000 * c:.1f} ms (best of "
+          f"{args.rounds} rounds)", flush=True)
+    return ["| per training step (batch 32), best of rounds | ms | s per epoch of 1,257 images (40 steps) |",
+            "| --- | --- | --- |",
+            f"| the whole FF step | {1000 * f:.1f} | {per_epoch * f:.2f} |",
+            f"| its 17 convolutions alone: forward and weight gradient | {1000 * c:.1f} | **{per_epoch * c:.2f}** |",
+            f"| everything else (norms, pooling, dropout, W, losses, clipping, AdamW) | {1000 * (f - c):.1f} | "
+            f"{per_epoch * (f - c):.2f} |"]
+
+
+# Each part owns a section of bench/REPORT.md: rerunning one part (--only) refreshes its section alone.
+PARTS = {
+    "speed": ("cpu-ff-vs-backprop", "CPU: FF against backprop, training images/s (bench/speed.py)", speed_part,
+              "Alternating rounds, medians. The CPU-time ratio divides images by this process's CPU seconds (both "
+              "threads): on a shared machine it is the steadier of the two, since time given to other processes "
+              "does not count."),
+    "memory": ("cpu-memory", "CPU: activation memory of one training step (bench/speed.py)", memory_part,
+               "Method: bytes of the tensors autograd saves for backward, counted exactly with "
+               "`torch.autograd.graph.saved_tensors_hooks` (each storage once, while a graph holds it); the weights, "
+               "gradients and optimizer state are the same in every column and not counted."),
+    "side-by-side": ("cpu-side-by-side", "CPU: the side-by-side set-up, digits 16x16, widths 20/40/80/160, batch 32 "
+                     "(bench/speed.py)", side_by_side_part, ""),
+    "floor": ("cpu-floor", "CPU: where a side-by-side step goes (bench/speed.py)", floor_part,
+              "The convolutions alone (oneDNN, the same calls the step makes) set the floor of an epoch on this CPU, "
+              "whatever the rest of the step costs."),
+}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer rounds, 1 seed, 2 epochs")
-    ap.add_argument("--only", choices=("speed", "memory", "side-by-side"), default=None)
+    ap.add_argument("--only", choices=tuple(PARTS), default=None)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: PyTorch's, = cores)")
     ap.add_argument("--no-report", action="store_true")
     args = ap.parse_args()
@@ -198,34 +261,24 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     args.rounds, args.steps = (2, 4) if args.quick else (5, 12)
     args.seeds, args.epochs = (1, 2) if args.quick else (3, 20)
-    load_start = os.getloadavg()
-    t0 = time.perf_counter()
     digits16 = load_dataset("digits", image_size=16, channels=1)
-    parts = []
-    if args.only in (None, "speed"):
-        parts += ["### FF against backprop: training images/s (alternating rounds, medians)", "",
-                  *speed_part(args, digits16), "",
-                  "The CPU-time ratio divides images by this process's CPU seconds (both threads): on a shared "
-                  "machine it is the steadier of the two, since time given to other processes does not count.", ""]
-    if args.only in (None, "memory"):
-        parts += ["### Activation memory of one training step", "", *memory_part(args, digits16), "",
-                  "Method: bytes of the tensors autograd saves for backward, counted exactly with "
-                  "`torch.autograd.graph.saved_tensors_hooks` (each storage once, while a graph holds it); the "
-                  "weights, gradients and optimizer state are the same in every column and not counted.", ""]
-    if args.only in (None, "side-by-side"):
-        parts += ["### Side-by-side set-up: digits 16x16, widths 20/40/80/160, batch 32", "",
-                  *side_by_side_part(args, digits16), ""]
-    load_end = os.getloadavg()
-    cmd = "python bench/speed.py " + " ".join(sys.argv[1:])
-    body = (f"Machine: {machine_description()}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
+    cmd = ("python bench/speed.py " + " ".join(sys.argv[1:])).strip()
+    for name, (section, title, part, note) in PARTS.items():
+        if args.only not in (None, name):
+            continue
+        load_start, t0 = os.getloadavg(), time.perf_counter()
+        rows = part(args, digits16)
+        load_end = os.getloadavg()
+        body = "\n".join([
+            f"Machine: {machine_description()}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
             f"Python {platform.python_version()}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}. Measured "
             f"{time.strftime('%Y-%m-%d %H:%M')} in {time.perf_counter() - t0:.0f} s; load average "
             f"{load_start[0]:.1f} at the start, {load_end[0]:.1f} at the end (the machine is shared: absolute "
-            f"figures vary with its load, the alternating ratios much less).\n\nCommand: `{cmd.strip()}`\n\n"
-            + "\n".join(parts))
-    print(body)
-    if not args.no_report:
-        write_section("speed-cpu", "CPU speed and memory (issue 5: bench/speed.py)", body)
+            f"figures vary with its load, the alternating ratios much less).", "", f"Command: `{cmd}`", "",
+            *rows, "", note])
+        print(f"## {title}\n\n{body}\n", flush=True)
+        if not args.no_report:
+            write_section(section, title, body)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import json
 import os
 import pickle
 import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -127,3 +128,18 @@ def test_retention_keeps_the_newest_and_never_an_active_run(run, tmp_path) -> No
     removed = enforce_retention(tmp_path, max_runs=2, active_ids={dirs[0].name})
     assert removed == [dirs[1]]
     assert dirs[0].exists() and dirs[2].exists() and dirs[3].exists()
+
+
+def test_uploads_over_the_stated_limit_are_refused(run, tmp_path, monkeypatch) -> None:
+    import tomllib
+
+    from ffviz import catalog
+
+    # the limit the upload box states is the one Streamlit enforces (server.maxUploadSize, MB)
+    server = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())["server"]
+    assert catalog.MAX_UPLOAD_BYTES == server["maxUploadSize"] * 1024 * 1024
+    blob = export_archive(run)
+    monkeypatch.setattr(catalog, "MAX_UPLOAD_BYTES", len(blob) - 1)
+    with pytest.raises(UploadError, match="limited to"):
+        import_upload(blob, tmp_path / "uploads", filename="big.zip")
+    assert scan_runs({"uploaded": tmp_path / "uploads"}) == []

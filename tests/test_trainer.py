@@ -233,3 +233,22 @@ def test_an_exception_in_a_run_is_reported_not_raised(digits8) -> None:
     t = Trainer(tiny(), data=digits8, callbacks=[Boom()])
     assert t.fit() == "failed"
     assert t.error == "RuntimeError: disk full"
+
+
+def test_out_of_memory_fails_the_run_with_a_suggestion_and_keeps_the_last_checkpoint(tmp_path, digits8) -> None:
+    """A GPU out-of-memory error (raised here from the second epoch's first step, as CUDA would raise it) ends the
+    run with a message that names the batch size and says what to try; the epoch before it stays on disk."""
+    class RunsOutOfMemory(Callback):
+        def on_epoch(self, trainer, record, snapshot):
+            if record.epoch == 1:
+                def step(*args):
+                    raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+                trainer._step = step
+
+    t = Trainer(tiny(epochs=3), data=digits8, callbacks=[RunWriter(tmp_path / "r"), RunsOutOfMemory()])
+    assert t.fit() == "failed"
+    assert "out of memory" in t.error and f"batch size {t.cfg.batch_size}" in t.error
+    assert "smaller batch size" in t.error and "smaller preset" in t.error
+    reader = RunReader(tmp_path / "r")
+    assert reader.meta["status"] == "failed" and reader.meta["error"] == t.error
+    assert [e.epoch for e in reader.epochs] == [0, 1] and reader.checkpoint("last")["epoch"] == 1
