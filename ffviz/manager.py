@@ -13,6 +13,7 @@ app go on. One manager serves a whole server process (the app keeps it in a reso
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -53,7 +54,8 @@ class _StateTracker(Callback):
 
 
 class RunManager:
-    def __init__(self, runs_root: Path | str, *, max_running: int = 2, keep_ended: int = 100) -> None:
+    def __init__(self, runs_root: Path | str, *, max_running: int = 2, keep_ended: int = 100,
+                 niceness: int = 0) -> None:
         if max_running < 1:
             raise ValueError(f"max_running={max_running} must be at least 1")
         if keep_ended < 0:
@@ -64,6 +66,9 @@ class RunManager:
         # Ended runs are remembered (state, error) for the pages, up to this many; older ones are forgotten so that
         # a server that runs for months holds no more than this. A forgotten run's folder still says how it ended.
         self.keep_ended = keep_ended
+        # Training threads run at this scheduling niceness (Linux, where a thread has its own): a server that also
+        # draws pages for a classroom lets the pages go first, and training takes whatever CPU they leave.
+        self.niceness = niceness
         self._lock = threading.Lock()
         self._runs: dict[str, RunInfo] = {}
         self._queue: deque[str] = deque()
@@ -158,6 +163,8 @@ class RunManager:
                 running += 1
 
     def _work(self, info: RunInfo) -> None:
+        if self.niceness:
+            _lower_priority(self.niceness)
         try:
             tracker = _StateTracker(info)
             if info.continue_to is not None:
@@ -184,3 +191,11 @@ class RunManager:
         for run_id in ended[:max(0, len(ended) - self.keep_ended)]:  # dicts keep insertion order: oldest first
             del self._runs[run_id]
 
+
+def _lower_priority(niceness: int) -> None:
+    """Raise this thread's niceness (Linux schedules threads, and the OpenMP workers this thread starts inherit it);
+    elsewhere, or without permission, leave it."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):
+        pass

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import os
+import sys
 import threading
 import time
 
@@ -109,5 +111,20 @@ def test_ended_runs_leave_no_threads_trainers_or_records_behind(tmp_path) -> Non
         assert m.info(finished) is None and m.info(paused) is None and m.info(queued) is None
         assert m.wait(finished, 0)  # a forgotten run has ended
         assert RunReader(tmp_path / finished).meta["status"] == "finished"
+    finally:
+        m.shutdown()
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority") or sys.platform != "linux", reason="per-thread niceness: Linux")
+def test_training_threads_run_at_the_managers_niceness(tmp_path) -> None:
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    nicer = min(ours + 5, 19)  # raising niceness needs no privilege
+    m = RunManager(tmp_path, max_running=1, niceness=nicer)
+    try:
+        run_id = m.submit(tiny(epochs=50))
+        _wait_for(lambda: m.info(run_id).state == "running")
+        (thread,) = [t for t in threading.enumerate() if t.name == f"ffviz-run-{run_id}"]
+        assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == nicer
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == ours  # the caller's is left alone
     finally:
         m.shutdown()
