@@ -328,11 +328,20 @@ def enforce_retention(root: Path, *, max_runs: int = DEFAULT_MAX_RUNS, active_id
     """Bound the runs folder: delete the oldest runs beyond ``max_runs``, never an active one. Returns what went."""
     if max_runs < 1:
         raise ValueError(f"max_runs={max_runs} must be at least 1")
-    rows = scan_runs({"local": Path(root)}, active_ids)  # newest first
+    # Only meta.json is read (not the histories scan_runs summarizes): this runs each time a run starts.
+    runs = []
+    for d in Path(root).iterdir() if Path(root).is_dir() else ():
+        if d.is_dir() and (d / "config.json").exists():
+            try:
+                meta = read_json(d / "meta.json") if (d / "meta.json").exists() else {}
+            except (OSError, ValueError):
+                continue  # unreadable: not ours to judge, never deleted
+            runs.append((str(meta.get("created", "")), d, effective_status(meta, active_ids, d.name)))
+    runs.sort(key=lambda r: r[0], reverse=True)  # newest first
     removed = []
-    for row in rows[max_runs:]:
-        if row.status in ACTIVE_STATES or (active_ids is not None and row.run_id in active_ids):
+    for _, d, status in runs[max_runs:]:
+        if status in ACTIVE_STATES or (active_ids is not None and d.name in active_ids):
             continue
-        shutil.rmtree(row.dir, ignore_errors=True)
-        removed.append(row.dir)
+        shutil.rmtree(d, ignore_errors=True)
+        removed.append(d)
     return removed
