@@ -1,4 +1,5 @@
-"""Shared test set-up: a single CPU thread (fast, deterministic) and small random image batches."""
+"""Shared test set-up: a single CPU thread (fast, deterministic), small random image batches, and an empty runs
+folder for the app tests."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 
 # Before torch loads its OpenMP runtime (see ffviz/__init__.py for why).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -27,3 +30,15 @@ def images(gen: torch.Generator) -> torch.Tensor:
 @pytest.fixture
 def labels() -> torch.Tensor:
     return torch.tensor([0, 3, 7, 9])
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch) -> Path:
+    """An empty runs folder for the app (the shipped runs where they ship); the server's RunManager for it is shut
+    down afterwards, so no run outlives its test."""
+    monkeypatch.setenv("FFVIZ_RUNS_DIR", str(tmp_path))
+    monkeypatch.delenv("FFVIZ_SHIPPED_DIR", raising=False)
+    yield tmp_path
+    from pages.common import state
+
+    state._manager(str(tmp_path)).shutdown()

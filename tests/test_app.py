@@ -20,16 +20,6 @@ PAGES = ["pages/home.py", "pages/train.py", "pages/assignments.py", "pages/regul
 TIMEOUT = 180  # the first script run imports torch and scikit-learn: slow on a busy machine
 
 
-@pytest.fixture
-def runs(tmp_path, monkeypatch) -> Path:
-    """An empty runs folder for the app; the server's manager for it is shut down afterwards."""
-    monkeypatch.setenv("FFVIZ_RUNS_DIR", str(tmp_path))
-    yield tmp_path
-    from pages.common import state
-
-    state._manager(str(tmp_path)).shutdown()
-
-
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:
     """A finished classroom-mini run (2 epochs) in its own runs folder."""

@@ -35,17 +35,6 @@ def shipped_id(name: str) -> str:
     return next(r.run_id for r in scan_runs({"shipped": SHIPPED}) if r.name == name)
 
 
-@pytest.fixture
-def runs(tmp_path, monkeypatch) -> Path:
-    """An empty runs folder; the server's manager for it is shut down afterwards."""
-    monkeypatch.setenv("FFVIZ_RUNS_DIR", str(tmp_path))
-    monkeypatch.delenv("FFVIZ_SHIPPED_DIR", raising=False)
-    yield tmp_path
-    from pages.common import state
-
-    state._manager(str(tmp_path)).shutdown()
-
-
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
     """A finished one-epoch classroom-mini run on 8x8 digits (a second or two on one CPU thread)."""

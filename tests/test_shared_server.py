@@ -18,17 +18,6 @@ REPO = Path(__file__).resolve().parents[1]
 TIMEOUT = 180  # the first script run imports torch and scikit-learn: slow on a busy machine
 
 
-@pytest.fixture
-def runs(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "runs"
-    root.mkdir()
-    monkeypatch.setenv("FFVIZ_RUNS_DIR", str(root))
-    yield root
-    from pages.common import state
-
-    state._manager(str(root)).shutdown()
-
-
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
     """A finished classroom-mini run to copy into runs folders."""
