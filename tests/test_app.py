@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 
 import pytest
+from run_support import finished_tiny_run
 from streamlit.testing.v1 import AppTest
 
 from ffviz.config import RunConfig
-from ffviz.runs import RunReader, RunWriter, new_run_dir
-from ffviz.trainer import Trainer
+from ffviz.runs import RunReader
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = ["pages/home.py", "pages/train.py", "pages/assignments.py", "pages/regularizers.py", "pages/goodness.py",
@@ -23,11 +23,7 @@ TIMEOUT = 180  # the first script run imports torch and scikit-learn: slow on a 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:
     """A finished classroom-mini run (2 epochs) in its own runs folder."""
-    root = tmp_path_factory.mktemp("finished")
-    cfg = RunConfig(preset="classroom-mini", epochs=2, batch_size=64, probe_size=20, device="cpu")
-    run_dir = new_run_dir(root, cfg)
-    assert Trainer(cfg, callbacks=[RunWriter(run_dir)]).fit() == "finished"
-    return run_dir
+    return finished_tiny_run(tmp_path_factory.mktemp("finished"), epochs=2, batch_size=64, probe_size=20)
 
 
 def app() -> AppTest:

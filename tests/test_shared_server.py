@@ -7,12 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from run_support import finished_tiny_run
 from streamlit.testing.v1 import AppTest
 
 from ffviz.catalog import DEFAULT_MAX_RUNS, retention_limit
-from ffviz.config import RunConfig
-from ffviz.runs import RunWriter, new_run_dir, update_meta
-from ffviz.trainer import Trainer
+from ffviz.runs import update_meta
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT = 180  # the first script run imports torch and scikit-learn: slow on a busy machine
@@ -21,11 +20,7 @@ TIMEOUT = 180  # the first script run imports torch and scikit-learn: slow on a 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
     """A finished classroom-mini run to copy into runs folders."""
-    root = tmp_path_factory.mktemp("template")
-    cfg = RunConfig(preset="classroom-mini", epochs=1, batch_size=128, probe_size=8, device="cpu")
-    run_dir = new_run_dir(root, cfg)
-    assert Trainer(cfg, callbacks=[RunWriter(run_dir)]).fit() == "finished"
-    return run_dir
+    return finished_tiny_run(tmp_path_factory.mktemp("template"))
 
 
 def old_runs(template: Path, root: Path, n: int) -> list[Path]:
