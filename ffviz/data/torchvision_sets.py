@@ -195,8 +195,8 @@ def missing_message(spec: TorchvisionSpec, root: Path, *, reason: str) -> str:
     else:
         fetch = (f"fetch {spec.url} and extract it inside {root} so that {folder} holds "
                  f"{', '.join(spec.files)} (or just place {spec.archive} in {root})")
-    return (f"Dataset '{spec.name}' not found in {folder}: {reason}. To fix it, either load it with download=True "
-            f"on a machine with internet access, or {fetch}.")
+    return (f"Dataset '{spec.name}' not found in {folder}: {reason}. To fix it, either train once on a machine "
+            f"with internet access (ffviz downloads it into the data folder; copy that folder here), or {fetch}.")
 
 
 def ensure_present(spec: TorchvisionSpec, *, root: Path, download: bool, progress: ProgressFn | None) -> None:
