@@ -12,8 +12,9 @@ student's laptop's work, not the server's). A wave starts every session at once:
 - trainers open the Train page from a link (preset classroom-mini, a few epochs, their own seed), press Start and
   watch the live charts until the run ends; beyond the server's two training slots runs wait in the queue, and the
   page must say their position;
-- browsers move from page to page every 1-4 s (a student reading), on the shipped runs with their epoch and layer,
-  and one in three on a run that is training (its live charts rerun every second while they read).
+- browsers open tab after tab from links (a shipped run, with an epoch and a layer on a view page) and move through
+  a few pages from the sidebar in each, reading each page for 1-4 s; one in three follow a link to a run that is
+  training and read its live views (their charts rerun every second) until it ends.
 
 Then the sessions close, the runs end, and the server's threads and resident memory are read again. Two waves: a
 leak shows as growth from the end of the first wave to the end of the second (the first wave also fills pools and
@@ -64,11 +65,12 @@ class Wave:
     requests: int = 0
 
 
-def run_states(runs: Path) -> list[str]:
-    states = []
+def run_states(runs: Path) -> dict[str, str]:
+    """Run folder name -> status, as each run's meta.json says now."""
+    states = {}
     for meta in runs.glob("*/meta.json"):
         try:
-            states.append(json.loads(meta.read_text()).get("status", ""))
+            states[meta.parent.name] = json.loads(meta.read_text()).get("status", "")
         except (OSError, ValueError):  # being replaced this instant
             continue
     return states
@@ -112,32 +114,45 @@ async def trainer(url: str, runs: Path, seed: int, epochs: int, wave: Wave, dead
     wave.statuses.append(status)
 
 
+def live_runs(runs: Path) -> list[str]:
+    return [name for name, status in run_states(runs).items() if status == "running"]
+
+
 async def browser(url: str, runs: Path, shipped: list[str], rng: random.Random, wave: Wave, deadline: float,
                   watches_live: bool) -> None:
-    async with AppSession(url) as s:
-        first = True
-        t0 = time.perf_counter()
-        while time.monotonic() < deadline:
-            page_name = rng.choice(VIEW_PAGES if watches_live else BROWSE_PAGES)
-            live = [p.name for p in runs.iterdir() if (p / "meta.json").exists()
-                    and '"running"' in (p / "meta.json").read_text()] if watches_live else []
-            run = rng.choice(live) if live else rng.choice(shipped)
-            query = f"run={run}"
-            if page_name in VIEW_PAGES and not live:
-                query += f"&epoch={rng.randint(0, 12)}&layer={rng.randint(0, 8)}"
-            page = await s.open(page_name, query)
-            if first:
-                wave.first_loads.append(time.perf_counter() - t0)
-                first = False
+    """Tab after tab until the deadline: each opened from a link to a run (a shipped one, or for a live watcher a run
+    that is training, as a teacher's link would send them), then a few pages from the sidebar, reading each for
+    1-4 s; a live watcher's tab ends when its run does. A page link carries the run, and a view page its epoch and
+    layer, which apply when a tab opens (as in a browser, later pages keep the run in the URL)."""
+    pages = VIEW_PAGES if watches_live else BROWSE_PAGES
+    while time.monotonic() < deadline:
+        live = live_runs(runs) if watches_live else []
+        if watches_live and not live:
+            await asyncio.sleep(1.0)  # the class waits for the teacher's run to start
+            continue
+        run = rng.choice(live or shipped)
+        first = rng.choice(pages)
+        query = f"run={run}"
+        if first in VIEW_PAGES and not live:
+            query += f"&epoch={rng.randint(0, 12)}&layer={rng.randint(0, 8)}"
+        async with AppSession(url) as s:
+            t0 = time.perf_counter()
+            page = await s.open(first, query)
+            wave.first_loads.append(time.perf_counter() - t0)
             wave.loads.append((page.name, page.seconds))
-            for fragment in await s.watch(rng.uniform(1.0, 4.0)):  # reading; live charts rerun meanwhile
-                wave.fragments.append(fragment.seconds)
-        wave.requests += s.requests
+            for _ in range(rng.randint(3, 6)):
+                for fragment in await s.watch(rng.uniform(1.0, 4.0)):  # reading; live charts rerun meanwhile
+                    wave.fragments.append(fragment.seconds)
+                if time.monotonic() > deadline or (live and run not in live_runs(runs)):
+                    break
+                page = await s.open(rng.choice(pages), f"run={run}")
+                wave.loads.append((page.name, page.seconds))
+            wave.requests += s.requests
 
 
 async def sample(server: AppServer, runs: Path, wave: Wave, peak: list[float], stop: asyncio.Event) -> None:
     while not stop.is_set():
-        states = run_states(runs)
+        states = list(run_states(runs).values())
         running = sum(s in ("running", "paused") for s in states)
         wave.max_running = max(wave.max_running, running)
         if running >= 2:  # every slot busy: what waits now waits in the queue (a new run says "queued" briefly)
@@ -171,7 +186,7 @@ async def run_wave(server: AppServer, args: argparse.Namespace, shipped: list[st
 def settle(server: AppServer, seconds: float) -> tuple[float, int]:
     """Wait for closed sessions to expire and the server to go idle; then (resident MiB, threads)."""
     deadline = time.monotonic() + 120
-    while any(s in ("queued", "running", "paused") for s in run_states(server.runs_dir)):
+    while any(s in ("queued", "running", "paused") for s in run_states(server.runs_dir).values()):
         if time.monotonic() > deadline:
             break
         time.sleep(0.5)
@@ -280,8 +295,9 @@ def report(args, f: dict) -> str:
         f"{f['waves']} waves of {f['sessions']} concurrent sessions against one `streamlit run streamlit_app.py` on "
         f"loopback: {f['trainers']} train (classroom-mini, {f['epochs']} epochs each, from a link, Start, then the "
         f"live charts to the end), {f['sessions'] - f['trainers']} browse for {f['duration']:.0f} s (a page every "
-        "1-4 s, shipped runs and, one in three, a run that is training). Sessions are websocket clients "
-        "(`bench/st_client.py`): a page counts as loaded when its script run's last element has arrived.",
+        "1-4 s, tab after tab from links to shipped runs and, one in three, to a run that is training). Sessions are "
+        "websocket clients (`bench/st_client.py`): a page counts as loaded when its script run's last element has "
+        "arrived.",
         "",
         "| measure | value |",
         "|---|---|",
