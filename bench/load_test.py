@@ -161,7 +161,7 @@ async def sample(server: AppServer, runs: Path, wave: Wave, peak: list[float], s
         peak[1] = max(peak[1], server.threads())
         try:
             await asyncio.wait_for(stop.wait(), 0.5)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # TimeoutError itself only from Python 3.11
             pass
 
 

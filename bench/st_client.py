@@ -147,7 +147,7 @@ class AppSession:
         while True:
             try:
                 fwd = await asyncio.wait_for(self._inbox.get(), max(0.1, deadline - time.monotonic()))
-            except TimeoutError:
+            except asyncio.TimeoutError:  # TimeoutError itself only from Python 3.11
                 raise RequestFailed(f"{page.name}: no finished script run within {self.timeout:.0f} s") from None
             if isinstance(fwd, Exception):
                 raise RequestFailed(f"{page.name}: connection lost: {fwd}") from fwd
