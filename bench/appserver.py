@@ -80,6 +80,11 @@ class AppServer:
         """The server's resident memory, MiB (Linux)."""
         return self._status("VmRSS") / 1024
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far, user and system, all threads (Linux)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
     def threads(self) -> int:
         """The server process's threads: Python's, the web server's, PyTorch's pools (Linux)."""
         return self._status("Threads")

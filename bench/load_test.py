@@ -228,9 +228,12 @@ def main() -> int:
             Path(tmp) / "runs", env={"STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(SESSION_TTL)}) as server:
         asyncio.run(_warm_up(server.url, shipped))
         start = settle(server, 1.0)
-        waves, peaks, ends = [], [], []
+        waves, peaks, ends, cpu = [], [], [], []
         for w in range(args.waves):
+            t0, server_cpu, own_cpu = time.perf_counter(), server.cpu_seconds(), time.process_time()
             wave, peak = asyncio.run(run_wave(server, args, shipped, w))
+            wall = time.perf_counter() - t0
+            cpu.append(((server.cpu_seconds() - server_cpu) / wall, (time.process_time() - own_cpu) / wall))
             ends.append(settle(server, SESSION_TTL + 3))
             waves.append(wave)
             peaks.append(peak)
@@ -239,6 +242,8 @@ def main() -> int:
         log = server.output()
     load_after = os.getloadavg()
     figures = summarize(args, waves, start, peaks, ends, load_before, load_after)
+    figures["server_cores"] = [round(c[0], 2) for c in cpu]  # CPU seconds per second of each wave
+    figures["client_cores"] = [round(c[1], 2) for c in cpu]
     figures["server_tracebacks"] = log.count("Traceback")
     print(json.dumps({k: v for k, v in figures.items() if k != "per_wave"}, indent=1))
     if args.json:
@@ -316,6 +321,8 @@ def report(args, f: dict) -> str:
         f"| how the trainers' runs ended | {', '.join(f['statuses'])} |",
         f"| server memory (RSS): after warm-up / peak per wave / after each wave | {f['rss_start']:.0f} / "
         f"{' , '.join(f'{v:.0f}' for v in f['rss_peak'])} / {' , '.join(f'{v:.0f}' for v in f['rss_end'])} MiB |",
+        f"| CPU in use during each wave, cores: server (pages and training) / the simulated clients | "
+        f"{', '.join(map(str, f['server_cores']))} / {', '.join(map(str, f['client_cores']))} (of 2) |",
         f"| server threads: after warm-up / peak per wave / after each wave | {f['threads_start']} / "
         f"{', '.join(map(str, f['threads_peak']))} / {', '.join(map(str, f['threads_end']))} |",
         "",
