@@ -12,7 +12,6 @@ DIAGRAMS = state.REPO / "assets" / "diagrams"
 def train_digits() -> None:
     cfg = RunConfig(dataset="digits", preset="classroom", epochs=10)
     settings.load(cfg)
-    st.session_state["_cfg_ready"] = True
     state.submit(cfg)
     st.session_state["_goto"] = "pages/train.py"
 

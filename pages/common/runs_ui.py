@@ -196,12 +196,7 @@ def actions(row: RunSummary) -> None:
 
 
 def _open(run_id: str) -> None:
-    state.set_current_run(run_id)
-    st.session_state[state.COMPARE_KEY] = None
-    lr = state.live(run_id)
-    if lr is not None:
-        settings.load(lr.reader.config)
-        st.session_state["_cfg_ready"] = True
+    settings.open_run(run_id)
     st.session_state[GOTO_KEY] = "pages/assignments.py"
 
 

@@ -36,16 +36,26 @@ def _to_widget(name: str, value: Any) -> Any:
 
 
 def load(cfg: RunConfig) -> None:
-    """Show this config in the widgets (a callback, or before the widgets are drawn)."""
+    """Show this config in the widgets (a callback, or before the widgets are drawn); from then on the widgets are
+    the session's settings (ensure_initialised leaves them alone)."""
     for name, value in cfg.to_dict().items():
         st.session_state[PREFIX + name] = _to_widget(name, value)
+    st.session_state["_cfg_ready"] = True
+
+
+def open_run(run_id: str | None) -> None:
+    """Make run_id the session's run, with its settings in the widgets and no previous run overlaid."""
+    state.set_current_run(run_id)
+    st.session_state[state.COMPARE_KEY] = None
+    lr = state.live(run_id)
+    if lr is not None:
+        load(lr.reader.config)
 
 
 def ensure_initialised(cfg: RunConfig) -> None:
     """On a session's first visit, the widgets start from ``cfg`` (the current run's, else the defaults)."""
     if not st.session_state.get("_cfg_ready"):
         load(cfg)
-        st.session_state["_cfg_ready"] = True
     for name, f in FIELDS.items():  # a field added to RunConfig after the session started
         st.session_state.setdefault(PREFIX + name, _to_widget(name, f.default if f.default is not
                                                                dataclasses.MISSING else ()))

@@ -85,7 +85,6 @@ def _apply(link: ShareState, params: dict) -> list[str]:
     notes: list[str] = []
     if any(k.strip().lower() in CONFIG_FIELDS for k in params):
         settings.load(link.run_config())
-        ss["_cfg_ready"] = True
     if link.run:
         state.set_current_run(link.run)
     if link.page in VIEW_PAGES and (link.epoch is not None or link.layer is not None):

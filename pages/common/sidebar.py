@@ -12,13 +12,7 @@ PICKER = "run_picker"
 
 
 def _picked() -> None:
-    run_id = st.session_state.get(PICKER)
-    state.set_current_run(run_id)
-    st.session_state[state.COMPARE_KEY] = None
-    lr = state.live(run_id)
-    if lr is not None:
-        settings.load(lr.reader.config)
-        st.session_state["_cfg_ready"] = True
+    settings.open_run(st.session_state.get(PICKER))
 
 
 def render() -> None:
