@@ -66,6 +66,14 @@ def _legend_below() -> dict[str, Any]:
     return {"orientation": "h", "y": -0.2, "yanchor": "top", "x": 0, "xanchor": "left"}
 
 
+def _by_epoch(runs: Sequence[ComparedRun], traces: list[dict[str, Any]], *, title: str, height: int,
+              yaxis: dict[str, Any]) -> go.Figure:
+    """An overlay of the runs by epoch: the x axis runs to the longest run's last epoch, the legend sits below."""
+    last = max((r.epochs[-1].epoch for r in runs if r.epochs), default=0)
+    return figure(traces, {"title": title, "height": height, "xaxis": epoch_axis(last), "yaxis": yaxis,
+                           "legend": _legend_below(), "margin": {"b": 110}})
+
+
 # ----------------------------------------------------------------------------------------------------- overlays
 def accuracy_overlay_figure(runs: Sequence[ComparedRun], *, height: int = 400) -> go.Figure:
     """Validation accuracy of the α-weighted vote, by epoch, one line per run; stars for the test split."""
@@ -84,10 +92,8 @@ def accuracy_overlay_figure(runs: Sequence[ComparedRun], *, height: int = 400) -
                            "name": f"{r.label}, test", "legendgroup": r.label, "showlegend": False,
                            "marker": {"symbol": "star", "size": 16, "color": color, "line": {"width": 1}},
                            "hovertemplate": f"{r.label}, TEST split<br>%{{y:.1f}}%<extra></extra>"})
-    last = max((r.epochs[-1].epoch for r in runs if r.epochs), default=0)
-    return figure(traces, {"title": title, "height": height, "xaxis": epoch_axis(last),
-                           "yaxis": {"title": {"text": "validation accuracy (%)"}, "range": [0, 101]},
-                           "legend": _legend_below(), "margin": {"b": 110}})
+    return _by_epoch(runs, traces, title=title, height=height,
+                     yaxis={"title": {"text": "validation accuracy (%)"}, "range": [0, 101]})
 
 
 def loss_overlay_figure(runs: Sequence[ComparedRun], *, height: int = 400) -> go.Figure:
@@ -102,10 +108,8 @@ def loss_overlay_figure(runs: Sequence[ComparedRun], *, height: int = 400) -> go
                        "y": [e.train_loss for e in rows], "name": r.label, "line": {"color": color, "width": 3},
                        "marker": {"size": 6},
                        "hovertemplate": f"{r.label}<br>epoch %{{x}}<br>loss %{{y:.3f}}<extra></extra>"})
-    last = max((r.epochs[-1].epoch for r in runs if r.epochs), default=0)
-    return figure(traces, {"title": title, "height": height, "xaxis": epoch_axis(last),
-                           "yaxis": {"title": {"text": "training loss"}, "type": "log"},
-                           "legend": _legend_below(), "margin": {"b": 110}})
+    return _by_epoch(runs, traces, title=title, height=height,
+                     yaxis={"title": {"text": "training loss"}, "type": "log"})
 
 
 def final_layer_accuracy_figure(runs: Sequence[ComparedRun], *, height: int = 400) -> go.Figure:
