@@ -48,8 +48,6 @@ class Page:
         """The widget id of the button with this label (KeyError when the page has none)."""
         return self.buttons[label][0]
 
-    def says(self, fragment: str) -> bool:
-        return any(fragment in t for t in self.texts)
 
 
 class AppSession:
@@ -67,7 +65,6 @@ class AppSession:
         self._inbox: asyncio.Queue = asyncio.Queue()
         self._reader: asyncio.Task | None = None
         self.requests = 0  # page loads, clicks and fragment reruns sent
-        self.fragment_reruns = 0
 
     async def __aenter__(self) -> AppSession:
         # What a browser fetches first: the page itself, then the websocket.
@@ -121,7 +118,6 @@ class AppSession:
             if fid in self._fragments:  # the timer restarts when the rerun is done, as the frontend's does
                 self._due[fid] = time.monotonic() + self._fragments[fid]
         await asyncio.sleep(max(0.0, deadline - time.monotonic()))
-        self.fragment_reruns += len(done)
         return done
 
     # --- the protocol ---

@@ -187,7 +187,7 @@ class RunManager:
 
     def _forget_old_ended(self) -> None:
         """Drop the oldest ended runs' RunInfo beyond keep_ended (the caller holds the lock)."""
-        ended = [run_id for run_id, i in self._runs.items() if i.done.is_set() or i.state in ENDED]
+        ended = [run_id for run_id, i in self._runs.items() if i.state in ENDED]
         for run_id in ended[:max(0, len(ended) - self.keep_ended)]:  # dicts keep insertion order: oldest first
             del self._runs[run_id]
 
