@@ -39,14 +39,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("presets", help="list the architecture presets")
     sub.add_parser("datasets", help="list the datasets")
-    train = sub.add_parser("train", help="train a run (or continue one with --resume)",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    train.add_argument("--recipe", choices=sorted(RECIPES), help="start from a named recipe; flags override it")
-    train.add_argument("--runs-dir", default="runs", help="folder that receives the run folder")
-    train.add_argument("--name", default=None, help="a name for the run (part of its folder name)")
+    # Each flag's help says its default itself, once: argparse's ArgumentDefaultsHelpFormatter would add a second
+    # "(default: None)" to every config flag, whose parser default is None so that only the flags given override a
+    # recipe.
+    train = sub.add_parser("train", help="train a run (or continue one with --resume)")
+    train.add_argument("--recipe", choices=sorted(RECIPES),
+                       help="Start from a named recipe; the flags you give override it. Default: none.")
+    train.add_argument("--runs-dir", default="runs", help="Folder that receives the run folder. Default: runs.")
+    train.add_argument("--name", default=None,
+                       help="A name for the run, also part of its folder name. Default: none.")
     train.add_argument("--resume", default=None, metavar="RUN_DIR",
-                       help="continue this run from its last checkpoint (give --epochs to extend it)")
-    train.add_argument("--no-progress", action="store_true", help="print one line per epoch instead of a bar")
+                       help="Continue this run from its last checkpoint; give --epochs to extend it.")
+    train.add_argument("--no-progress", action="store_true",
+                       help="Print one line per epoch instead of a progress bar.")
     groups: dict[str, argparse._ArgumentGroup] = {}
     defaults = RunConfig()
     for f in field_info():
@@ -64,9 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
         elif kind == "tuple[int, ...]":
             kwargs["type"] = str
             kwargs["metavar"] = "W1,W2,..."
-        kwargs["help"] += f" (default: {getattr(defaults, f.name)!r})"
+        kwargs["help"] += f" Default: {_default_text(getattr(defaults, f.name))}."
         group.add_argument(_flag(f.name), **kwargs)
     return parser
+
+
+def _default_text(value: Any) -> str:
+    """A default as a reader types it on the command line: 0.01, digits, on/off, 20,40,80 (none for empty)."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ",".join(map(str, value)) if value else "the preset's"
+    return str(value)
 
 
 class ProgressBar(Callback):

@@ -48,9 +48,9 @@ class RunConfig:
     preset: str = _f("classroom", "Architecture preset (see `python -m ffviz presets`).", group="network")
     widths: tuple[int, ...] = _f((), "Stage widths overriding the preset's, e.g. 20,40,80,160; each stage doubles.",
                                  group="network")
-    mode: str = _f("learnable", "learnable: CAW-Conv's learnable channel-class assignment; static: fixed contiguous "
-                   "channel blocks per class (CwComp/DeeperForward); backprop: same network trained end to end.",
-                   choices=MODES, group="network")
+    mode: str = _f("learnable", "How the network learns. learnable: CAW-Conv's learnable channel-class "
+                   "assignment; static: fixed contiguous channel blocks per class (CwComp/DeeperForward); backprop: "
+                   "the same network trained end to end.", choices=MODES, group="network")
     dropout: float = _f(0.1, "Dropout after each conv's ReLU.", group="network")
 
     # --- goodness and assignment ---
@@ -68,8 +68,9 @@ class RunConfig:
     # --- regularizers ---
     lambda_entropy: float = _f(1e-2, "Weight of the entropy penalty on W (sharper assignments).", group="regularizers")
     lambda_orth: float = _f(1e-3, "Weight of the orthogonality penalty on W's class columns.", group="regularizers")
-    orth_scaling: str = _f("mean", "mean: mean((G-I)^2); authors: additionally divided by K^2*C as in the authors' "
-                           "code (makes the term ~1e-8 of the loss).", choices=ORTH_SCALINGS, group="regularizers")
+    orth_scaling: str = _f("mean", "Scaling of the orthogonality penalty. mean: mean((G-I)^2); authors: also "
+                           "divided by K^2*C as in the authors' code, which makes the term ~1e-8 of the loss.",
+                           choices=ORTH_SCALINGS, group="regularizers")
     orth_warmup_epochs: int = _f(50, "Epochs of linear warm-up of the orthogonality weight (0 = none).",
                                  group="regularizers")
 
@@ -88,12 +89,14 @@ class RunConfig:
     weight_decay: float = _f(5e-4, "AdamW weight decay (also on A and log T).")
     grad_clip: float = _f(1.0, "Gradient-norm clip per layer (0 = off).")
     seed: int = _f(2222, "Seed for initialisation, shuffling and dropout.")
-    ff_step: str = _f("fused", "fused: all local losses summed, one backward; lean: each layer's backward right "
-                      "after its forward (least memory). Same gradients.", choices=FF_STEPS, group="speed")
+    ff_step: str = _f("fused", "How a training step runs. fused: all local losses summed, one backward; lean: "
+                      "each layer's backward right after its forward (least memory). Same gradients.",
+                      choices=FF_STEPS, group="speed")
 
     # --- hardware and records ---
-    device: str = _f("auto", "auto picks CUDA, then MPS, then the CPU.", choices=DEVICES, group="hardware")
-    bf16: bool = _f(True, "bf16 autocast on CUDA (ignored elsewhere).", group="hardware")
+    device: str = _f("auto", "Where to train; auto picks CUDA, then MPS, then the CPU.", choices=DEVICES,
+                     group="hardware")
+    bf16: bool = _f(True, "Use bf16 autocast on CUDA (ignored elsewhere).", group="hardware")
     channels_last: bool = _f(True, "Channels-last memory format: activations and weights on CUDA, the conv weights "
                              "on the CPU.", group="hardware")
     compile: bool = _f(False, "On CUDA, capture the whole training step (forward, backward, clipping, AdamW) as one "

@@ -15,6 +15,7 @@ from ffviz.config import RunConfig
 _PAPER = dict(epochs=150, batch_size=128, lr=0.08, lr_min=0.006, weight_decay=5e-4, grad_clip=1.0, dropout=0.1,
               seed=2222, eval_batch_size=1000, batch_log_every=20, probe_size=100,
               compile=True)  # the captured CUDA step; ignored on the CPU
+CLASSROOM = "classroom"  # the recipe behind the app's Train page defaults and Home's "Train on digits now"
 RECIPES: dict[str, dict[str, Any]] = {
     "paper-cifar10": dict(_PAPER, dataset="cifar10", preset="resnet17"),
     "paper-cifar100": dict(_PAPER, dataset="cifar100", preset="resnet17"),
@@ -26,12 +27,23 @@ RECIPES: dict[str, dict[str, Any]] = {
     # The authors' CPU comparison on the built-in digits.
     "side-by-side": dict(dataset="digits", image_size=16, channels=1, preset="side-by-side", batch_size=32,
                          epochs=20),
-    # For a classroom: about 98% test accuracy on digits in 12 epochs, under a minute on a 2-core laptop CPU.
-    # T0 = 1 instead of 10: the assignment leaves its uniform start within two epochs instead of five, which is
-    # what a one-minute demo needs (bench/REPORT.md compares both); everything else is the paper's recipe.
-    "classroom": dict(dataset="digits", image_size=16, channels=1, preset="classroom", batch_size=32, epochs=12,
-                      temperature=1.0),
+    # For a classroom: ~97% validation accuracy in about 10 s of training on a 2-core laptop CPU, ~98.5% test
+    # accuracy after 10 epochs (bench/REPORT.md, "classroom loop"). The paper's method and optimiser; what differs
+    # from the paper's recipe, and why:
+    # - 8x8 images, the digits' native size, instead of upsampling to 16x16: a quarter of the convolution work, and
+    #   the accuracy holds (the upsampled pixels carry no new information);
+    # - batch 64 instead of 128: twice the steps per epoch on a data set of 1,437 training images;
+    # - T0 = 0.3 instead of 10: at T0 = 10 the assignment takes several epochs to leave its uniform start (every
+    #   class's goodness equal, no gradient for the convolutions), which a one-minute lesson cannot wait for;
+    # - 10 epochs (the cosine schedule spans them).
+    "classroom": dict(dataset="digits", image_size=8, channels=1, preset="classroom", batch_size=64, epochs=10,
+                      temperature=0.3),
 }
+
+
+# What a recipe takes on a 2-core laptop CPU, from the start of the run to its end, before this machine has shown its
+# own speed (the app then estimates from the runs it has seen: ffviz.estimate).
+STATED_SECONDS: dict[str, float] = {"classroom": 15.0, "side-by-side": 80.0}
 
 
 def recipe_config(name: str, **overrides: Any) -> RunConfig:

@@ -166,6 +166,7 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         self.data = (data or load_dataset(cfg.dataset, root=cfg.data_root, image_size=cfg.image_size or None,
                                           channels=cfg.channels or None, seed=cfg.seed)).to(self.device)
+        self._black = [-m / s for m, s in zip(self.data.mean, self.data.std, strict=True)]  # pixel 0, normalised
         self.ff = cfg.mode != "backprop"
         self.learnable = cfg.mode != "static"
         cuda = self.device.type == "cuda"
@@ -310,7 +311,8 @@ class Trainer:
                 continue
             x, y = data.train_x[idx], data.train_y[idx]
             if data.augment:
-                x = augment_batch(x, generator=self.aug_gen)
+                # a black border, as a crop with zero padding ahead of the normalisation (the authors' pipeline)
+                x = augment_batch(x, generator=self.aug_gen, padding_mode="constant", fill=self._black)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             stats = self._step(x, y, warm)

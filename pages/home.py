@@ -3,14 +3,14 @@ two one-click starts: train on digits, or open a finished run."""
 
 import streamlit as st
 
-from ffviz.config import RunConfig
+from ffviz.presets import PRESETS
 from pages.common import settings, state
 
 DIAGRAMS = state.REPO / "assets" / "diagrams"
 
 
 def train_digits() -> None:
-    cfg = RunConfig(dataset="digits", preset="classroom", epochs=10)
+    cfg = settings.defaults()
     settings.load(cfg)
     state.submit(cfg)
     st.session_state["_goto"] = "pages/train.py"
@@ -28,10 +28,12 @@ if goto := st.session_state.pop("_goto", None):
 st.title("Forward-Forward networks, trained live", anchor=False)
 st.markdown("#### Every layer of this network learns on its own. Watch how.")
 finished = state.latest_finished()
+classroom = settings.defaults()
 with st.container(horizontal=True, gap="medium"):
+    layers = PRESETS[classroom.preset].num_layers
     st.button("Train on digits now", icon=":material/play_arrow:", type="primary", key="home_train",
-              on_click=train_digits, help="A 9-layer network on scikit-learn's handwritten digits, 10 epochs: "
-              "about a minute on a laptop CPU. No download.")
+              on_click=train_digits, help=f"The classroom recipe: a {layers}-layer network on scikit-learn's "
+              f"handwritten digits, {classroom.epochs} epochs, {settings.expected_time(classroom)}. No download.")
     st.button("Open a finished run", icon=":material/folder_open:", key="home_open", disabled=finished is None,
               on_click=open_finished, args=(finished,),
               help=f"Opens {finished} on the Assignments page." if finished else "No finished run yet.")

@@ -6,13 +6,12 @@ the tab leaves it training, and this page reads its records again on return.
 
 import streamlit as st
 
-from ffviz.config import RunConfig
 from ffviz.figures.style import LIVE_NAMES
 from pages.common import controls, settings, state
-from pages.common.widgets import check_state_change, current, explain, show_failure
+from pages.common.widgets import check_state_change, current, explain, next_steps, show_failure
 
 lr, run_state = current()
-settings.ensure_initialised(lr.reader.config if lr else RunConfig())
+settings.ensure_initialised(lr.reader.config if lr else settings.defaults())
 if lr is not None and state.is_managed_active(lr.run_id):
     settings.sync_live(lr.run_id, controls.live_values(lr))
 if toast := st.session_state.pop("_toast", None):
@@ -30,8 +29,10 @@ with right:
         st.error(f"Fix this setting first: {error}", icon=":material/warning:")
     controls.buttons(cfg, lr, run_state)
     if lr is None:
-        st.info("Pick your settings and press **Start**. On the built-in digits a classroom run takes about a "
-                "minute on a laptop CPU. Or open a finished run from the sidebar.", icon=":material/school:")
+        took = settings.expected_time(cfg) if cfg is not None else None
+        st.info("Pick your settings and press **Start**" + (f": these take {took}." if took else ".") +
+                " The defaults are the classroom recipe on the built-in digits. Or open a finished run from the "
+                "sidebar.", icon=":material/school:")
         explain(f"While it trains, {', '.join(LIVE_NAMES.values())} can be changed on the left; each change "
                 "takes effect at the next batch and is marked on the charts.")
     else:
@@ -50,3 +51,5 @@ with right:
             controls.charts(lr, compare if compare is not lr else None)
 
         live_panel()
+        if run_state == "finished":
+            next_steps()

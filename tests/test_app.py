@@ -58,6 +58,24 @@ def test_every_page_without_any_run(runs):
     assert at.session_state["run"] == ""
 
 
+def test_a_view_page_without_a_run_of_its_own_shows_the_newest_finished_run(runs):
+    """An empty runs folder: each view page, opened first, shows the newest shipped run (and says so); a run of the
+    session's own replaces it."""
+    for page in PAGES[2:]:
+        at = app()
+        at.switch_page(page).run()
+        assert not at.exception, page
+        assert len(at.get("plotly_chart")) >= 1, page
+        caption = " ".join(c.value for c in at.caption)
+        assert "the newest finished run on this server" in caption, page
+        assert at.session_state["run"] == ""  # shown, not made the session's own
+    own = finished_tiny_run(runs, epochs=1, batch_size=256, probe_size=10)
+    at = app()
+    at.switch_page("pages/assignments.py").run()
+    assert at.session_state["run"] == own.name
+    assert "the newest finished run on this server" not in " ".join(c.value for c in at.caption)
+
+
 def test_every_page_on_a_finished_run(finished_run, monkeypatch):
     monkeypatch.setenv("FFVIZ_RUNS_DIR", str(finished_run.parent))
     at = app().run()

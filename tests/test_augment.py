@@ -93,3 +93,20 @@ def test_cuda_matches_cpu_with_cpu_generator():
     assert gpu.is_cuda and torch.equal(gpu.cpu(), cpu)
     g = torch.Generator(device="cuda").manual_seed(5)
     assert augment_batch(x.cuda(), g).shape == x.shape
+
+
+def test_constant_padding_fills_each_channel_and_keeps_the_image() -> None:
+    """A black border on normalised data: channel c's border is fill[c]; what comes from the image is unchanged."""
+    x = torch.randn(16, 3, 6, 6, generator=_gen(7))
+    fill = [-1.5, 0.25, 2.0]
+    y = random_crop(x, 2, _gen(8), padding_mode="constant", fill=fill)
+    ref = random_crop(x, 2, _gen(8), padding_mode="zeros")  # same offsets, 0 where the border is
+    border = (random_crop(torch.ones_like(x), 2, _gen(8), padding_mode="zeros") == 0)  # (N, C, H, W)
+    assert border.any() and (~border).any()
+    assert torch.equal(y[~border], ref[~border])
+    expected = torch.tensor(fill).view(1, 3, 1, 1).expand_as(y)
+    assert torch.equal(y[border], expected[border])
+    with pytest.raises(ValueError, match="fill"):
+        random_crop(x, 2, padding_mode="constant")
+    with pytest.raises(ValueError, match="one value per channel"):
+        random_crop(x, 2, padding_mode="constant", fill=[0.0])

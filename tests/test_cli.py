@@ -57,3 +57,21 @@ def test_bad_arguments_name_the_field(argv, needle, tmp_path) -> None:
     assert proc.returncode == 2
     assert needle in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_train_help_states_each_default_once_in_sentences() -> None:
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    text = train.format_help()
+    assert "(default: None)" not in text and "(default:" not in text
+    for action in train._actions:
+        if action.dest == "help":
+            continue
+        help_text = " ".join(action.help.split())
+        assert help_text[0].isupper(), f"{action.option_strings[0]}: {help_text!r} does not start a sentence"
+        assert help_text.endswith("."), f"{action.option_strings[0]}: {help_text!r} does not end a sentence"
+        assert help_text.count("Default:") <= 1, f"{action.option_strings[0]} states its default twice"
+    # every config flag states its default, as the reader would type it
+    lambda_help = next(a.help for a in train._actions if a.dest == "lambda_entropy")
+    assert lambda_help.endswith("Default: 0.01.")
+    bf16_help = next(a.help for a in train._actions if a.dest == "bf16")
+    assert bf16_help.endswith("Default: on.")

@@ -249,7 +249,7 @@ def _unnormalise(x: torch.Tensor, s: DataSplits) -> torch.Tensor:
 def test_mnist_like_loads_and_splits(name, tmp_path, no_network):
     write_mnist(tmp_path / SPECS[name].folder)
     s = load_dataset(name, root=tmp_path, download=True, seed=5)  # files present: no download attempted
-    assert (len(s.train_y), len(s.val_y), len(s.test_y)) == (55, 5, 12)  # 1/12 of 60 -> 5, as 5,000 of 60,000
+    assert (len(s.train_y), len(s.val_y), len(s.test_y)) == (50, 10, 12)  # 1/6 of 60 -> 10, as 10,000 of 60,000
     assert s.train_x.shape[1:] == (1, 32, 32) and s.train_x.dtype == torch.float32
     assert s.mean == SPECS[name].mean and s.num_classes == 10 and len(s.class_names) == 10
 

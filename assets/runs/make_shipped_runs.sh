@@ -4,10 +4,11 @@
 set -euo pipefail
 out=assets/runs
 common=(--recipe classroom --device cpu --seed 1 --runs-dir "$out" --no-progress)
-python -m ffviz train "${common[@]}" --name "learnable (default lambdas)"
-python -m ffviz train "${common[@]}" --name "learnable, no entropy" --lambda-entropy 0
-python -m ffviz train "${common[@]}" --name "learnable, strong orthogonality" --lambda-orth 0.1 --orth-warmup-epochs 0
-python -m ffviz train "${common[@]}" --name "static partition" --mode static
+# The method's own run last: it is the newest, so it is what a new user's first view page shows.
 python -m ffviz train "${common[@]}" --name "backprop" --mode backprop
+python -m ffviz train "${common[@]}" --name "static partition" --mode static
+python -m ffviz train "${common[@]}" --name "learnable, strong orthogonality" --lambda-orth 0.1 --orth-warmup-epochs 0
+python -m ffviz train "${common[@]}" --name "learnable, no entropy" --lambda-entropy 0
+python -m ffviz train "${common[@]}" --name "learnable (default lambdas)"
 # The final checkpoint is enough to browse, compare and continue a run; last.pt duplicates it.
 rm -f "$out"/*/checkpoints/last.pt

@@ -85,7 +85,7 @@ DATASETS: dict[str, DatasetInfo] = {
     "cifar10": _tv_info("cifar10", "CIFAR-10, 32x32 colour, 10 classes; 49,000/1,000/10,000."),
     "cifar100": _tv_info("cifar100", "CIFAR-100, 32x32 colour, 100 fine classes; 49,000/1,000/10,000."),
     "tiny-imagenet": DatasetInfo(
-        name="tiny-imagenet", description="Tiny-ImageNet-200, 64x64 colour, 200 classes; 98,000/2,000/10,000 "
+        name="tiny-imagenet", description="Tiny-ImageNet-200, 64x64 colour, 200 classes; 90,000/10,000/10,000 "
         "(official val = test). Local folder only; trained with random crop + flip.", num_classes=200, channels=3,
         image_size=tiny_imagenet.NATIVE_SIZE, native_size=tiny_imagenet.NATIVE_SIZE, downloadable=False,
         augment=True, allowed_channels=(3,), loader=_tiny_imagenet_loader, source=tiny_imagenet.URL),

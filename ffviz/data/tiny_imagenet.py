@@ -9,12 +9,12 @@ Expected layout (what unzipping the official ``tiny-imagenet-200.zip`` into ``ro
     root/tiny-imagenet-200/val/val_annotations.txt         "file<TAB>wnid<TAB>box..." per line
 
 The official validation set (its test set has no labels) is our TEST split; our validation split is carved out
-of train, stratified and seeded: 10 images per class (2,000; 98,000 remain for training). Classes with fewer
-images give 1/50 of theirs, at least 1 when they have 2 or more. ``augment`` is True: the trainer applies random
-crop (pad 4) + flip per batch. Normalisation uses the commonly quoted Tiny-ImageNet constants below.
+of train, stratified and seeded: 50 images per class (10,000; 90,000 remain for training, as the authors' code).
+Classes with fewer images give 1/10 of theirs, at least 1 when they have 2 or more. ``augment`` is True: the
+trainer applies random crop (pad 4, zero padding, as the authors' code) + flip per batch. Normalisation uses the commonly quoted Tiny-ImageNet constants below.
 
 Decoding 110,000 JPEGs is the slow part (PIL, a thread pool: PIL releases the GIL while decoding). Memory: the
-float32 train split alone is 98,000 x 3 x 64 x 64 x 4 bytes ~ 4.8 GB; use ``image_size=32`` to quarter it.
+float32 train split alone is 90,000 x 3 x 64 x 64 x 4 bytes ~ 4.8 GB; use ``image_size=32`` to quarter it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 NATIVE_SIZE = 64
 MEAN = (0.4802, 0.4481, 0.3975)
 STD = (0.2302, 0.2265, 0.2262)
-VAL_PER_CLASS = 10
+VAL_PER_CLASS = 50
 _PROGRESS_EVERY = 2048  # images between progress reports while decoding
 
 
@@ -58,7 +58,7 @@ def load_tiny_imagenet(*, root: Path, image_size: int, seed: int, progress: Prog
     train_u8, test_u8 = pixels[:len(train_files)], pixels[len(train_files):]
     train_y_t = torch.tensor(train_y, dtype=torch.int64)
     counts = torch.bincount(train_y_t, minlength=len(wnids)).tolist()
-    per_class_val = [min(VAL_PER_CLASS, max(1, round(c / 50))) if c >= 2 else 0 for c in counts]
+    per_class_val = [min(VAL_PER_CLASS, max(1, round(c / 10))) if c >= 2 else 0 for c in counts]
     train_idx, val_idx = stratified_split(train_y_t, per_class_val, seed=seed)
 
     def prep(u8: torch.Tensor) -> torch.Tensor:  # (N, 3, 64, 64) uint8 -> (N, 3, S, S) float32

@@ -15,7 +15,8 @@ official files, which would also reject the small real-format files the tests wr
 the download (and verifies the md5 of the archive it downloads).
 
 Splits: the official train set is split at random with ``torch.Generator().manual_seed(seed)`` into train and
-validation -- 55,000/5,000 for (Fashion-)MNIST (fraction 1/12) and 49,000/1,000 for CIFAR (1/50); smaller
+validation -- 50,000/10,000 for (Fashion-)MNIST (fraction 1/6, as the authors' code) and 49,000/1,000 for
+CIFAR (1/50); smaller
 files (tests) get the same fractions, at least one image each. The official test set is the test split.
 Normalisation uses the usual published constants (listed in `SPECS`), not statistics of the split, so the
 preprocessing does not depend on the seed.
@@ -71,13 +72,13 @@ SPECS: dict[str, TorchvisionSpec] = {
         name="mnist", tv_class="MNIST", folder="MNIST/raw", files=_MNIST_FILES,
         url="https://ossci-datasets.s3.amazonaws.com/mnist/", archive=None,
         download_bytes=9_912_422 + 28_881 + 1_648_877 + 4_542,
-        val_fraction=5_000 / 60_000, channels=1, native_size=28, num_classes=10,
+        val_fraction=10_000 / 60_000, channels=1, native_size=28, num_classes=10,
         mean=(0.1307,), std=(0.3081,), class_names=tuple(str(d) for d in range(10))),
     "fashion-mnist": TorchvisionSpec(
         name="fashion-mnist", tv_class="FashionMNIST", folder="FashionMNIST/raw", files=_MNIST_FILES,
         url="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", archive=None,
         download_bytes=26_421_880 + 29_515 + 4_422_102 + 5_148,
-        val_fraction=5_000 / 60_000, channels=1, native_size=28, num_classes=10,
+        val_fraction=10_000 / 60_000, channels=1, native_size=28, num_classes=10,
         mean=(0.2860,), std=(0.3530,),
         class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                      "Ankle boot")),

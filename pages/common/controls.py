@@ -64,7 +64,7 @@ def _reset(run_id: str, steerable: bool) -> None:
         state.manager().cancel(run_id)
     st.session_state[state.COMPARE_KEY] = None
     state.set_current_run(None)
-    settings.load(RunConfig())
+    settings.load(settings.defaults())
 
 
 def _retrain(cfg: RunConfig, run_id: str, steerable: bool) -> None:

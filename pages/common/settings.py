@@ -7,16 +7,20 @@ Widget values live in session state under ``cfg_<field>`` and persist across pag
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from ffviz.config import RunConfig, field_info
 from ffviz.data import DATASETS, dataset_names
+from ffviz.estimate import expected_seconds
 from ffviz.figures.style import LIVE_NAMES
 from ffviz.presets import PRESETS
-from ffviz.ui_state import CHOICE_LABELS, LABELS, LIVE_OPTIONS, TRAIN_GROUPS, live_options, other_fields
+from ffviz.recipes import CLASSROOM, STATED_SECONDS, recipe_config
+from ffviz.ui_state import CHOICE_LABELS, LABELS, LIVE_OPTIONS, TRAIN_GROUPS, format_seconds, live_options, other_fields
 from pages.common import share_ui, state
 
 PREFIX = "cfg_"
@@ -27,6 +31,31 @@ EXTRA_HELP = {
     "lr": "Peak of the cosine schedule. Moves the running run at its next batch; marked on the charts.",
     "temperature": "Higher T: softer assignments at the start; the temperature is learnable from there.",
 }
+
+
+def defaults() -> RunConfig:
+    """What the Train page starts from, and what Reset and "Restore the defaults" go back to: the classroom recipe,
+    the same run as Home's "Train on digits now"."""
+    return recipe_config(CLASSROOM)
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def _expected(config_json: str, root: str) -> tuple[float, bool] | None:
+    cfg = RunConfig.from_dict(json.loads(config_json))
+    stated = STATED_SECONDS.get(CLASSROOM) if cfg == defaults() else None
+    est = expected_seconds(cfg, [Path(root)], stated=stated)
+    return None if est is None else (est.seconds, est.measured)
+
+
+def expected_time(cfg: RunConfig) -> str | None:
+    """"about 14 s on this machine" from a run of the same shape trained here, else the classroom recipe's stated
+    figure; None for a config this machine has not trained yet."""
+    est = _expected(json.dumps(cfg.to_dict(), sort_keys=True), str(state.root()))
+    if est is None:
+        return None
+    seconds, measured = est
+    where = "on this machine" if measured else "on a 2-core laptop CPU"
+    return f"about {format_seconds(seconds)} {where}"
 
 
 def _to_widget(name: str, value: Any) -> Any:
@@ -88,6 +117,13 @@ def _fmt_live(v: float) -> str:
     return "0" if v == 0 else f"{v:g}"
 
 
+def _dataset_changed() -> None:
+    """Image size and channels follow a new dataset's own (the classroom recipe's 8x8 grey digits would otherwise
+    carry over to CIFAR)."""
+    st.session_state[PREFIX + "image_size"] = 0
+    st.session_state[PREFIX + "channels"] = 0
+
+
 def widget(name: str, *, disabled: bool = False) -> None:
     """The widget of one config field (none when a classroom link hides it; disabled when it locks it)."""
     if share_ui.hidden(name):
@@ -97,7 +133,7 @@ def widget(name: str, *, disabled: bool = False) -> None:
     label, help_ = LABELS.get(name, name.replace("_", " ")), _help(name)
     common = {"key": key, "help": help_, "disabled": disabled, "persist_state": "session"}
     if name == "dataset":
-        st.selectbox(label, dataset_names(), **common)
+        st.selectbox(label, dataset_names(), on_change=_dataset_changed, **common)
     elif name == "preset":
         st.selectbox(label, list(PRESETS), format_func=lambda p: f"{p} ({PRESETS[p].num_layers} layers, "
                      f"{'/'.join(map(str, PRESETS[p].widths))} ch)", **common)
@@ -143,7 +179,7 @@ def groups(disabled: bool = False) -> None:
     with st.expander("More settings"):
         for name in other_fields():
             widget(name, disabled=disabled)
-        st.button("Restore the defaults", key="cfg_restore", on_click=load, args=(RunConfig(),),
+        st.button("Restore the defaults", key="cfg_restore", on_click=lambda: load(defaults()),
                   disabled=disabled or share_ui.current().classroom)
 
 

@@ -14,7 +14,6 @@ import dataclasses
 
 import streamlit as st
 
-from ffviz.config import RunConfig
 from ffviz.share import (
     BUTTONS,
     CONFIG_FIELDS,
@@ -143,7 +142,7 @@ def screen(page_path: str) -> ShareState:
     cfg = settings.config()[0] if ss.get("_cfg_ready") else None
     if cfg is None:
         lr = state.live(run)
-        cfg = lr.reader.config if lr is not None else RunConfig()
+        cfg = lr.reader.config if lr is not None else settings.defaults()
     epoch = layer = None
     if page in VIEW_PAGES:
         epoch, layer = ss.get(f"{VIEW_PREFIX[page]}_epoch"), ss.get(f"{VIEW_PREFIX[page]}_layer")

@@ -33,9 +33,13 @@ def view_page(title: str, view: Callable[[LiveRun, str, list[str]], None], *, ep
     once a second."""
     st.title(title, anchor=False)
     lr, run_state = current()
-    if lr is None:
-        no_run()
-        st.stop()
+    if lr is None:  # a session with no run of its own: the newest finished run, so the page is never empty
+        lr, run_state = _newest_finished()
+        if lr is None:
+            no_run()
+            st.stop()
+        st.caption(f"Showing {lr.run_id}, the newest finished run on this server. Pick another in the sidebar, or "
+                   "train your own on the Train page.")
     run_header(lr, run_state)
     watch_run(lr, run_state)
     names = lr.reader.meta.get("class_names") or [str(k) for k in range(10)]
@@ -59,6 +63,33 @@ def current() -> tuple[LiveRun | None, str]:
     if lr is None:
         return None, ""
     return lr, state.status(run_id, lr.reader.meta)
+
+
+def _newest_finished() -> tuple[LiveRun | None, str]:
+    run_id = state.latest_finished()
+    lr = state.live(run_id)
+    return (None, "") if lr is None else (lr, state.status(run_id, lr.reader.meta))
+
+
+NEXT_STEPS = (
+    ("pages/assignments.py", "Assignments", ":material/grid_on:",
+     "Scrub through the epochs and watch each layer's assignment W leave its uniform start and sharpen, channel by "
+     "channel, towards the classes it comes to speak for."),
+    ("pages/regularizers.py", "Regularizers", ":material/tune:",
+     "See the entropy and orthogonality terms beside each layer's cross-entropy: how much they weigh, and what they "
+     "do to W."),
+    ("pages/gap.py", "The gap", ":material/leaderboard:",
+     "Put this run beside the same network with a fixed channel partition and trained by backprop: the gap that a "
+     "learned assignment closes."),
+)
+
+
+def next_steps() -> None:
+    """After a run finishes: where the method shows itself, one sentence each."""
+    st.markdown("##### What to look at next")
+    for path, label, icon, sentence in NEXT_STEPS:
+        st.page_link(path, label=label, icon=icon)
+        explain(sentence)
 
 
 def no_run() -> None:
