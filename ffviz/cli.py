@@ -147,8 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "presets":
         for p in PRESETS.values():
             print(f"{p.name:15s} {p.num_layers:2d} layers  widths {','.join(map(str, p.widths)):20s} {p.description}")
-        print("\nEvery preset and recipe uses the orthogonality scaling 'mean' (plain mean((G - I)^2)) unless "
-              "--orth-scaling authors is given.\nRecipes (--recipe): " + ", ".join(RECIPES))
+        print("\nThe paper-* recipes replicate the authors' code (fp32, their orthogonality scaling 'authors'); the "
+              "others, and plain flags, use the scaling 'mean' (plain mean((G - I)^2)).\nRecipes (--recipe): "
+              + ", ".join(RECIPES))
         return 0
     if args.command == "datasets":
         for info in DATASETS.values():

@@ -75,3 +75,12 @@ def test_train_help_states_each_default_once_in_sentences() -> None:
     assert lambda_help.endswith("Default: 0.01.")
     bf16_help = next(a.help for a in train._actions if a.dest == "bf16")
     assert bf16_help.endswith("Default: on.")
+
+
+def test_paper_recipes_replicate_the_authors_code() -> None:
+    for name in (n for n in RECIPES if n.startswith("paper-")):
+        cfg = config_from_args(build_parser().parse_args(["train", "--recipe", name]))
+        assert (cfg.bf16, cfg.orth_scaling, cfg.contribution_signal) == (False, "authors", "train"), name
+        assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.lr_min, cfg.seed) == (150, 128, 0.08, 0.006, 2222), name
+    # bf16 stays an explicit option
+    assert config_from_args(build_parser().parse_args(["train", "--recipe", "paper-cifar10", "--bf16"])).bf16

@@ -11,7 +11,8 @@ Expected layout (what unzipping the official ``tiny-imagenet-200.zip`` into ``ro
 The official validation set (its test set has no labels) is our TEST split; our validation split is carved out
 of train, stratified and seeded: 50 images per class (10,000; 90,000 remain for training, as the authors' code).
 Classes with fewer images give 1/10 of theirs, at least 1 when they have 2 or more. ``augment`` is True: the
-trainer applies random crop (pad 4, zero padding, as the authors' code) + flip per batch. Normalisation uses the commonly quoted Tiny-ImageNet constants below.
+trainer applies random crop (pad 4, a black border, as the authors' code) + flip per batch. Normalisation uses
+the commonly quoted Tiny-ImageNet constants below.
 
 Decoding 110,000 JPEGs is the slow part (PIL, a thread pool: PIL releases the GIL while decoding). Memory: the
 float32 train split alone is 90,000 x 3 x 64 x 64 x 4 bytes ~ 4.8 GB; use ``image_size=32`` to quarter it.
