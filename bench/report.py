@@ -26,7 +26,19 @@ def machine_description() -> str:
                 break
     except OSError:
         pass
-    return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
+    return f"{model}{_simd()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
+
+
+def _simd() -> str:
+    """' (AVX2)' or ' (AVX-512, BF16)': these machines' CPUs differ in it, and oneDNN's kernels with them."""
+    try:
+        flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("flags")), [])
+    except OSError:
+        return ""
+    if "avx512f" in flags:
+        return " (AVX-512" + (", BF16" if "avx512_bf16" in flags else "") + ")"
+    return " (AVX2)" if "avx2" in flags else ""
 
 
 def write_section(name: str, title: str, body: str, report: Path = REPORT) -> None:
