@@ -85,6 +85,10 @@ def test_every_page_on_a_finished_run(finished_run, monkeypatch):
     for page, charts in expected.items():
         visit(at, page)
         assert len(at.get("plotly_chart")) == charts, page
+        if page == "pages/train.py":  # a finished run: where to look next, three links with a sentence each
+            assert any("What to look at next" in m.value for m in at.markdown)
+            links = [str(el.proto.page) for el in at.get("page_link")]
+            assert links == ["assignments", "regularizers", "gap"], links
     # scrub, pick a layer and a channel: the views follow
     visit(at, "pages/assignments.py")
     at.select_slider(key="asg_epoch").set_value(1).run()
