@@ -97,7 +97,7 @@ class SweepSpec:
     axes: tuple[Axis, ...]
     seeds: tuple[int, ...]
     name: str = "sweep"
-    max_runs: int = MAX_SWEEP_RUNS
+    max_runs: int = field(default=MAX_SWEEP_RUNS, compare=False)  # a bound on creation, not part of the sweep
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.axes) <= MAX_AXES:
