@@ -31,11 +31,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from ffviz.catalog import effective_status
 from ffviz.config import RunConfig, field_info
 from ffviz.figures.sweep import RunOutcome, run_outcome
 from ffviz.runs import RunReader, update_meta
 from ffviz.storage import atomic_write_json, read_json
-from ffviz.ui_state import run_status
 
 FORMAT = "ffviz-sweep"
 FORMAT_VERSION = 1
@@ -299,7 +299,8 @@ class Sweep:
         if not run_id:
             return None
         try:
-            return run_status(read_json(self.run_dir(run_id) / "meta.json"))
+            # a queued run has no process yet: it counts as queued (the launcher's queue survives in its folder)
+            return effective_status(read_json(self.run_dir(run_id) / "meta.json"), None, run_id)
         except (OSError, ValueError):
             return None
 

@@ -25,7 +25,6 @@ if sweep is None:
 else:
     sweep_ui.class_link(sweep)
     sweep_ui.grid(sweep)
-    sweep_ui.runs_picker(sweep)
 
 if joined is None:
     with st.expander("Start a sweep or a class experiment", expanded=sweep is None, icon=":material/grid_view:"):

@@ -158,7 +158,7 @@ def sweep_heatmap(axes: Sequence[Any], cells: Sequence[CellSummary], metric: str
     finite = z[np.isfinite(z)]
     traces: list[dict[str, Any]] = [{
         "type": "heatmap", "z": [[None if not math.isfinite(v) else float(v) for v in row] for row in z],
-        "x": x, "y": y, "text": text, "texttemplate": "%{text}", "textfont": {"size": 14},
+        "x": x, "y": y, "text": text,
         "colorscale": scale, "xgap": 3, "ygap": 3, "hoverongaps": True,
         "zmin": float(finite.min()) if finite.size else 0.0, "zmax": float(finite.max()) if finite.size else 1.0,
         "colorbar": {"thickness": 12}, "customdata": index,
@@ -172,12 +172,25 @@ def sweep_heatmap(axes: Sequence[Any], cells: Sequence[CellSummary], metric: str
         "marker": {"size": 40, "opacity": 0.0, "color": "#000"},
         "selected": {"marker": {"opacity": 0.0}}, "unselected": {"marker": {"opacity": 0.0}},
     }]
-    layout = {"title": m.title, "height": height, "dragmode": False, "clickmode": "event+select",
+    # The cells' words as annotations, not the heatmap's texttemplate: an empty cell ("waiting") has text too.
+    # (on a category axis an annotation sits at the category's index: a label such as "0.1" would read as a number)
+    notes = [{"x": j, "y": i, "text": text[i][j], "showarrow": False, "xref": "x", "yref": "y",
+              "font": {"size": 14, "color": "#FFFFFF" if _dark(z[i, j], finite, m.reverse) else "#31333F"}}
+             for i in range(nrows) for j in range(ncols) if text[i][j]]
+    layout = {"title": m.title, "height": height, "dragmode": False, "clickmode": "event+select", "annotations": notes,
               "xaxis": {"title": {"text": cols.field}, "type": "category", "showgrid": False, "zeroline": False},
               "yaxis": {"title": {"text": rows.field if rows else ""}, "type": "category", "showgrid": False,
                         "zeroline": False, "autorange": "reversed", "showticklabels": rows is not None},
               "margin": {"l": 90, "t": 60}}
     return figure(traces, layout)
+
+
+def _dark(v: float, finite: np.ndarray, reverse: bool) -> bool:
+    """True when a cell's colour is in the dark part of its scale (white text reads better there)."""
+    if not math.isfinite(v) or finite.size == 0 or finite.max() == finite.min():
+        return False
+    frac = (v - finite.min()) / (finite.max() - finite.min())
+    return (1 - frac if reverse else frac) > 0.6
 
 
 def _label(v: Any) -> str:

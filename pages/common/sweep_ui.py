@@ -38,6 +38,7 @@ TOKEN_KEY = "_sweep_token"  # this session's identity in class experiments
 JOIN_KEY = "_sweep_join"  # the sweep this session joined through a class link
 MSG_KEY = "_sweep_msg"
 OPENED_KEY = "_sweep_opened"
+RERUN_KEY = "_sweep_full_rerun"
 # A sweep started from the app trains on this server: the runs of one sweep, and its epochs, are bounded here (a
 # server-wide limits module would own these numbers; until there is one they live here).
 APP_MAX_EPOCHS = 50
@@ -105,7 +106,9 @@ def _read(run_dir):
 def grid(sweep: Sweep) -> None:
     """The four heatmaps, in a fragment that follows the runs every couple of seconds until all have ended."""
 
-    @st.fragment(run_every=REFRESH_S if _unfinished(sweep) else None)
+    following = _unfinished(sweep)
+
+    @st.fragment(run_every=REFRESH_S if following else None)
     def heatmaps() -> None:
         if st.session_state.get(JOIN_KEY) == sweep.id:
             sweep.renew(token())  # the student is still here: their claim's lease goes on
@@ -124,22 +127,25 @@ def grid(sweep: Sweep) -> None:
                 key = f"sweep_heat_{metric}_{sweep.id}"
                 plot(sweep_heatmap(sweep.spec.axes, cells, metric, seeds=seeds), key=key,
                      on_select=lambda k=key: _clicked(sweep, k), selection_mode="points")
-        if done < sweep.spec.num_runs and not _unfinished(sweep):
-            st.rerun()  # the last run just ended: one full rerun stops the timer
+        explain("Rows and columns are the swept settings; each cell is the mean over its seeds (accuracy also shows "
+                "the spread). Sharpness: how decided the channels are (1/K undecided, 1 decided). Orthogonality: how "
+                "much the classes' channel sets overlap (lower is more separate). Click a cell to open its run on "
+                "every view page.")
+        runs_picker(sweep)
+        if (following and not _unfinished(sweep)) or st.session_state.pop(RERUN_KEY, False):
+            # the last run just ended (one full rerun draws the page without the timer), or a run was opened (the
+            # sidebar shows the session's run: it must follow)
+            st.rerun()
 
     heatmaps()
-    explain("Rows and columns are the swept settings; each cell is the mean over its seeds (accuracy also shows the "
-            "spread). Sharpness: how decided the channels are (1/K undecided, 1 decided). Orthogonality: how much "
-            "the classes' channel sets overlap (lower is more separate). Click a cell to open its run on every view "
-            "page.")
 
 
 def _unfinished(sweep: Sweep) -> bool:
     """True while a slot may still change: a run not ended, or (in a class experiment) a slot not yet taken."""
     for slot in sweep.slots():
-        run_state = _state_of(slot.run_id) if slot.run_id else None
-        run_state = run_state or sweep.run_state(slot.run_id)
-        if run_state is None or run_state in ACTIVE:
+        if slot.run_id is None:
+            return True  # a class experiment's slot no one has trained yet
+        if (_state_of(slot.run_id) or sweep.run_state(slot.run_id)) in ACTIVE:
             return True
     return False
 
@@ -163,6 +169,7 @@ def open_cell(sweep: Sweep, cell: int) -> None:
 def _open(sweep: Sweep, run_id: str, label: str) -> None:
     settings.open_run(run_id)
     st.session_state[OPENED_KEY] = (run_id, label)
+    st.session_state[RERUN_KEY] = True
 
 
 def runs_picker(sweep: Sweep) -> None:
