@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 from test_authors import plotly_array
@@ -96,6 +97,9 @@ def test_heatmap_fills_in_with_mean_and_spread():
     cells = summarize_cells(4, {0: done, 3: [RunOutcome("running", 0, None, None, None, None)]})
     axes = spec().axes
     fig = sweep_heatmap(axes, cells, "accuracy", seeds=2)
+    for metric in ("accuracy", "sharpness", "orthogonality", "epochs_to"):
+        go.Figure(sweep_heatmap(axes, cells, metric, seeds=2).to_dict())  # Plotly's own validation
+    go.Figure(sweep_heatmap(axes[:1], cells[:2], "accuracy", seeds=2).to_dict())  # one swept setting: one row
     z = fig.data[0].z
     assert z[0][0] == pytest.approx(92.0) and z[1][1] is None and z[0][1] is None
     assert "92.0 ± 2.8" in fig.data[0].text[0][0] and "2/2 seeds" in fig.data[0].text[0][0]
