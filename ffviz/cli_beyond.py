@@ -30,6 +30,8 @@ def add_beyond_commands(sub: Any, add_config_flags: ConfigFlags) -> None:
     sweep.add_argument("--name", default="sweep", help="a name for the sweep (part of its folder name)")
     sweep.add_argument("--runs-dir", default="runs", help="the runs folder; the sweep goes in its sweeps/ folder")
     sweep.add_argument("--max-running", type=int, default=2, help="runs that train at once (the rest wait)")
+    sweep.add_argument("--max-runs", type=int, default=1000,
+                       help="refuse a sweep of more runs (cells x seeds) than this; the app's own bound is smaller")
     add_config_flags(sweep)
 
     imp = sub.add_parser("import", help="open a state_dict saved by the authors' CAW-Conv ResNet scripts as a run",
@@ -60,7 +62,7 @@ def _sweep(parser: argparse.ArgumentParser, args: argparse.Namespace, config_fro
 
     try:
         spec = SweepSpec(base=config_from_args(args), axes=tuple(parse_axis(g) for g in args.grid),
-                         seeds=parse_seeds(args.seeds), name=args.name)
+                         seeds=parse_seeds(args.seeds), name=args.name, max_runs=args.max_runs)
         manager = RunManager(args.runs_dir, max_running=args.max_running)
     except (SweepError, ValueError) as e:
         parser.exit(2, f"error: {e}\n")

@@ -354,32 +354,41 @@ class Sweep:
         self.assign(slot.cell, slot.seed, run_id)
         return run_id
 
-    def tag_ended_runs(self) -> int:
+    def tag_ended_runs(self, slots: Sequence[Slot] | None = None, *, skip: set[str] | None = None) -> int:
         """Write sweep, cell and seed into the meta.json of every run of this sweep that has ended and lacks them
-        (once a run has ended nothing else writes its meta). Returns how many were tagged."""
+        (once a run has ended nothing else writes its meta). ``skip``: run ids known to be tagged already (the
+        caller's memory, so a page that polls does not reread them); tagged ones are added to it. Returns how many
+        were tagged."""
         n = 0
-        for slot in self.slots():
+        for slot in self.slots() if slots is None else slots:
+            if not slot.run_id or (skip is not None and slot.run_id in skip):
+                continue
             state = self.run_state(slot.run_id)
             if state is None or state in ("queued", "starting", "running", "paused"):
                 continue
             path = self.run_dir(slot.run_id)
             try:
                 if read_json(path / "meta.json").get("sweep") == self.id:
+                    if skip is not None:
+                        skip.add(slot.run_id)
                     continue
             except (OSError, ValueError):
                 continue
             update_meta(path, sweep=self.id, cell=self.spec.cells()[slot.cell], cell_index=slot.cell, seed=slot.seed)
             n += 1
+            if skip is not None:
+                skip.add(slot.run_id)
         return n
 
 
 def outcomes(sweep: Sweep, *, read: Callable[[Path], RunReader | None] | None = None,
-             state_of: Callable[[str], str | None] | None = None) -> dict[int, list[RunOutcome]]:
+             state_of: Callable[[str], str | None] | None = None,
+             slots: Sequence[Slot] | None = None) -> dict[int, list[RunOutcome]]:
     """Each cell's runs reduced to their numbers (figures.sweep.run_outcome), from their folders. ``read`` gives a
     run folder's reader (the app passes its shared, cached ones); ``state_of`` a run's state (the app's manager
     knows a queued run before its folder says so)."""
     out: dict[int, list[RunOutcome]] = {}
-    for slot in sweep.slots():
+    for slot in sweep.slots() if slots is None else slots:
         if not slot.run_id:
             continue
         state = (state_of(slot.run_id) if state_of else None) or sweep.run_state(slot.run_id)

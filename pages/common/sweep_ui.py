@@ -16,6 +16,7 @@ from ffviz.presets import PRESETS
 from ffviz.recipes import RECIPES, recipe_config
 from ffviz.sweep import (
     MAX_SWEEP_RUNS,
+    Slot,
     Sweep,
     SweepError,
     SweepSpec,
@@ -98,6 +99,12 @@ def _state_of(run_id: str) -> str | None:
     return info.state if info is not None else None
 
 
+@st.cache_resource(show_spinner=False)
+def _tagged() -> set[str]:
+    """Runs whose meta.json carries their sweep already (shared by the server's sessions, so polls skip them)."""
+    return set()
+
+
 def _read(run_dir):
     lr = state.live(run_dir.name)
     return None if lr is None else lr.reader
@@ -112,8 +119,9 @@ def grid(sweep: Sweep) -> None:
     def heatmaps() -> None:
         if st.session_state.get(JOIN_KEY) == sweep.id:
             sweep.renew(token())  # the student is still here: their claim's lease goes on
-        sweep.tag_ended_runs()
-        cells = summarize_cells(len(sweep.spec.cells()), outcomes(sweep, read=_read, state_of=_state_of))
+        slots = sweep.slots()  # read once per refresh: every part below works from this one reading
+        sweep.tag_ended_runs(slots, skip=_tagged())
+        cells = summarize_cells(len(sweep.spec.cells()), outcomes(sweep, read=_read, state_of=_state_of, slots=slots))
         seeds = len(sweep.spec.seeds)
         runs = sum(c.runs for c in cells)
         done = sum(c.finished for c in cells)
@@ -131,8 +139,8 @@ def grid(sweep: Sweep) -> None:
                 "the spread). Sharpness: how decided the channels are (1/K undecided, 1 decided). Orthogonality: how "
                 "much the classes' channel sets overlap (lower is more separate). Click a cell to open its run on "
                 "every view page.")
-        runs_picker(sweep)
-        if (following and not _unfinished(sweep)) or st.session_state.pop(RERUN_KEY, False):
+        runs_picker(sweep, slots)
+        if (following and not _unfinished(sweep, slots)) or st.session_state.pop(RERUN_KEY, False):
             # the last run just ended (one full rerun draws the page without the timer), or a run was opened (the
             # sidebar shows the session's run: it must follow)
             st.rerun()
@@ -140,9 +148,9 @@ def grid(sweep: Sweep) -> None:
     heatmaps()
 
 
-def _unfinished(sweep: Sweep) -> bool:
+def _unfinished(sweep: Sweep, slots: list[Slot] | None = None) -> bool:
     """True while a slot may still change: a run not ended, or (in a class experiment) a slot not yet taken."""
-    for slot in sweep.slots():
+    for slot in sweep.slots() if slots is None else slots:
         if slot.run_id is None:
             return True  # a class experiment's slot no one has trained yet
         if (_state_of(slot.run_id) or sweep.run_state(slot.run_id)) in ACTIVE:
@@ -172,11 +180,11 @@ def _open(sweep: Sweep, run_id: str, label: str) -> None:
     st.session_state[RERUN_KEY] = True
 
 
-def runs_picker(sweep: Sweep) -> None:
+def runs_picker(sweep: Sweep, slots: list[Slot]) -> None:
     """The same as a click on a cell, for every run of the sweep: pick one, open it on every view page."""
     runs = {s.run_id: f"{cell_label(sweep.spec.cells()[s.cell])}, seed {s.seed} · "
                       f"{_state_of(s.run_id) or sweep.run_state(s.run_id) or 'gone'}"
-            for s in sweep.slots() if s.run_id}
+            for s in slots if s.run_id}
     opened = st.session_state.get(OPENED_KEY)
     if opened and opened[0] == state.current_run_id():
         links = " · ".join(f"[{title}]({page.removeprefix('pages/').removesuffix('.py')}?run={opened[0]})"
