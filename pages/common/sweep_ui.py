@@ -229,9 +229,10 @@ def _train_mine(sweep: Sweep) -> None:
     except (ValueError, OSError) as e:
         st.session_state[MSG_KEY] = ("error", f"Could not start your run: {e}")
         return
-    state.set_current_run(run_id)
+    state.set_current_run(run_id)  # the student's own run, on every view page
     st.session_state[state.COMPARE_KEY] = None
     settings.load(sweep.spec.config(slot.cell, slot.seed))
+    state.keep_bounded(state.root())
 
 
 # ----------------------------------------------------------------------------------------------------- starting
