@@ -309,7 +309,8 @@ class Sweep:
         state = self.run_state(slot.run_id)
         if slot.run_id and state is not None and state not in ENDED_BADLY:
             return False  # training, queued or finished: the cell is being (or has been) filled
-        return slot.claimed_by is None and not slot.run_id or now - slot.renewed > lease
+        never_taken = slot.claimed_by is None and not slot.run_id
+        return never_taken or now - slot.renewed > lease
 
     def assign(self, cell: int, seed: int, run_id: str) -> None:
         """Record that this slot's run is run_id (a launched sweep, or a claim that started its run)."""
