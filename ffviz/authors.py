@@ -176,7 +176,7 @@ def ffviz_state(sd: dict[str, torch.Tensor], layout: AuthorsLayout, *, temp_fact
 
 def authors_config(layout: AuthorsLayout, *, dataset: str, trained_epochs: int, data_root: str = "data",
                    image_size: int = 0, device: str = "cpu") -> RunConfig:
-    """The RunConfig that describes their network on this dataset: their pooling, their orthogonality scaling,
+    """The RunConfig that describes their network on this dataset: their pooling, their orthogonality scaling, float32,
     α from the validation loss (the only loss an imported checkpoint can be measured on)."""
     name = resolve_name(dataset)
     preset = next((p.name for p in PRESETS.values() if p.widths == layout.widths), None)
@@ -185,7 +185,7 @@ def authors_config(layout: AuthorsLayout, *, dataset: str, trained_epochs: int, 
                      channels=layout.in_channels if name == "digits" else 0, preset=preset or "resnet17",
                      widths=() if preset else layout.widths, mode="learnable", good_mean=a, good_max=b, good_min=d,
                      orth_scaling="authors", contribution_signal="val", epochs=max(1, trained_epochs),
-                     device=device, seed=2222)
+                     device=device, bf16=False, seed=2222)  # evaluated in float32, as their scripts run
 
 
 def import_authors(source: Path | bytes, runs_root: Path | str, *, dataset: str = "digits", data_root: str = "data",

@@ -21,17 +21,24 @@ ConfigFlags = Callable[[argparse.ArgumentParser], None]
 
 
 def add_beyond_commands(sub: Any, add_config_flags: ConfigFlags) -> None:
-    sweep = sub.add_parser("sweep", help="train a grid of settings over several seeds, grouped as one sweep",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    # No ArgumentDefaultsHelpFormatter here: the config flags' parser default is None (only the flags given
+    # override the recipe) and their help states the real default already; these flags state theirs too.
+    sweep = sub.add_parser("sweep", help="train a grid of settings over several seeds, grouped as one sweep")
     sweep.add_argument("--grid", action="append", required=True, metavar="FIELD=V1,V2,...",
-                       help="a swept setting and its values; give it once or twice (rows, then columns)")
-    sweep.add_argument("--seeds", default="1", help="seeds, comma-separated: every cell trains once per seed")
-    sweep.add_argument("--recipe", choices=sorted(RECIPES), help="start from a named recipe; flags override it")
-    sweep.add_argument("--name", default="sweep", help="a name for the sweep (part of its folder name)")
-    sweep.add_argument("--runs-dir", default="runs", help="the runs folder; the sweep goes in its sweeps/ folder")
-    sweep.add_argument("--max-running", type=int, default=2, help="runs that train at once (the rest wait)")
+                       help="A swept setting and its values; give it once or twice (rows, then columns).")
+    sweep.add_argument("--seeds", default="1", help="Seeds, comma-separated: every cell trains once per seed. "
+                                                    "Default: 1.")
+    sweep.add_argument("--recipe", choices=sorted(RECIPES), help="Start from a named recipe; the flags you give "
+                                                                 "override it. Default: none.")
+    sweep.add_argument("--name", default="sweep", help="A name for the sweep, part of its folder name. "
+                                                       "Default: sweep.")
+    sweep.add_argument("--runs-dir", default="runs", help="The runs folder; the sweep goes in its sweeps/ folder. "
+                                                          "Default: runs.")
+    sweep.add_argument("--max-running", type=int, default=2, help="Runs that train at once; the rest wait. "
+                                                                  "Default: 2.")
     sweep.add_argument("--max-runs", type=int, default=1000,
-                       help="refuse a sweep of more runs (cells x seeds) than this; the app's own bound is smaller")
+                       help="Refuse a sweep of more runs (cells x seeds) than this; the app's own bound is smaller. "
+                            "Default: 1000.")
     add_config_flags(sweep)
 
     imp = sub.add_parser("import", help="open a state_dict saved by the authors' CAW-Conv ResNet scripts as a run",
