@@ -19,6 +19,7 @@ from ffviz.cli import main
 from ffviz.config import RunConfig
 from ffviz.figures.sweep import RunOutcome, summarize_cells, sweep_heatmap
 from ffviz.runs import RunReader
+from ffviz.share import decode
 from ffviz.storage import read_json
 from ffviz.sweep import Sweep, SweepError, SweepSpec, list_sweeps, outcomes, parse_axis, parse_seeds
 
@@ -187,5 +188,12 @@ def test_a_sweep_started_from_the_page_and_a_class_link(runs):
         student.switch_page("pages/sweep.py").run()  # as the link opens it
         assert not student.exception, [e.value for e in student.exception]
         cells.append(next(m.value for m in student.markdown if m.value.startswith("Your cell")))
+        assert not any("not used" in w.value for w in student.warning)  # sweep= and join= are the page's own keys
+        assert not any(f.label and "Rows: setting" in f.label for f in student.selectbox)  # no sweep form for them
     assert cells[0] != cells[1]
     assert len([s for s in klass.slots() if s.claimed_by]) == 2
+
+
+def test_a_class_link_decodes_without_notes():
+    link, notes = decode({"page": "sweep", "sweep": "20261127-120000-class", "join": "1"})
+    assert link.page == "sweep" and notes == []
