@@ -26,6 +26,7 @@ PAGES = [
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
     st.Page("pages/compare.py", title="Compare runs", icon=":material/compare_arrows:"),
     st.Page("pages/gap.py", title="The gap", icon=":material/leaderboard:"),
+    st.Page("pages/sweep.py", title="Sweeps", icon=":material/grid_view:"),
 ]
 
 page = st.navigation(PAGES, position="sidebar", expanded=True)

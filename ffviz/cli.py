@@ -4,6 +4,9 @@
     python -m ffviz datasets
     python -m ffviz train --preset classroom --epochs 5
     python -m ffviz train --resume runs/20261126-172000-learnable-classroom --epochs 30   # continue a run
+    python -m ffviz sweep --recipe classroom --grid lambda_entropy=0,0.01 --seeds 1,2     # a grid of runs
+    python -m ffviz import authors.pth --dataset digits      # a checkpoint from the authors' CAW-Conv scripts
+    python -m ffviz gif runs/<run folder> --layer 4          # the evolution of a layer's W, as an animated GIF
 
 Every RunConfig field is a flag (``--lambda-entropy 0.01``); ``python -m ffviz train --help`` lists them with the
 field docstrings. The paper's CIFAR-10 recipe is ``python -m ffviz train --recipe paper-cifar10``.
@@ -20,6 +23,7 @@ from typing import Any
 
 from ffviz import distributed
 from ffviz.checkpoint import load_checkpoint
+from ffviz.cli_beyond import BEYOND_COMMANDS, add_beyond_commands
 from ffviz.config import RunConfig, field_info
 from ffviz.data import DATASETS, MissingDataError
 from ffviz.presets import PRESETS
@@ -52,10 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Continue this run from its last checkpoint; give --epochs to extend it.")
     train.add_argument("--no-progress", action="store_true",
                        help="Print one line per epoch instead of a progress bar.")
+    _add_config_flags(train)
+    add_beyond_commands(sub, _add_config_flags)
+    return parser
+
+
+def _add_config_flags(command: argparse.ArgumentParser) -> None:
+    """One flag per RunConfig field, grouped as in RunConfig, help text from the field's docstring."""
     groups: dict[str, argparse._ArgumentGroup] = {}
     defaults = RunConfig()
     for f in field_info():
-        group = groups.setdefault(f.metadata["group"], train.add_argument_group(f.metadata["group"]))
+        group = groups.setdefault(f.metadata["group"], command.add_argument_group(f.metadata["group"]))
         kind = f.type
         kwargs: dict[str, Any] = {"help": f.metadata["help"], "default": None, "dest": f.name}
         if "choices" in f.metadata:
@@ -71,7 +82,6 @@ def build_parser() -> argparse.ArgumentParser:
             kwargs["metavar"] = "W1,W2,..."
         kwargs["help"] += f" Default: {_default_text(getattr(defaults, f.name))}."
         group.add_argument(_flag(f.name), **kwargs)
-    return parser
 
 
 def _default_text(value: Any) -> str:
@@ -155,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         for info in DATASETS.values():
             print(f"{info.name:14s} {info.num_classes:3d} classes  {info.description}")
         return 0
+    if args.command in BEYOND_COMMANDS:
+        return BEYOND_COMMANDS[args.command](parser, args, config_from_args)
     if distributed.env_world_size() > 1:
         return _main_distributed(parser, args)
     try:

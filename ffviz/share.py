@@ -31,7 +31,8 @@ from ffviz.data.registry import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE, dataset_names, r
 from ffviz.presets import PRESETS
 
 # The app's pages by URL path ("" is Home); a link names one with ``page=``.
-PAGES = ("home", "train", "assignments", "regularizers", "goodness", "contributions", "runs", "compare", "gap")
+PAGES = ("home", "train", "assignments", "regularizers", "goodness", "contributions", "runs", "compare", "gap",
+         "sweep")
 VIEW_PAGES = ("assignments", "regularizers", "goodness", "contributions")  # pages with an epoch slider and a layer
 # Settings that belong to the server, not to a screen: a link may not point the server at another folder.
 SERVER_ONLY = ("data_root",)
@@ -43,7 +44,9 @@ LOCK_ALL = "all"  # lock=all: every setting (a RunConfig field), not the buttons
 SETTINGS = tuple(f.name for f in field_info())
 # Query parameters Streamlit itself reads; left alone, without a note.
 STREAMLIT_KEYS = ("embed", "embed_options")
-KEYS = (*CONFIG_FIELDS, "page", "run", "epoch", "layer", "compare", "hide", "lock")  # every key a link may use
+# Keys a page reads itself from the URL (the Sweep page: which sweep, and a class experiment's join link).
+PAGE_KEYS = ("sweep", "join")
+KEYS = (*CONFIG_FIELDS, "page", "run", "epoch", "layer", "compare", "hide", "lock", *PAGE_KEYS)  # what a link may use
 MAX_PARAMS = 100  # a link with more parameters is cut here (the rest is noted, not read)
 MAX_VALUE_CHARS = 2000
 MAX_COMPARE = 8
@@ -174,7 +177,7 @@ def _decode(params: Mapping[str, Any], known_runs: Collection[str] | None) -> tu
     for raw_key, raw in items:
         key = str(raw_key).strip().lower()
         value = _last(raw)
-        if key in STREAMLIT_KEYS:
+        if key in STREAMLIT_KEYS or key in PAGE_KEYS:
             continue
         if len(value) > MAX_VALUE_CHARS:
             notes.append(f"Ignored {_show(key)}: its value is {len(value)} characters long.")

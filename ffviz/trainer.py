@@ -264,6 +264,11 @@ class Trainer:
         return TestRecord(epoch=self.epoch, acc_alpha=m.acc_alpha, acc_sum=m.acc_sum, acc_last=m.acc_last,
                           acc_best_layer=m.acc_best_layer, best_layer=m.best_layer, layer_acc=m.layer_acc)
 
+    def evaluate_epoch(self) -> None:
+        """Evaluate the network as it stands and emit its EpochRecord and Snapshot without training: a checkpoint made
+        elsewhere (ffviz.authors) has one epoch to show, the one it was saved at."""
+        self._end_of_epoch(train=None)
+
     def state_dict(self) -> dict[str, Any]:
         """Everything a checkpoint needs to continue this run exactly (tensors and plain data only)."""
         return {"config": self.cfg.to_dict(), "epoch": self.epoch, "step": self.step, "train_time": self.train_time,

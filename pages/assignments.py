@@ -11,6 +11,7 @@ from ffviz.figures import (
     channel_order,
     color_cap,
 )
+from ffviz.figures.animation import assignment_gif
 from ffviz.figures.assignments import heatmap_height
 from ffviz.ui_state import LiveRun
 from pages.common.widgets import epoch_scrubber, explain, layer_select, plot, view_page
@@ -49,6 +50,10 @@ def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
                 "At epoch 0 every row is the same pale 1/K. Scrub or press Play: rows turn into single dark cells "
                 "as channels pick a class. Click a row to follow that channel below. (The colour scale tops out at "
                 "the layer's largest weight at the last epoch.)")
+        st.download_button("W of this layer over training (.gif)", icon=":material/animated_images:",
+                           data=lambda: assignment_gif(lr.w_history(layer), names, layer=layer), mime="image/gif",
+                           file_name=f"{lr.run_id}-W-layer{layer}.gif", key="asg_gif", on_click="ignore",
+                           help="An animated GIF of this heatmap, one frame per epoch, for slides.")
     with right:
         plot(assignment_panel_figure(lr.epochs, layer, names, current_epoch=epoch,
                                      height=max(heatmap_height(w.shape[0]), 700)))

@@ -3,7 +3,7 @@ filtered; the picked run can be opened on every view page, downloaded, continued
 
 import streamlit as st
 
-from pages.common import runs_ui, state
+from pages.common import authors_ui, runs_ui, state
 from pages.common.widgets import explain
 
 state.require_frame()
@@ -30,3 +30,6 @@ if row is not None:
 
 st.subheader("Upload a run", anchor=False)
 runs_ui.upload_box()
+
+st.subheader("Import a checkpoint from the authors' code", anchor=False)
+authors_ui.import_box()

@@ -165,7 +165,8 @@ def epoch_scrubber(lr: LiveRun, run_state: str, *, key: str) -> int:
                   on_change=_start_play, args=(key, first, last))
     with cols[0]:
         if first == last:
-            st.markdown(f"Epoch **{last}** (untrained; the first trained epoch arrives soon)")
+            st.markdown(f"Epoch **{last}** (untrained; the first trained epoch arrives soon)" if last == 0 else
+                        f"Epoch **{last}** (the one epoch this run recorded: an imported checkpoint)")
             return last
         # A select_slider keeps its identity while epochs arrive (a slider's depends on its max, so it would be
         # rebuilt, dropping a drag or a key press in progress, at every epoch).

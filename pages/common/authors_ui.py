@@ -1,0 +1,51 @@
+"""The Runs page's import of a checkpoint from the authors' CAW-Conv ResNet scripts: their state_dict, evaluated on a
+dataset this server has, becomes a run in the uploads folder (ffviz/authors.py does the checking and the maths).
+
+    authors_ui.import_box()      # the uploader, the dataset and the Import button; the import runs in its callback
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ffviz.authors import AuthorsCheckpointError, import_authors
+from ffviz.catalog import MAX_UPLOAD_BYTES
+from ffviz.data import MissingDataError, dataset_names
+from pages.common import share_ui, sources, state
+from pages.common.runs_ui import MSG_KEY, PICK_KEY
+
+
+def import_box() -> None:
+    off = share_ui.current().classroom
+    mb = MAX_UPLOAD_BYTES // 1024 // 1024
+    st.file_uploader("A state_dict saved by the authors' CAW-Conv ResNet scripts (.pth, .pt)", type=["pth", "pt"],
+                     key="authors_file", max_upload_size=mb, disabled=off,
+                     help="The model's state_dict, or their checkpoint dict that holds it under model_state_dict. "
+                          "Loaded weights-only; every key and shape is checked first.")
+    c1, c2, c3 = st.columns([1.2, 1, 1], vertical_alignment="bottom")
+    c1.selectbox("Evaluate it on", dataset_names(), key="authors_dataset", disabled=off,
+                 help="The dataset it was trained on (its input channels and classes must match).")
+    c2.number_input("Epochs it trained (0: from the file)", 0, 10_000, 0, key="authors_epochs", disabled=off,
+                    help="Sets the temperature decay 0.995^(epochs − 1), which the state_dict does not store.")
+    c3.button("Import", icon=":material/upload:", key="authors_import", on_click=_import, disabled=off)
+    st.caption("It opens as a finished run with one epoch: every layer's W, each layer's goodness and accuracy, and "
+               "the layer contributions α from the validation loss.")
+
+
+def _import() -> None:
+    ss = st.session_state
+    f = ss.get("authors_file")
+    if f is None:
+        ss[MSG_KEY] = ("error", "Choose the .pth file first, then press Import.")
+        return
+    epochs = int(ss.get("authors_epochs") or 0) or None
+    try:
+        with st.spinner(f"Evaluating {f.name} on {ss['authors_dataset']}…"):
+            run_dir = import_authors(f.getvalue(), sources.uploaded_root(), dataset=ss["authors_dataset"],
+                                     trained_epochs=epochs, filename=f.name)
+    except (AuthorsCheckpointError, MissingDataError, ValueError, OSError) as e:
+        ss[MSG_KEY] = ("error", f"{f.name} was not imported: {e}")
+        return
+    state.keep_bounded(run_dir.parent)
+    ss[PICK_KEY] = run_dir.name
+    ss[MSG_KEY] = ("success", f"Imported {f.name}: it is in the table as {run_dir.name}. Open it to see its W.")
