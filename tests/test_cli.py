@@ -59,17 +59,22 @@ def test_bad_arguments_name_the_field(argv, needle, tmp_path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_train_help_states_each_default_once_in_sentences() -> None:
-    train = build_parser()._subparsers._group_actions[0].choices["train"]
-    text = train.format_help()
+@pytest.mark.parametrize("command", ["train", "sweep", "import", "gif"])
+def test_help_states_each_default_once_in_sentences(command: str) -> None:
+    parser = build_parser()._subparsers._group_actions[0].choices[command]
+    text = parser.format_help()
     assert "(default: None)" not in text and "(default:" not in text
-    for action in train._actions:
+    for action in parser._actions:
         if action.dest == "help":
             continue
+        name = (action.option_strings or [action.dest])[0]
         help_text = " ".join(action.help.split())
-        assert help_text[0].isupper(), f"{action.option_strings[0]}: {help_text!r} does not start a sentence"
-        assert help_text.endswith("."), f"{action.option_strings[0]}: {help_text!r} does not end a sentence"
-        assert help_text.count("Default:") <= 1, f"{action.option_strings[0]} states its default twice"
+        assert help_text[0].isupper(), f"{name}: {help_text!r} does not start a sentence"
+        assert help_text.endswith("."), f"{name}: {help_text!r} does not end a sentence"
+        assert help_text.count("Default:") <= 1, f"{name} states its default twice"
+    if command != "train":
+        return
+    train = parser
     # every config flag states its default, as the reader would type it
     lambda_help = next(a.help for a in train._actions if a.dest == "lambda_entropy")
     assert lambda_help.endswith("Default: 0.01.")
