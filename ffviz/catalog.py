@@ -134,6 +134,8 @@ def export_archive(run_dir: Path) -> bytes:
             rel = f.relative_to(run_dir).as_posix()
             if not f.is_file() or f.name.startswith(".") or (has_final and rel == "checkpoints/last.pt"):
                 continue
+            if not _allowed(PurePosixPath(rel).parts):
+                continue  # a run process's own files (heartbeat, control, launch, process.log) stay on this server
             z.write(f, f"{run_dir.name}/{rel}")
     return buf.getvalue()
 
@@ -219,10 +221,7 @@ def _import_archive(data: bytes, dest_root: Path, filename: str) -> Path:
         for i in infos:
             parts = PurePosixPath(i.filename).parts[1:]
             rel = "/".join(parts)
-            ok = (len(parts) == 1 and parts[0] in _ALLOWED) or (
-                len(parts) == 2 and parts[0] in _ALLOWED_DIRS and parts[1].endswith(_ALLOWED_DIRS[parts[0]])
-                and ".." not in parts[1] and not parts[1].startswith("."))
-            if not ok:
+            if not _allowed(parts):
                 raise UploadError(f"{filename} contains {i.filename!r}, which is not part of an ffviz run folder")
             members[rel] = i
         if "config.json" not in members:
@@ -245,6 +244,13 @@ def _import_archive(data: bytes, dest_root: Path, filename: str) -> Path:
     meta.update(pid=None, uploaded=dt.datetime.now().isoformat(timespec="seconds"))
     atomic_write_json(run_dir / "meta.json", meta)
     return run_dir
+
+
+def _allowed(parts: tuple[str, ...]) -> bool:
+    """A path inside a run folder that a run archive may carry."""
+    return (len(parts) == 1 and parts[0] in _ALLOWED) or (
+        len(parts) == 2 and parts[0] in _ALLOWED_DIRS and parts[1].endswith(_ALLOWED_DIRS[parts[0]])
+        and ".." not in parts[1] and not parts[1].startswith("."))
 
 
 def _ensure(p: Path) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 
 import numpy as np
@@ -22,7 +21,6 @@ from ffviz.ui_state import (
     other_fields,
     progress,
     run_label,
-    run_status,
     runs_root,
 )
 
@@ -58,14 +56,6 @@ def test_progress_of_a_run_in_its_second_epoch(run_dir):
     assert (p.epochs_done, p.batch_in_epoch) == (1, 2)
     assert p.fraction == pytest.approx((1 + 2 / 4) / 2)
     assert p.seconds_left is not None and p.seconds_left > 0
-
-
-def test_status_corrects_runs_whose_process_is_gone():
-    assert run_status({"status": "running", "pid": os.getpid()}) == "running"
-    assert run_status({"status": "running", "pid": 2 ** 22 + 12345}) == "interrupted"
-    assert run_status({"status": "paused", "pid": None}) == "interrupted"
-    assert run_status({"status": "finished"}) == "finished"
-    assert run_status({"status": "running"}, managed="paused") == "paused"
 
 
 def test_live_run_reads_snapshots_and_w_history_lazily(run_dir):

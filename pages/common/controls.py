@@ -54,9 +54,12 @@ def _start(cfg: RunConfig) -> None:
 def _resume(run_id: str, run_state: str) -> None:
     if run_state == "paused":
         state.manager().control(run_id).resume()
-    else:
-        run_dir = sources.find_run(run_id) or state.root() / run_id
+        return
+    run_dir = sources.find_run(run_id) or state.root() / run_id
+    try:
         state.manager().submit_continue(run_dir, epochs=state.live(run_id).reader.config.epochs)
+    except (ValueError, FileNotFoundError, OSError) as e:  # an upload, or a run that went on elsewhere
+        st.session_state["_toast"] = f"Could not resume {run_id}: {e}. Use Continue on the Runs page."
 
 
 def _reset(run_id: str, steerable: bool) -> None:
