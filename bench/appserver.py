@@ -64,6 +64,9 @@ class AppServer:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+        from ffviz.manager import stop_runs
+
+        stop_runs(self.runs_dir)  # each run is a process of its own and would outlive the server
 
     def output(self) -> str:
         """What the server printed (its log), for a failure message."""

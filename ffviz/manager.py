@@ -262,6 +262,33 @@ class RunManager:
         return queued_runs(self.root)
 
 
+def stop_runs(root: Path | str, timeout: float = 15.0) -> None:
+    """Stop every active run in a runs folder, whoever started it (tests and benchmarks that end their server; a
+    server that only restarts must not: its runs go on). Queued runs are taken out of the queue; running ones are
+    asked to stop through their control file, and SIGKILLed if they have not ended after ``timeout`` seconds."""
+    root = Path(root)
+    dirs = [d for d in root.iterdir() if (d / "config.json").is_file()] if root.is_dir() else []
+    live = []
+    for d in dirs:
+        meta = read_meta(d)
+        if meta.get("status") == "queued":
+            update_meta(d, status="stopped", pid=None)
+        elif run_state(d, meta) in ACTIVE:
+            ControlFile(d).stop()
+            live.append(d)
+    deadline = time.monotonic() + timeout
+    while live and time.monotonic() < deadline:
+        live = [d for d in live if run_state(d) in ACTIVE]
+        time.sleep(0.1)
+    for d in live:  # still going: a run stuck in set-up, or one that ignores its control file
+        pid = _read_dict(d / HEARTBEAT).get("pid") or _read_dict(d / LAUNCH).get("pid")
+        if isinstance(pid, int):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
 def _read_dict(path: Path) -> dict:
     try:
         data = read_json(path)
