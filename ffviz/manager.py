@@ -240,7 +240,7 @@ class RunManager:
             return  # a launcher that hands the run to a scheduler and returns: its heartbeat will come
         if code is not None and code < 0:
             name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
-            status, error = "interrupted", f"its process was killed ({name}); Resume continues it from its last epoch"
+            status, error = "interrupted", f"its process was killed ({name})"
         else:
             status, error = "failed", f"its process ended with exit code {code}: {_tail(run_dir / PROCESS_LOG)}"
         update_meta(run_dir, status=status, error=error, pid=None)

@@ -65,7 +65,7 @@ def test_killing_a_runs_process_shows_it_interrupted_and_every_page_still_draws(
         assert not page.get_by_role("button", name="Resume").is_disabled()
         screenshot(page, "killed_run")
         for title, path in PAGES:
-            page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+            page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
             page.wait_for_url(re.compile(rf"{re.escape(url)}/{path}(\?.*)?$"))
             settle(page)
             no_exception(page, title)
