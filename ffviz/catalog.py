@@ -33,7 +33,7 @@ from ffviz.storage import atomic_write_json, read_json
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
 # What a run folder may contain; anything else in an archive is refused.
-_ALLOWED = ("config.json", "meta.json", "epochs.jsonl", "batches.jsonl", "events.jsonl", "test.json")
+_ALLOWED = ("config.json", "meta.json", "epochs.jsonl", "batches.jsonl", "events.jsonl", "test.json", "probes.npz")
 _ALLOWED_DIRS = {"snapshots": ".npz", "checkpoints": ".pt"}
 
 

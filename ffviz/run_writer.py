@@ -21,9 +21,22 @@ import numpy as np
 from ffviz import records
 from ffviz.checkpoint import load_checkpoint, save_checkpoint
 from ffviz.config import RunConfig
+from ffviz.data import DataSplits
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
 from ffviz.storage import JsonlAppender, JsonlTail, atomic_write, atomic_write_json, read_json
 from ffviz.trainer import Callback, Trainer
+from ffviz.ui_state import image_for_display
+
+PROBES = "probes.npz"  # the probe images' pixels, uint8, so a page shows them without loading the dataset (or torch)
+
+
+def write_probes(run_dir: Path, data: DataSplits, probe_size: int) -> None:
+    """The first probe_size validation images (the ones every snapshot's probe_index points at) as display pixels:
+    pixels (N, H, W) or (N, H, W, 3) uint8."""
+    probe = min(probe_size, len(data.val_y))
+    x = data.val_x[:probe].detach().float().cpu().numpy()  # (N, C, H, W), normalised
+    pixels = np.stack([image_for_display(img, data.mean, data.std) for img in x]) if probe else np.zeros((0, 1, 1))
+    atomic_write(Path(run_dir) / PROBES, lambda f: np.savez_compressed(f, pixels=pixels.astype(np.uint8)))
 
 
 class RunWriter(Callback):
@@ -61,6 +74,8 @@ class RunWriter(Callback):
             "epochs_done": trainer.epoch, "pid": os.getpid(), "host": socket.gethostname(), "error": None,
         })
         self._write_meta()
+        if not (self.dir / PROBES).exists():
+            write_probes(self.dir, trainer.data, trainer.cfg.probe_size)
 
     def on_batch(self, trainer: Trainer, record: BatchRecord) -> None:
         self._batches.append(records.to_dict(record))

@@ -108,3 +108,12 @@ def test_image_for_display_undoes_the_normalisation():
     np.testing.assert_allclose(out, (px[0].numpy() * 255).astype(np.uint8), atol=1)
     rgb = image_for_display(np.zeros((3, 2, 2), np.float32), (0.5, 0.5, 0.5), (1.0, 1.0, 1.0))
     assert rgb.shape == (2, 2, 3) and (rgb == 127).all()
+
+
+def test_a_run_writes_its_probe_images_so_pages_need_no_dataset(run_dir):
+    with np.load(run_dir / "probes.npz") as a:
+        pixels = a["pixels"]
+    data = load_dataset(CFG.dataset, image_size=CFG.image_size or None, seed=CFG.seed)
+    assert pixels.dtype == np.uint8 and len(pixels) == min(CFG.probe_size, len(data.val_y))
+    for i in (0, len(pixels) - 1):
+        assert np.array_equal(pixels[i], image_for_display(data.val_x[i].numpy(), data.mean, data.std))
