@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.report import machine_description, write_section  # noqa: E402
+from ffviz.launcher import THREADS_PER_RUN, default_max_running  # noqa: E402
 
 
 def layouts(cores: int) -> list[tuple[int, int]]:
@@ -74,6 +75,7 @@ def main() -> int:
                       flush=True)
     load_after = os.getloadavg()
     best = max(results, key=lambda k: statistics.median(results[k]))
+    default = default_max_running(gpus=0)
     rows = "\n".join(f"| {runs} | {threads} | {statistics.median(v):,.0f} | {', '.join(f'{x:,.0f}' for x in v)} |"
                      for (runs, threads), v in results.items())
     body = "\n".join([
@@ -87,9 +89,9 @@ def main() -> int:
         "|---|---|---|---|",
         rows,
         "",
-        f"Most images/s together: {best[0]} run(s) x {best[1]} thread(s). FFVIZ_MAX_RUNNING defaults to one run per "
-        f"{cores // best[0] if best[0] else cores} core(s) on the CPU (ffviz/launcher.py, THREADS_PER_RUN) and each "
-        "run is given the cores divided by that number of threads.",
+        f"Most images/s together in this measurement: {best[0]} run(s) x {best[1]} thread(s). The code's default "
+        f"(ffviz/launcher.py): THREADS_PER_RUN = {THREADS_PER_RUN}, so FFVIZ_MAX_RUNNING = {default} on this "
+        f"machine's {cores} cores, each run given {max(1, cores // default)} thread(s).",
         "",
         f"Command: `python bench/concurrency.py --preset {args.preset} --epochs {args.epochs} --rounds {args.rounds}`",
     ])

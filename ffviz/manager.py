@@ -192,8 +192,16 @@ class RunManager:
                 if proc.poll() is not None:
                     del self._procs[run_id]
                     self._reaped(run_id, proc)
-            active = sum(run_state(d, meta) in ("starting", "running", "paused")
-                         for d in self._run_dirs() if (meta := read_meta(d)).get("status") in ACTIVE)
+            active = 0
+            for d in self._run_dirs():
+                meta = read_meta(d)
+                if meta.get("status") not in ("starting", "running", "paused"):
+                    continue
+                if run_state(d, meta) in ACTIVE:
+                    active += 1
+                else:  # its process died while no server of ours watched it: say so once, for good
+                    update_meta(d, status="interrupted", pid=None,
+                                error=meta.get("error") or "its process ended before the run did")
             for run_dir in self._queue():
                 if active >= self.max_running:
                     break
