@@ -14,7 +14,7 @@ from ffviz.catalog import DEFAULT_MAX_RUNS, retention_limit
 from ffviz.runs import update_meta
 
 REPO = Path(__file__).resolve().parents[1]
-TIMEOUT = 180  # the first script run imports torch and scikit-learn: slow on a busy machine
+TIMEOUT = 180  # generous: a busy machine (the app's runs train in their own processes beside the test)
 
 
 @pytest.fixture(scope="module")

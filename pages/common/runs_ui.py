@@ -31,7 +31,7 @@ from ffviz.data import dataset_names
 from ffviz.figures.compare import GAP_MODES, MODE_NAMES, ComparedRun, unique_labels
 from ffviz.launcher import max_running_setting
 from ffviz.runs import RunReader, new_run_dir, update_meta
-from ffviz.runstate import ACTIVE, run_state
+from ffviz.runstate import ACTIVE, STATES, run_state
 from ffviz.ui_state import runs_root
 from pages.common import settings, share_ui, sources, state
 from pages.common.widgets import STATUS_COLORS
@@ -40,7 +40,6 @@ GOTO_KEY = "_runs_goto"
 MSG_KEY = "_runs_msg"
 PICK_KEY = "runs_pick"
 CONTINUABLE = ("finished", "stopped", "interrupted")
-STATUSES = ("finished", "running", "paused", "queued", "stopped", "interrupted", "failed")
 SORTS = {"newest first": ("date", False), "test accuracy": ("test acc %", False),
          "best validation accuracy": ("best val acc %", False), "wall time": ("wall time s", True),
          "name": ("name", True)}
@@ -112,7 +111,7 @@ def filters(rows: list[RunSummary]) -> list[RunSummary]:
                            help="Shows the runs whose name, id, preset or device contains this text.").strip().lower()
     datasets = c[1].multiselect("Dataset", dataset_names(), key="runs_dataset", placeholder="all")
     modes = c[2].multiselect("Mode", MODES, key="runs_mode", placeholder="all")
-    statuses = c[3].multiselect("Status", STATUSES, key="runs_status", placeholder="all")
+    statuses = c[3].multiselect("Status", STATES, key="runs_status", placeholder="all")
     where = c[4].multiselect("Source", sources.SOURCES, key="runs_source", placeholder="all",
                              help="local: trained here or by the CLI; uploaded; shipped with ffviz.")
     sort = c[5].selectbox("Sort by", list(SORTS), key="runs_sort", help="Or click a column's header in the table.")
