@@ -17,7 +17,7 @@ from ffviz.runs import RunReader
 REPO = Path(__file__).resolve().parents[1]
 PAGES = ["pages/home.py", "pages/train.py", "pages/assignments.py", "pages/regularizers.py", "pages/goodness.py",
          "pages/contributions.py"]
-TIMEOUT = 180  # generous: a busy machine (the app's runs train in their own processes beside the test)
+TIMEOUT = 180  # the first script run imports torch and scikit-learn: slow on a busy machine
 
 
 @pytest.fixture(scope="module")
