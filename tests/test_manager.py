@@ -238,3 +238,18 @@ def test_the_launcher_template_wraps_the_command(tmp_path) -> None:
 def test_a_launcher_template_without_a_command_is_refused_at_once() -> None:
     with pytest.raises(ValueError, match=r"\{command\}"):
         Launcher(template="srun --gres=gpu:1")
+
+
+def test_the_torchrun_form_trains_one_run_over_two_processes(tmp_path) -> None:
+    """FFVIZ_LAUNCHER='torchrun --nproc-per-node=2 {args}', with torch's own runner on the CPU (gloo)."""
+    template = f"{sys.executable} -m torch.distributed.run --standalone --nproc-per-node=2 {{args}}"
+    m = RunManager(tmp_path, max_running=1, launcher=Launcher(template=template))
+    try:
+        run_id = m.submit(tiny(epochs=2, widths=(10, 20), image_size=16, batch_size=64))
+        assert m.wait(run_id, 240), "the run did not end"
+        assert m.info(run_id).state == "finished", (tmp_path / run_id / "process.log").read_text()[-3000:]
+    finally:
+        m.shutdown()
+    log = (tmp_path / run_id / "process.log").read_text()
+    assert "rank 0 of 2" in log
+    assert [e.epoch for e in RunReader(tmp_path / run_id).epochs] == [0, 1, 2]
