@@ -35,6 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +64,7 @@ class Wave:
     waits: list[float] = field(default_factory=list)  # Start -> the run left the queue, as its page showed
     statuses: list[str] = field(default_factory=list)  # how each trainer's run ended (its folder's meta.json)
     finished: list[float] = field(default_factory=list)  # wave start -> each trainer's run ended, s
+    server_cpu_finished: list[float] = field(default_factory=list)  # the server's CPU seconds at each of those
     started: float = field(default_factory=time.perf_counter)
     max_running: int = 0
     max_queued: int = 0
@@ -90,7 +92,8 @@ def run_of_seed(runs: Path, seed: int) -> Path | None:
     return None
 
 
-async def trainer(url: str, runs: Path, seed: int, epochs: int, wave: Wave, deadline: float) -> None:
+async def trainer(url: str, runs: Path, seed: int, epochs: int, wave: Wave, deadline: float,
+                  server_cpu: Callable[[], float]) -> None:
     async with AppSession(url) as s:
         t0 = time.perf_counter()
         page = await s.open("train", f"preset=classroom-mini&epochs={epochs}&seed={seed}&device=cpu")
@@ -117,6 +120,7 @@ async def trainer(url: str, runs: Path, seed: int, epochs: int, wave: Wave, dead
     status = json.loads((run_dir / "meta.json").read_text()).get("status") if run_dir else "no run folder"
     wave.statuses.append(status)
     wave.finished.append(time.perf_counter() - wave.started)
+    wave.server_cpu_finished.append(server_cpu())
 
 
 def live_runs(runs: Path) -> list[str]:
@@ -177,7 +181,7 @@ async def run_wave(server: AppServer, args: argparse.Namespace, shipped: list[st
     rng = random.Random(args.seed + index)
     deadline = time.monotonic() + args.duration
     tasks = [trainer(server.url, server.runs_dir, 1000 * (index + 1) + i, args.epochs, wave,
-                     deadline + args.finish_within) for i in range(args.trainers)]
+                     deadline + args.finish_within, server.cpu_seconds) for i in range(args.trainers)]
     tasks += [browser(server.url, server.runs_dir, shipped, random.Random(rng.random()), wave, deadline,
                       watches_live=i % 3 == 0) for i in range(args.sessions - args.trainers)]
     sampler = asyncio.create_task(sample(server, server.runs_dir, wave, peak, stop, limit))
@@ -239,7 +243,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, AppServer(Path(tmp) / "runs", env=env) as server:
         asyncio.run(_warm_up(server.url, shipped))
         start = settle(server, 1.0)
-        waves, peaks, ends, cpu = [], [], [], []
+        waves, peaks, ends, cpu, training = [], [], [], [], []
         for w in range(args.waves):
             t0, server_cpu, own_cpu = time.perf_counter(), server.cpu_seconds(), time.process_time()
             runs_cpu = server.children_cpu_seconds()
@@ -247,7 +251,13 @@ def main() -> int:
             wall = time.perf_counter() - t0
             server_part, own_part = server.cpu_seconds() - server_cpu, time.process_time() - own_cpu
             ends.append(settle(server, SESSION_TTL + 3))  # the runs have ended and been reaped: their CPU counts
-            cpu.append((server_part / wall, (server.children_cpu_seconds() - runs_cpu) / wall, own_part / wall))
+            runs_part = server.children_cpu_seconds() - runs_cpu
+            cpu.append((server_part / wall, runs_part / wall, own_part / wall))
+            # While the runs trained (wave start -> the last one ended): the server's and the runs' CPU together.
+            if wave.finished:
+                last = max(range(len(wave.finished)), key=wave.finished.__getitem__)
+                span = wave.finished[last]
+                training.append(round((wave.server_cpu_finished[last] - server_cpu + runs_part) / span, 2))
             waves.append(wave)
             peaks.append(peak)
             print(f"wave {w + 1}: {len(wave.loads)} page loads, p95 {percentile([s for _, s in wave.loads], 95):.2f}"
@@ -259,6 +269,7 @@ def main() -> int:
     figures["server_cores"] = [round(c[0], 2) for c in cpu]  # CPU seconds per second of each wave
     figures["runs_cores"] = [round(c[1], 2) for c in cpu]  # the runs' processes
     figures["together_cores"] = [round(c[0] + c[1], 2) for c in cpu]
+    figures["together_cores_training"] = training  # from the wave's start until its last run ended
     figures["client_cores"] = [round(c[2], 2) for c in cpu]
     figures["server_tracebacks"] = log.count("Traceback")
     print(json.dumps({k: v for k, v in figures.items() if k != "per_wave"}, indent=1))
@@ -344,6 +355,8 @@ def report(args, f: dict) -> str:
         f"clients | {', '.join(map(str, f['server_cores']))} / {', '.join(map(str, f['runs_cores']))} / "
         f"**{', '.join(map(str, f['together_cores']))}** / {', '.join(map(str, f['client_cores']))} (of "
         f"{os.cpu_count()}) |",
+        f"| **CPU in use while the wave's runs trained** (its start → its last run ended), cores: server and runs "
+        f"together | **{', '.join(map(str, f['together_cores_training']))}** (of {os.cpu_count()}) |",
         f"| server threads: after warm-up / peak per wave / after each wave | {f['threads_start']} / "
         f"{', '.join(map(str, f['threads_peak']))} / {', '.join(map(str, f['threads_end']))} |",
         "",
