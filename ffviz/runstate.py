@@ -36,6 +36,8 @@ HEARTBEAT_SECONDS = 1.0
 # A run on another host (a scheduler's node) is judged by its heartbeat's age alone: this many seconds of silence
 # and it is taken for dead. On this host its pid answers at once.
 STALE_SECONDS = 15.0
+# On this host a beat this old means the pid it names is no longer the run's, even if some process has that pid now.
+PID_REUSE_SECONDS = 60.0
 # A launched run that has not written its heartbeat yet (importing torch, loading data) counts as starting for this
 # long even when no local process stands for it (a launcher that hands the run to a scheduler and returns).
 START_GRACE_SECONDS = 600.0
@@ -74,10 +76,10 @@ def read_heartbeat(run_dir: Path) -> tuple[dict[str, Any], float] | None:
 
 
 def process_alive(host: Any, pid: Any, age: float | None) -> bool:
-    """Whether the process a heartbeat (or meta) names still runs: by its pid on this host, by the heartbeat's age
-    elsewhere."""
+    """Whether the process a heartbeat (or meta) names still runs: by its pid on this host (and a heartbeat not
+    silent for a minute, in case the pid was reused since), by the heartbeat's age elsewhere."""
     if host in (None, socket.gethostname()):
-        return pid_alive(pid)
+        return pid_alive(pid) and (age is None or age < PID_REUSE_SECONDS)
     return age is not None and age < STALE_SECONDS
 
 

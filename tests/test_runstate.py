@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ffviz.runstate import HEARTBEAT, LAUNCH, STALE_SECONDS, Heartbeat, queued_runs, run_state
+from ffviz.runstate import HEARTBEAT, LAUNCH, PID_REUSE_SECONDS, STALE_SECONDS, Heartbeat, queued_runs, run_state
 from ffviz.storage import atomic_write_json
 
 DEAD_PID = 2 ** 22 + 12345  # above Linux's default pid_max: no such process
@@ -43,6 +43,8 @@ def test_a_run_is_alive_while_its_heartbeat_names_a_live_process(tmp_path):
     atomic_write_json(d / "meta.json", {"status": "paused"})
     assert run_state(d) == "paused"
     beat(d, pid=DEAD_PID)  # on this host the pid decides at once, however fresh the beat
+    assert run_state(d) == "interrupted"
+    beat(d, pid=os.getpid(), age=PID_REUSE_SECONDS + 5)  # a live pid, but silent for a minute: reused, not the run
     assert run_state(d) == "interrupted"
 
 
