@@ -5,6 +5,7 @@
     python -m ffviz train --preset classroom --epochs 5
     python -m ffviz train --resume runs/20261126-172000-learnable-classroom --epochs 30   # continue a run
     python -m ffviz train --run-dir runs/20261126-172000-learnable-classroom   # what a server launches
+    python -m ffviz runs                       # every run in runs/ and its state (queued, running, interrupted...)
 
 Every RunConfig field is a flag (``--lambda-entropy 0.01``); ``python -m ffviz train --help`` lists them with the
 field docstrings. The paper's CIFAR-10 recipe is ``python -m ffviz train --recipe paper-cifar10``.
@@ -33,8 +34,8 @@ from ffviz.presets import PRESETS
 from ffviz.recipes import RECIPES
 from ffviz.records import BatchRecord, EpochRecord, TestRecord
 from ffviz.run_writer import RunWriter, resume
-from ffviz.runs import new_run_dir, update_meta
-from ffviz.runstate import Heartbeat, read_meta
+from ffviz.runs import list_runs, new_run_dir, update_meta
+from ffviz.runstate import Heartbeat, read_meta, run_state
 from ffviz.steering import FileControl
 from ffviz.storage import read_json
 from ffviz.trainer import Callback, Trainer
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("presets", help="list the architecture presets")
     sub.add_parser("datasets", help="list the datasets")
+    runs = sub.add_parser("runs", help="list the runs in a runs folder and the state each is in")
+    runs.add_argument("--runs-dir", default="runs", help="the runs folder")
     train = sub.add_parser("train", help="train a run (or continue one with --resume)",
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     train.add_argument("--recipe", choices=sorted(RECIPES), help="start from a named recipe; flags override it")
@@ -155,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "datasets":
         for info in DATASETS.values():
             print(f"{info.name:14s} {info.num_classes:3d} classes  {info.description}")
+        return 0
+    if args.command == "runs":
+        # The same authority the app's pages use (ffviz/runstate.py): a killed run reads interrupted here too.
+        for run_dir in list_runs(args.runs_dir):
+            meta = read_meta(run_dir)
+            print(f"{run_state(run_dir, meta):12s} {meta.get('epochs_done', 0):>4} epochs  {run_dir.name}")
         return 0
     _set_threads(args.threads)
     if distributed.env_world_size() > 1:

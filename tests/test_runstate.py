@@ -103,3 +103,14 @@ def test_the_heartbeat_thread_rewrites_the_file(tmp_path):
         assert run_state(d) == "running"
     finally:
         hb.stop()
+
+
+def test_the_cli_lists_runs_in_the_state_the_authority_gives(tmp_path, capsys):
+    from ffviz.cli import main
+
+    folder(tmp_path, "20260101-000000-done", status="finished", epochs_done=3)
+    folder(tmp_path, "20260102-000000-killed", status="running", pid=DEAD_PID, epochs_done=1)
+    assert main(["runs", "--runs-dir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[0] == "interrupted" and lines[0].endswith("killed")
+    assert lines[1].split()[:2] == ["finished", "3"]
