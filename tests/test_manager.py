@@ -253,3 +253,17 @@ def test_the_torchrun_form_trains_one_run_over_two_processes(tmp_path) -> None:
     log = (tmp_path / run_id / "process.log").read_text()
     assert "rank 0 of 2" in log
     assert [e.epoch for e in RunReader(tmp_path / run_id).epochs] == [0, 1, 2]
+
+
+def test_a_process_that_dies_without_a_word_fails_its_run_with_its_output(tmp_path) -> None:
+    """A crash before the trainer could write anything (here: a process that prints a traceback and exits 3): the
+    run reads failed, and its error quotes the end of process.log, which its page shows."""
+    crash = "import sys; print('Traceback (most recent call last):\\nRuntimeError: boom', file=sys.stderr); sys.exit(3)"
+    m = RunManager(tmp_path, max_running=1, launcher=Launcher(template=f"{sys.executable} -c {crash!r} {{command}}"))
+    try:
+        run_id = m.submit(tiny())
+        assert m.wait(run_id, 60)
+        info = m.info(run_id)
+        assert info.state == "failed" and "exit code 3" in info.error and "RuntimeError: boom" in info.error
+    finally:
+        m.shutdown()
