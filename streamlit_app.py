@@ -3,13 +3,12 @@
     streamlit run streamlit_app.py            # runs go to runs/ (or $FFVIZ_RUNS_DIR)
 
 The frame of the app: page set-up, the shared sidebar (which run every page shows) and the navigation. Each page
-is a file in pages/ that reads like a description of its screen; training runs in the server's RunManager.
+is a file in pages/ that reads like a description of its screen; each run trains in a process of its own,
+launched by the server's RunManager.
 """
 
-# Imported here, on the script thread, before any training thread can start: two threads importing pandas for the
-# first time at once (a run loading its data, a page drawing a table) can see a partially initialised module.
-import pandas  # noqa: F401
-import sklearn.datasets  # noqa: F401
+# No torch, no scikit-learn, no pandas here: runs train in processes of their own (ffviz/launcher.py), so the first
+# page of a fresh server draws after importing Streamlit, plotly and the run readers only.
 import streamlit as st
 
 from pages.common import FRAME_KEY, share_ui, sidebar, state

@@ -64,6 +64,9 @@ class AppServer:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+        from ffviz.manager import stop_runs
+
+        stop_runs(self.runs_dir)  # each run is a process of its own and would outlive the server
 
     def output(self) -> str:
         """What the server printed (its log), for a failure message."""
@@ -85,6 +88,12 @@ class AppServer:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
+    def children_cpu_seconds(self) -> float:
+        """CPU time of the server's ended child processes (the runs it launched and reaped), user and system
+        (Linux: cutime and cstime, counted once the server has waited for them)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
     def threads(self) -> int:
-        """The server process's threads: Python's, the web server's, PyTorch's pools (Linux)."""
+        """The server process's threads: Python's, the web server's, the run scheduler's (Linux)."""
         return self._status("Threads")

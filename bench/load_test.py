@@ -10,16 +10,17 @@ page load is the time from the request to the last element of the page's script 
 student's laptop's work, not the server's). A wave starts every session at once:
 
 - trainers open the Train page from a link (preset classroom-mini, a few epochs, their own seed), press Start and
-  watch the live charts until the run ends; beyond the server's two training slots runs wait in the queue, and the
-  page must say their position;
+  watch the live charts until the run ends; each run trains in a process of its own, and beyond the server's
+  FFVIZ_MAX_RUNNING slots runs wait in the queue, and the page must say their position;
 - browsers open tab after tab from links (a shipped run, with an epoch and a layer on a view page) and move through
   a few pages from the sidebar in each, reading each page for 1-4 s; one in three follow a link to a run that is
   training and read its live views (their charts rerun every second) until it ends.
 
 Then the sessions close, the runs end, and the server's threads and resident memory are read again. Two waves: a
-leak shows as growth from the end of the first wave to the end of the second (the first wave also fills pools and
-caches that stay: PyTorch's threads, the shared run readers). A failed request is any exception on a page, a
-request the server did not answer within 60 s, or a dropped connection; there must be none.
+leak shows as growth from the end of the first wave to the end of the second (the first wave also fills caches that
+stay: the shared run readers). CPU is counted for the server and for the runs' processes (which the server reaps,
+so their CPU time is the server's children's), each divided by the wave's wall time. A failed request is any
+exception on a page, a request the server did not answer within 60 s, or a dropped connection; there must be none.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +45,7 @@ sys.path.insert(0, str(REPO))
 from bench.appserver import AppServer  # noqa: E402
 from bench.report import machine_description, write_section  # noqa: E402
 from bench.st_client import AppSession, RequestFailed  # noqa: E402
+from ffviz.launcher import MAX_RUNNING_ENV, max_running_setting  # noqa: E402
 
 BROWSE_PAGES = ("", "assignments", "regularizers", "goodness", "contributions", "runs", "compare", "gap", "train")
 VIEW_PAGES = ("assignments", "regularizers", "goodness", "contributions")
@@ -60,6 +63,9 @@ class Wave:
     positions: list[int] = field(default_factory=list)  # queue positions trainers' pages showed right after Start
     waits: list[float] = field(default_factory=list)  # Start -> the run left the queue, as its page showed
     statuses: list[str] = field(default_factory=list)  # how each trainer's run ended (its folder's meta.json)
+    finished: list[float] = field(default_factory=list)  # wave start -> each trainer's run ended, s
+    server_cpu_finished: list[float] = field(default_factory=list)  # the server's CPU seconds at each of those
+    started: float = field(default_factory=time.perf_counter)
     max_running: int = 0
     max_queued: int = 0
     requests: int = 0
@@ -86,7 +92,8 @@ def run_of_seed(runs: Path, seed: int) -> Path | None:
     return None
 
 
-async def trainer(url: str, runs: Path, seed: int, epochs: int, wave: Wave, deadline: float) -> None:
+async def trainer(url: str, runs: Path, seed: int, epochs: int, wave: Wave, deadline: float,
+                  server_cpu: Callable[[], float]) -> None:
     async with AppSession(url) as s:
         t0 = time.perf_counter()
         page = await s.open("train", f"preset=classroom-mini&epochs={epochs}&seed={seed}&device=cpu")
@@ -112,6 +119,8 @@ async def trainer(url: str, runs: Path, seed: int, epochs: int, wave: Wave, dead
     run_dir = run_of_seed(runs, seed)
     status = json.loads((run_dir / "meta.json").read_text()).get("status") if run_dir else "no run folder"
     wave.statuses.append(status)
+    wave.finished.append(time.perf_counter() - wave.started)
+    wave.server_cpu_finished.append(server_cpu())
 
 
 def live_runs(runs: Path) -> list[str]:
@@ -150,12 +159,13 @@ async def browser(url: str, runs: Path, shipped: list[str], rng: random.Random, 
             wave.requests += s.requests
 
 
-async def sample(server: AppServer, runs: Path, wave: Wave, peak: list[float], stop: asyncio.Event) -> None:
+async def sample(server: AppServer, runs: Path, wave: Wave, peak: list[float], stop: asyncio.Event,
+                 limit: int) -> None:
     while not stop.is_set():
         states = list(run_states(runs).values())
-        running = sum(s in ("running", "paused") for s in states)
+        running = sum(s in ("starting", "running", "paused") for s in states)
         wave.max_running = max(wave.max_running, running)
-        if running >= 2:  # every slot busy: what waits now waits in the queue (a new run says "queued" briefly)
+        if running >= limit:  # every slot busy: what waits now waits in the queue (a new run says "queued" briefly)
             wave.max_queued = max(wave.max_queued, states.count("queued"))
         peak[0] = max(peak[0], server.rss_mb())
         peak[1] = max(peak[1], server.threads())
@@ -165,16 +175,16 @@ async def sample(server: AppServer, runs: Path, wave: Wave, peak: list[float], s
             pass
 
 
-async def run_wave(server: AppServer, args: argparse.Namespace, shipped: list[str], index: int
+async def run_wave(server: AppServer, args: argparse.Namespace, shipped: list[str], index: int, limit: int
                    ) -> tuple[Wave, list[float]]:
     wave, peak, stop = Wave(), [0.0, 0], asyncio.Event()
     rng = random.Random(args.seed + index)
     deadline = time.monotonic() + args.duration
     tasks = [trainer(server.url, server.runs_dir, 1000 * (index + 1) + i, args.epochs, wave,
-                     deadline + args.finish_within) for i in range(args.trainers)]
+                     deadline + args.finish_within, server.cpu_seconds) for i in range(args.trainers)]
     tasks += [browser(server.url, server.runs_dir, shipped, random.Random(rng.random()), wave, deadline,
                       watches_live=i % 3 == 0) for i in range(args.sessions - args.trainers)]
-    sampler = asyncio.create_task(sample(server, server.runs_dir, wave, peak, stop))
+    sampler = asyncio.create_task(sample(server, server.runs_dir, wave, peak, stop, limit))
     for outcome in await asyncio.gather(*tasks, return_exceptions=True):
         if isinstance(outcome, BaseException):
             wave.failures.append(f"{type(outcome).__name__}: {outcome}")
@@ -186,7 +196,7 @@ async def run_wave(server: AppServer, args: argparse.Namespace, shipped: list[st
 def settle(server: AppServer, seconds: float) -> tuple[float, int]:
     """Wait for closed sessions to expire and the server to go idle; then (resident MiB, threads)."""
     deadline = time.monotonic() + 120
-    while any(s in ("queued", "running", "paused") for s in run_states(server.runs_dir).values()):
+    while any(s in ("queued", "starting", "running", "paused") for s in run_states(server.runs_dir).values()):
         if time.monotonic() > deadline:
             break
         time.sleep(0.5)
@@ -217,24 +227,37 @@ def main() -> int:
     parser.add_argument("--finish-within", type=float, default=240.0,
                         help="seconds after the browsing ends that trainers may still watch their runs")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-running", type=int, default=None,
+                        help="the server's FFVIZ_MAX_RUNNING (default: its own, from this machine's cores and GPUs)")
     parser.add_argument("--json", type=Path, help="also write the figures here (the test reads them)")
     parser.add_argument("--no-report", action="store_true", help="print only; leave bench/REPORT.md alone")
     args = parser.parse_args()
     if not 0 <= args.trainers <= args.sessions:
         parser.error(f"--trainers={args.trainers} must be between 0 and --sessions={args.sessions}")
     shipped = sorted(p.name for p in (REPO / "assets" / "runs").iterdir() if (p / "meta.json").exists())
+    env = {"STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(SESSION_TTL)}
+    if args.max_running is not None:
+        env[MAX_RUNNING_ENV] = str(args.max_running)
+    limit = max_running_setting({**os.environ, **env})[0]  # what the server reads (no torch: ffviz.launcher)
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory() as tmp, AppServer(
-            Path(tmp) / "runs", env={"STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(SESSION_TTL)}) as server:
+    with tempfile.TemporaryDirectory() as tmp, AppServer(Path(tmp) / "runs", env=env) as server:
         asyncio.run(_warm_up(server.url, shipped))
         start = settle(server, 1.0)
-        waves, peaks, ends, cpu = [], [], [], []
+        waves, peaks, ends, cpu, training = [], [], [], [], []
         for w in range(args.waves):
             t0, server_cpu, own_cpu = time.perf_counter(), server.cpu_seconds(), time.process_time()
-            wave, peak = asyncio.run(run_wave(server, args, shipped, w))
+            runs_cpu = server.children_cpu_seconds()
+            wave, peak = asyncio.run(run_wave(server, args, shipped, w, limit))
             wall = time.perf_counter() - t0
-            cpu.append(((server.cpu_seconds() - server_cpu) / wall, (time.process_time() - own_cpu) / wall))
-            ends.append(settle(server, SESSION_TTL + 3))
+            server_part, own_part = server.cpu_seconds() - server_cpu, time.process_time() - own_cpu
+            ends.append(settle(server, SESSION_TTL + 3))  # the runs have ended and been reaped: their CPU counts
+            runs_part = server.children_cpu_seconds() - runs_cpu
+            cpu.append((server_part / wall, runs_part / wall, own_part / wall))
+            # While the runs trained (wave start -> the last one ended): the server's and the runs' CPU together.
+            if wave.finished:
+                last = max(range(len(wave.finished)), key=wave.finished.__getitem__)
+                span = wave.finished[last]
+                training.append(round((wave.server_cpu_finished[last] - server_cpu + runs_part) / span, 2))
             waves.append(wave)
             peaks.append(peak)
             print(f"wave {w + 1}: {len(wave.loads)} page loads, p95 {percentile([s for _, s in wave.loads], 95):.2f}"
@@ -242,8 +265,12 @@ def main() -> int:
         log = server.output()
     load_after = os.getloadavg()
     figures = summarize(args, waves, start, peaks, ends, load_before, load_after)
+    figures["limit"] = limit
     figures["server_cores"] = [round(c[0], 2) for c in cpu]  # CPU seconds per second of each wave
-    figures["client_cores"] = [round(c[1], 2) for c in cpu]
+    figures["runs_cores"] = [round(c[1], 2) for c in cpu]  # the runs' processes
+    figures["together_cores"] = [round(c[0] + c[1], 2) for c in cpu]
+    figures["together_cores_training"] = training  # from the wave's start until its last run ended
+    figures["client_cores"] = [round(c[2], 2) for c in cpu]
     figures["server_tracebacks"] = log.count("Traceback")
     print(json.dumps({k: v for k, v in figures.items() if k != "per_wave"}, indent=1))
     if args.json:
@@ -278,6 +305,7 @@ def summarize(args, waves: list[Wave], start, peaks, ends, load_before, load_aft
         "requests": sum(w.requests for w in waves),
         "failures": [f for w in waves for f in w.failures],
         "statuses": [s for w in waves for s in w.statuses],
+        "all_finished_s": [round(max(w.finished), 1) if w.finished else None for w in waves],
         "positions": [p for w in waves for p in w.positions],
         "queue_waits": [round(s, 1) for w in waves for s in w.waits],
         "max_running": max(w.max_running for w in waves), "max_queued": max(w.max_queued for w in waves),
@@ -314,15 +342,21 @@ def report(args, f: dict) -> str:
         f"| live chart reruns, count / p95 | {f['fragment_reruns']} / {f['fragment_p95']:.2f} s |",
         f"| requests sent / **failed** | {f['requests']} / **{len(f['failures'])}** (server log tracebacks: "
         f"{f['server_tracebacks']}) |",
-        f"| queue: most runs training at once / most waiting | {f['max_running']} (the limit is 2) / "
-        f"{f['max_queued']} |",
+        f"| queue: most runs training at once / most waiting | {f['max_running']} (the limit, FFVIZ_MAX_RUNNING, "
+        f"is {f['limit']}) / {f['max_queued']} |",
         f"| queue positions shown right after Start | {', '.join(map(str, f['positions'])) or 'none'} |",
         f"| queued runs: Start → training, s | {', '.join(map(str, f['queue_waits'])) or 'none'} |",
         f"| how the trainers' runs ended | {', '.join(f['statuses'])} |",
-        f"| server memory (RSS): after warm-up / peak per wave / after each wave | {f['rss_start']:.0f} / "
+        f"| **wave start → the last trainer's run finished**, per wave | "
+        f"{', '.join(f'{v} s' for v in f['all_finished_s'])} |",
+        f"| **server memory (RSS)**: after warm-up / peak per wave / after each wave | {f['rss_start']:.0f} / "
         f"{' , '.join(f'{v:.0f}' for v in f['rss_peak'])} / {' , '.join(f'{v:.0f}' for v in f['rss_end'])} MiB |",
-        f"| CPU in use during each wave, cores: server (pages and training) / the simulated clients | "
-        f"{', '.join(map(str, f['server_cores']))} / {', '.join(map(str, f['client_cores']))} (of 2) |",
+        f"| CPU in use during each wave, cores: server (pages) / runs' processes / **together** / the simulated "
+        f"clients | {', '.join(map(str, f['server_cores']))} / {', '.join(map(str, f['runs_cores']))} / "
+        f"**{', '.join(map(str, f['together_cores']))}** / {', '.join(map(str, f['client_cores']))} (of "
+        f"{os.cpu_count()}) |",
+        f"| **CPU in use while the wave's runs trained** (its start → its last run ended), cores: server and runs "
+        f"together | **{', '.join(map(str, f['together_cores_training']))}** (of {os.cpu_count()}) |",
         f"| server threads: after warm-up / peak per wave / after each wave | {f['threads_start']} / "
         f"{', '.join(map(str, f['threads_peak']))} / {', '.join(map(str, f['threads_end']))} |",
         "",
@@ -334,7 +368,8 @@ def report(args, f: dict) -> str:
         + ("No request failed." if ok else f"Failures: {f['failures'][:5]}"),
         "",
         f"Command: `python bench/load_test.py --sessions {args.sessions} --trainers {args.trainers} "
-        f"--duration {args.duration:.0f} --epochs {args.epochs} --waves {args.waves}`",
+        f"--duration {args.duration:.0f} --epochs {args.epochs} --waves {args.waves}"
+        + (f" --max-running {args.max_running}" if args.max_running is not None else "") + "`",
     ]
     return "\n".join(lines)
 

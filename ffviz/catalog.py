@@ -23,18 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ffviz.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ffviz.config import RunConfig
 from ffviz.records import EpochRecord
 from ffviz.runs import RunReader, init_run_dir, new_run_dir, update_meta
+from ffviz.runstate import ACTIVE, run_state
 from ffviz.storage import atomic_write_json, read_json
 
 # Largest upload accepted, and the most an archive may unpack to (a zip bomb stops here).
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
-ACTIVE_STATES = ("queued", "running", "paused")
 # What a run folder may contain; anything else in an archive is refused.
-_ALLOWED = ("config.json", "meta.json", "epochs.jsonl", "batches.jsonl", "events.jsonl", "test.json")
+_ALLOWED = ("config.json", "meta.json", "epochs.jsonl", "batches.jsonl", "events.jsonl", "test.json", "probes.npz")
 _ALLOWED_DIRS = {"snapshots": ".npz", "checkpoints": ".pt"}
 
 
@@ -78,46 +77,18 @@ class RunSummary:
                 "id": self.run_id}
 
 
-def pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def effective_status(meta: dict[str, Any], active_ids: set[str] | None, run_id: str) -> str:
-    """A run that says it is active but whose process is gone (or, in this process, whose thread is gone) was
-    interrupted: a server restart or a kill. It can be continued from its last checkpoint."""
-    status = meta.get("status", "interrupted")
-    if status not in ACTIVE_STATES:
-        return status
-    pid = meta.get("pid")
-    if status == "queued" and pid is None:
-        return status if active_ids is None or run_id in active_ids else "interrupted"
-    if not pid_alive(pid):
-        return "interrupted"
-    if pid == os.getpid() and active_ids is not None and run_id not in active_ids:
-        return "interrupted"
-    return status
-
-
 def folder_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def summarize(run_dir: Path, source: str, active_ids: set[str] | None = None) -> RunSummary:
+def summarize(run_dir: Path, source: str) -> RunSummary:
     cfg = RunConfig.from_dict(read_json(run_dir / "config.json"))
     meta = read_json(run_dir / "meta.json") if (run_dir / "meta.json").exists() else {}
     reader_epochs = _epochs(run_dir)
     test = read_json(run_dir / "test.json") if (run_dir / "test.json").exists() else None
     return RunSummary(
         dir=run_dir, run_id=run_dir.name, source=source, name=meta.get("name") or run_dir.name,
-        created=meta.get("created", ""), status=effective_status(meta, active_ids, run_dir.name),
+        created=meta.get("created", ""), status=run_state(run_dir, meta),
         dataset=cfg.dataset, preset=cfg.preset, mode=cfg.mode, lambda_entropy=cfg.lambda_entropy,
         lambda_orth=cfg.lambda_orth, epochs_done=int(meta.get("epochs_done", len(reader_epochs) and
                                                                   reader_epochs[-1].epoch)),
@@ -136,7 +107,7 @@ def _epochs(run_dir: Path) -> list[EpochRecord]:
         return []
 
 
-def scan_runs(roots: dict[str, Path], active_ids: set[str] | None = None) -> list[RunSummary]:
+def scan_runs(roots: dict[str, Path]) -> list[RunSummary]:
     """Every readable run folder under the given roots (source name -> folder), newest first. A folder that
     cannot be read is skipped, never fatal: one bad folder must not hide the others."""
     rows = []
@@ -146,7 +117,7 @@ def scan_runs(roots: dict[str, Path], active_ids: set[str] | None = None) -> lis
         for d in Path(root).iterdir():
             if d.is_dir() and (d / "config.json").exists():
                 try:
-                    rows.append(summarize(d, source, active_ids))
+                    rows.append(summarize(d, source))
                 except (ValueError, OSError, KeyError, json.JSONDecodeError):
                     continue
     return sorted(rows, key=lambda r: r.created, reverse=True)
@@ -163,6 +134,8 @@ def export_archive(run_dir: Path) -> bytes:
             rel = f.relative_to(run_dir).as_posix()
             if not f.is_file() or f.name.startswith(".") or (has_final and rel == "checkpoints/last.pt"):
                 continue
+            if not _allowed(PurePosixPath(rel).parts):
+                continue  # a run process's own files (heartbeat, control, launch, process.log) stay on this server
             z.write(f, f"{run_dir.name}/{rel}")
     return buf.getvalue()
 
@@ -200,6 +173,8 @@ def import_upload(data: bytes, dest_root: Path, *, filename: str = "upload") -> 
                           f"{MAX_UPLOAD_BYTES // 1024 // 1024} MB")
     if zipfile.is_zipfile(io.BytesIO(data)) and not _is_torch_zip(data):
         return _import_archive(data, Path(dest_root), filename)
+    from ffviz.checkpoint import CheckpointError, load_checkpoint  # torch: only when a checkpoint is uploaded
+
     try:
         ck = load_checkpoint(data)
     except CheckpointError as e:
@@ -221,6 +196,8 @@ def _import_checkpoint(ck: dict[str, Any], dest_root: Path, filename: str) -> Pa
         cfg = RunConfig.from_dict(ck["config"])
     except (KeyError, ValueError, TypeError) as e:
         raise UploadError(f"{filename}: the checkpoint's config is not valid: {e}") from None
+    from ffviz.checkpoint import save_checkpoint
+
     run_dir = new_run_dir(dest_root, cfg, Path(filename).stem)
     init_run_dir(run_dir, cfg, name=Path(filename).stem)
     (run_dir / "checkpoints").mkdir()
@@ -244,10 +221,7 @@ def _import_archive(data: bytes, dest_root: Path, filename: str) -> Path:
         for i in infos:
             parts = PurePosixPath(i.filename).parts[1:]
             rel = "/".join(parts)
-            ok = (len(parts) == 1 and parts[0] in _ALLOWED) or (
-                len(parts) == 2 and parts[0] in _ALLOWED_DIRS and parts[1].endswith(_ALLOWED_DIRS[parts[0]])
-                and ".." not in parts[1] and not parts[1].startswith("."))
-            if not ok:
+            if not _allowed(parts):
                 raise UploadError(f"{filename} contains {i.filename!r}, which is not part of an ffviz run folder")
             members[rel] = i
         if "config.json" not in members:
@@ -265,11 +239,18 @@ def _import_archive(data: bytes, dest_root: Path, filename: str) -> Path:
             run_dir.rmdir()
             shutil.move(str(stage), run_dir)
     meta = read_json(run_dir / "meta.json") if (run_dir / "meta.json").exists() else {}
-    if meta.get("status") in ACTIVE_STATES:
+    if meta.get("status") in ACTIVE:  # no process of this server trains it: continue it with Resume
         meta["status"] = "interrupted"
     meta.update(pid=None, uploaded=dt.datetime.now().isoformat(timespec="seconds"))
     atomic_write_json(run_dir / "meta.json", meta)
     return run_dir
+
+
+def _allowed(parts: tuple[str, ...]) -> bool:
+    """A path inside a run folder that a run archive may carry."""
+    return (len(parts) == 1 and parts[0] in _ALLOWED) or (
+        len(parts) == 2 and parts[0] in _ALLOWED_DIRS and parts[1].endswith(_ALLOWED_DIRS[parts[0]])
+        and ".." not in parts[1] and not parts[1].startswith("."))
 
 
 def _ensure(p: Path) -> Path:
@@ -279,6 +260,8 @@ def _ensure(p: Path) -> Path:
 
 def _validate_staged(stage: Path, filename: str) -> None:
     """Everything must parse: the config validates, records read, checkpoints load weights-only."""
+    from ffviz.checkpoint import CheckpointError, load_checkpoint  # torch: only for an archive with checkpoints
+
     try:
         RunConfig.from_dict(read_json(stage / "config.json"))
         if (stage / "meta.json").exists() and not isinstance(read_json(stage / "meta.json"), dict):
@@ -336,11 +319,11 @@ def enforce_retention(root: Path, *, max_runs: int = DEFAULT_MAX_RUNS, active_id
                 meta = read_json(d / "meta.json") if (d / "meta.json").exists() else {}
             except (OSError, ValueError):
                 continue  # unreadable: not ours to judge, never deleted
-            runs.append((str(meta.get("created", "")), d, effective_status(meta, active_ids, d.name)))
+            runs.append((str(meta.get("created", "")), d, run_state(d, meta)))
     runs.sort(key=lambda r: r[0], reverse=True)  # newest first
     removed = []
     for _, d, status in runs[max_runs:]:
-        if status in ACTIVE_STATES or (active_ids is not None and d.name in active_ids):
+        if status in ACTIVE or (active_ids is not None and d.name in active_ids):
             continue
         shutil.rmtree(d, ignore_errors=True)
         removed.append(d)

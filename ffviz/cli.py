@@ -4,12 +4,18 @@
     python -m ffviz datasets
     python -m ffviz train --preset classroom --epochs 5
     python -m ffviz train --resume runs/20261126-172000-learnable-classroom --epochs 30   # continue a run
+    python -m ffviz train --run-dir runs/20261126-172000-learnable-classroom   # what a server launches
+    python -m ffviz runs                       # every run in runs/ and its state (queued, running, interrupted...)
     python -m ffviz sweep --recipe classroom --grid lambda_entropy=0,0.01 --seeds 1,2     # a grid of runs
     python -m ffviz import authors.pth --dataset digits      # a checkpoint from the authors' CAW-Conv scripts
     python -m ffviz gif runs/<run folder> --layer 4          # the evolution of a layer's W, as an animated GIF
 
 Every RunConfig field is a flag (``--lambda-entropy 0.01``); ``python -m ffviz train --help`` lists them with the
 field docstrings. The paper's CIFAR-10 recipe is ``python -m ffviz train --recipe paper-cifar10``.
+
+A run trained here can be steered like one the app started (its folder's control.json, ffviz/steering.py) and
+proves it is alive with a heartbeat (ffviz/runstate.py), so the app shows its true state. ``--run-dir`` trains a
+folder that already holds its config.json (the app queued it): from its last checkpoint if it has one.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,7 +37,11 @@ from ffviz.data import DATASETS, MissingDataError
 from ffviz.presets import PRESETS
 from ffviz.recipes import RECIPES
 from ffviz.records import BatchRecord, EpochRecord, TestRecord
-from ffviz.runs import RunWriter, new_run_dir, resume
+from ffviz.run_writer import RunWriter, resume
+from ffviz.runs import list_runs, new_run_dir, update_meta
+from ffviz.runstate import Heartbeat, read_meta, run_state
+from ffviz.steering import FileControl
+from ffviz.storage import read_json
 from ffviz.trainer import Callback, Trainer
 
 
@@ -43,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("presets", help="list the architecture presets")
     sub.add_parser("datasets", help="list the datasets")
+    runs = sub.add_parser("runs", help="list the runs in a runs folder and the state each is in")
+    runs.add_argument("--runs-dir", default="runs", help="The runs folder. Default: runs.")
     # Each flag's help says its default itself, once: argparse's ArgumentDefaultsHelpFormatter would add a second
     # "(default: None)" to every config flag, whose parser default is None so that only the flags given override a
     # recipe.
@@ -54,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="A name for the run, also part of its folder name. Default: none.")
     train.add_argument("--resume", default=None, metavar="RUN_DIR",
                        help="Continue this run from its last checkpoint; give --epochs to extend it.")
+    train.add_argument("--run-dir", default=None, metavar="RUN_DIR",
+                       help="Train the run folder that already holds its config.json (what the app launches): "
+                       "from its last checkpoint if it has one, else from the start.")
+    train.add_argument("--threads", type=int, default=None,
+                       help="CPU threads for this run. Default: $FFVIZ_RUN_THREADS, else torch's own choice.")
     train.add_argument("--no-progress", action="store_true",
                        help="Print one line per epoch instead of a progress bar.")
     _add_config_flags(train)
@@ -165,33 +184,102 @@ def main(argv: list[str] | None = None) -> int:
         for info in DATASETS.values():
             print(f"{info.name:14s} {info.num_classes:3d} classes  {info.description}")
         return 0
+    if args.command == "runs":
+        # The same authority the app's pages use (ffviz/runstate.py): a killed run reads interrupted here too.
+        for run_dir in list_runs(args.runs_dir):
+            meta = read_meta(run_dir)
+            print(f"{run_state(run_dir, meta):12s} {meta.get('epochs_done', 0):>4} epochs  {run_dir.name}")
+        return 0
     if args.command in BEYOND_COMMANDS:
         return BEYOND_COMMANDS[args.command](parser, args, config_from_args)
+    _set_threads(args.threads)
     if distributed.env_world_size() > 1:
         return _main_distributed(parser, args)
+    if args.run_dir:
+        return _train_run_dir(Path(args.run_dir), progress=not args.no_progress)
     try:
         if args.resume:
-            trainer = resume(args.resume, epochs=args.epochs, callbacks=[ProgressBar(not args.no_progress)])
             run_dir = Path(args.resume)
+            control = FileControl(run_dir)
+            trainer = resume(args.resume, epochs=args.epochs, control=control,
+                             callbacks=[ProgressBar(not args.no_progress)])
         else:
             cfg = config_from_args(args)
-            trainer = Trainer(cfg, callbacks=[ProgressBar(not args.no_progress)])
             run_dir = new_run_dir(args.runs_dir, cfg, args.name)
+            control = FileControl(run_dir)
+            trainer = Trainer(cfg, control=control, callbacks=[ProgressBar(not args.no_progress)])
             trainer.callbacks.insert(0, RunWriter(run_dir, name=args.name))
     except (ValueError, FileNotFoundError, MissingDataError) as e:
         parser.exit(2, f"error: {e}\n")
     print(f"run folder: {run_dir}", flush=True)
-    status = trainer.fit()
+    return _fit(trainer, run_dir, control)
+
+
+def _set_threads(threads: int | None) -> None:
+    """This run's share of the CPU: --threads, else $FFVIZ_RUN_THREADS (set by the app's launcher)."""
+    raw = threads if threads is not None else os.environ.get("FFVIZ_RUN_THREADS", "")
+    try:
+        n = int(raw)
+    except (TypeError, ValueError):
+        return
+    if n >= 1:
+        import torch
+
+        torch.set_num_threads(n)
+
+
+def _fit(trainer: Trainer, run_dir: Path, control: FileControl, heartbeat: Heartbeat | None = None) -> int:
+    """Train with a heartbeat in the folder; SIGTERM (a scheduler's cancel, a server's shutdown) stops at the next
+    batch, as the Stop button does, so the run ends stopped with its records closed."""
+    signal.signal(signal.SIGTERM, lambda *_: control.stop())
+    heartbeat = heartbeat or Heartbeat(run_dir).start()
+    try:
+        status = trainer.fit()
+    finally:
+        heartbeat.stop()
     print(json.dumps({"status": status, "run": str(run_dir), "epochs": trainer.epoch}), flush=True)
     return 0 if status in ("finished", "stopped") else 1
+
+
+def _train_run_dir(run_dir: Path, *, progress: bool) -> int:
+    """Train (or continue) the run a server queued in run_dir. Whatever goes wrong before training starts is
+    written to the folder, so the run's page says it; the trainer itself never raises."""
+    control = FileControl(run_dir)
+    heartbeat = Heartbeat(run_dir).start()  # from the first moment: "starting" becomes a live run at once
+    try:
+        meta = read_meta(run_dir)
+        epochs = meta.get("continue_to")
+        has_checkpoint = any((run_dir / "checkpoints" / f).exists() for f in ("last.pt", "final.pt"))
+        if has_checkpoint:
+            trainer = resume(run_dir, epochs=epochs, control=control, callbacks=[ProgressBar(progress)])
+        else:
+            cfg = RunConfig.from_dict(read_json(run_dir / "config.json"))
+            if epochs is not None:
+                cfg = cfg.replace(epochs=int(epochs))
+            trainer = Trainer(cfg, control=control, callbacks=[RunWriter(run_dir), ProgressBar(progress)])
+    except Exception as e:  # missing data, a bad config or checkpoint: the run failed, the folder says why
+        heartbeat.stop()
+        update_meta(run_dir, status="failed", error=f"{type(e).__name__}: {e}", pid=None)
+        print(f"run failed before training: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        return 1
+    print(f"run folder: {run_dir}", flush=True)
+    return _fit(trainer, run_dir, control, heartbeat)
 
 
 def _main_distributed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """``train`` under torchrun: every rank trains its part of each batch (ffviz.distributed); rank 0 alone writes
     the run folder and prints progress."""
     try:
-        if args.resume:
-            run_dir = Path(args.resume)
+        if args.run_dir and not any((Path(args.run_dir) / "checkpoints" / f).exists() for f in ("last.pt",
+                                                                                              "final.pt")):
+            run_dir = Path(args.run_dir)  # a folder the app queued: its config.json, from the start
+            cfg, ck = RunConfig.from_dict(read_json(run_dir / "config.json")), None
+            if read_meta(run_dir).get("continue_to") is not None:
+                cfg = cfg.replace(epochs=int(read_meta(run_dir)["continue_to"]))
+        elif args.resume or args.run_dir:
+            run_dir = Path(args.resume or args.run_dir)
+            if args.run_dir and read_meta(run_dir).get("continue_to") is not None:
+                args.epochs = int(read_meta(run_dir)["continue_to"])
             # as runs.resume: last.pt is the newest; a shipped or uploaded run may carry only final.pt
             paths = [p for p in (run_dir / "checkpoints" / "last.pt", run_dir / "checkpoints" / "final.pt")
                      if p.exists()]
@@ -207,14 +295,21 @@ def _main_distributed(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.exit(2, f"error: {e}\n")
     ctx = distributed.setup(cfg.device)
     callbacks: list[Callback] = []
+    heartbeat = None
     if ctx.is_main:
-        if not args.resume:
+        if not (args.resume or args.run_dir):
             run_dir = new_run_dir(args.runs_dir, cfg, args.name)
-        callbacks = [RunWriter(run_dir, name=None if args.resume else args.name), ProgressBar(not args.no_progress)]
+        callbacks = [RunWriter(run_dir, name=None if args.resume or args.run_dir else args.name),
+                     ProgressBar(not args.no_progress)]
+        # Rank 0 beats for the whole run. Steering by file is not offered under torchrun: a pause or stop seen by
+        # one rank alone would leave the others waiting in their next all-reduce.
+        heartbeat = Heartbeat(run_dir).start()
     trainer = Trainer(cfg, checkpoint=ck, callbacks=callbacks, dist=ctx)
     if ctx.is_main:
         print(f"run folder: {run_dir} (rank 0 of {ctx.world_size}, {ctx.backend})", flush=True)
     status = trainer.fit()
+    if heartbeat is not None:
+        heartbeat.stop()
     distributed.report_sync(trainer.model, ctx)
     if ctx.is_main:
         print(json.dumps({"status": status, "run": str(run_dir), "epochs": trainer.epoch}), flush=True)

@@ -5,7 +5,8 @@
     control.pause(); control.set(lambda_entropy=0.0); control.resume(); control.stop()
 
 The trainer calls ``wait_between_batches`` before every batch: that is the only place where it blocks, so a
-command takes effect at the next batch boundary and never tears a step in half.
+command takes effect at the next batch boundary and never tears a step in half. A run in its own process is steered
+through its folder instead (ffviz/steering.py): the same class, whose ``poll`` reads the commands a server wrote.
 """
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ class RunControl:
         return self._stop
 
     # --- called by the trainer ---
+    def poll(self) -> None:
+        """Pick up commands given outside this process (steering.FileControl reads them from the run folder); an
+        in-process control has none. Called before every batch and twice a second while paused."""
+
     def take_changes(self) -> dict[str, float]:
         with self._cond:
             out, self._pending = self._pending, {}
@@ -96,6 +101,7 @@ class RunControl:
 
     def wait_between_batches(self, on_wait: Any = None) -> bool:
         """Block while paused; return False when the run should stop. ``on_wait`` runs once when blocking starts."""
+        self.poll()
         with self._cond:
             if self._paused and not self._stop and on_wait is not None:
                 self._cond.release()
@@ -105,4 +111,5 @@ class RunControl:
                     self._cond.acquire()
             while self._paused and not self._stop:
                 self._cond.wait(timeout=0.5)
+                self.poll()  # the condition's lock is re-entrant: poll's pause/resume/stop take it again
             return not self._stop

@@ -9,14 +9,20 @@
         test.json          TestRecord, once finished
         snapshots/epoch_0003.npz   Snapshot of each epoch (W of every layer, probe goodness, predictions)
         checkpoints/last.pt        after every epoch;  checkpoints/final.pt  once finished
+        heartbeat.json     the run process's pid and host, rewritten every second (ffviz/runstate.py)
+        control.json       commands a server wrote for the run (ffviz/steering.py)
+        process.log        the run process's output, when a server launched it (ffviz/launcher.py)
+
+This module only reads (and creates folders): JSON, JSON lines and npz, no torch, so a server draws every page
+without importing it. The writer side, ``RunWriter`` and ``resume``, lives in ffviz/run_writer.py and is still
+importable from here (loaded on first use).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import re
+import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -24,13 +30,10 @@ from typing import Any
 import numpy as np
 
 from ffviz import records
-from ffviz.checkpoint import load_checkpoint, save_checkpoint
 from ffviz.config import RunConfig
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
-from ffviz.storage import JsonlAppender, JsonlTail, atomic_write, atomic_write_json, read_json
-from ffviz.trainer import Callback, Trainer
+from ffviz.storage import JsonlTail, atomic_write_json, read_json
 
-STATUSES = ("running", "paused", "finished", "stopped", "failed", "interrupted")
 # Snapshots a RunReader keeps in memory, the least recently used dropped first: a paper-size run has hundreds of
 # epochs and a resnet17 snapshot is a few MB, while a view scrubs around a handful at a time.
 SNAPSHOT_CACHE = 12
@@ -52,11 +55,15 @@ def new_run_dir(root: Path | str, cfg: RunConfig, name: str | None = None) -> Pa
     raise RuntimeError(f"could not create a new run folder under {root}")
 
 
-def init_run_dir(run_dir: Path, cfg: RunConfig, *, name: str | None = None) -> None:
-    """Write the config and a "queued" meta, so the folder is a listed run before its first epoch."""
+def init_run_dir(run_dir: Path, cfg: RunConfig, *, name: str | None = None, owner: str | None = None) -> None:
+    """Write the config and a "queued" meta, so the folder is a listed run before its first epoch. ``queued_at``
+    orders the on-disk queue (ffviz/runstate.py); ``owner`` is whoever submitted it (None: no one in particular)."""
     atomic_write_json(run_dir / "config.json", cfg.to_dict())
-    atomic_write_json(run_dir / "meta.json", {"name": name or run_dir.name, "status": "queued",
-                                              "created": dt.datetime.now().isoformat(timespec="seconds")})
+    meta = {"name": name or run_dir.name, "status": "queued", "queued_at": time.time(),
+            "created": dt.datetime.now().isoformat(timespec="seconds")}
+    if owner is not None:
+        meta["owner"] = owner
+    atomic_write_json(run_dir / "meta.json", meta)
 
 
 def update_meta(run_dir: Path, **changes: Any) -> None:
@@ -68,95 +75,6 @@ def update_meta(run_dir: Path, **changes: Any) -> None:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "run"
-
-
-class RunWriter(Callback):
-    """Writes everything a run emits into its folder. Resuming into an existing folder appends to it."""
-
-    def __init__(self, run_dir: Path | str, *, name: str | None = None) -> None:
-        self.dir = Path(run_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "snapshots").mkdir(exist_ok=True)
-        (self.dir / "checkpoints").mkdir(exist_ok=True)
-        self.name = name
-        self._batches = JsonlAppender(self.dir / "batches.jsonl")
-        self._epochs = JsonlAppender(self.dir / "epochs.jsonl")
-        self._events = JsonlAppender(self.dir / "events.jsonl")
-        self.meta: dict[str, Any] = read_json(self.dir / "meta.json") if (self.dir / "meta.json").exists() else {}
-
-    def on_start(self, trainer: Trainer) -> None:
-        if not (self.dir / "config.json").exists():
-            atomic_write_json(self.dir / "config.json", trainer.cfg.to_dict())
-        if trainer.epoch == 0:
-            # A fresh start into this folder: drop records from an earlier attempt that never finished an epoch.
-            for f in ("batches.jsonl", "epochs.jsonl"):
-                (self.dir / f).write_bytes(b"")
-        else:
-            self._truncate_after(trainer.step, trainer.epoch)
-        data = trainer.data
-        self.meta.update({
-            "name": self.name or self.meta.get("name") or self.dir.name, "status": "running",
-            "created": self.meta.get("created") or dt.datetime.now().isoformat(timespec="seconds"),
-            "device": trainer.device_name, "num_parameters": trainer.num_parameters,
-            "num_layers": trainer.model.num_layers, "widths": list(trainer.model.widths),
-            "dataset": data.name, "num_classes": data.num_classes, "class_names": list(data.class_names),
-            "in_channels": data.in_channels, "image_size": data.image_size,
-            "split_sizes": [len(data.train_y), len(data.val_y), len(data.test_y)],
-            "epochs_done": trainer.epoch, "pid": os.getpid(), "error": None,
-        })
-        self._write_meta()
-
-    def on_batch(self, trainer: Trainer, record: BatchRecord) -> None:
-        self._batches.append(records.to_dict(record))
-
-    def on_epoch(self, trainer: Trainer, record: EpochRecord, snapshot: Snapshot) -> None:
-        arrays = snapshot.to_arrays()
-        atomic_write(self.dir / "snapshots" / f"epoch_{record.epoch:04d}.npz", lambda f: np.savez(f, **arrays))
-        # Order matters for a kill at any moment: the snapshot before the record (a reader that sees an epoch can
-        # open its snapshot), the record before the checkpoint (a resume from an older checkpoint drops the newer
-        # records and replays them, while a checkpoint newer than the records would leave a hole in the history).
-        self._batches.sync()
-        self._epochs.append(records.to_dict(record))
-        self._epochs.sync()
-        if record.epoch > 0:
-            save_checkpoint(self.dir / "checkpoints" / "last.pt", trainer.state_dict())
-        self.meta["epochs_done"] = record.epoch
-        self._write_meta()
-
-    def on_event(self, trainer: Trainer, record: EventRecord) -> None:
-        self._events.append(records.to_dict(record))
-        self._events.sync()
-        status = {"pause": "paused", "resume": "running", "step": "running"}.get(record.action)
-        if status and self.meta.get("status") != status:
-            self.meta["status"] = status
-            self._write_meta()
-
-    def on_end(self, trainer: Trainer, status: str, test: TestRecord | None) -> None:
-        if test is not None:
-            atomic_write_json(self.dir / "test.json", records.to_dict(test))
-            save_checkpoint(self.dir / "checkpoints" / "final.pt", trainer.state_dict())
-        self.meta.update({"status": status, "error": trainer.error, "epochs_done": trainer.epoch,
-                          "train_time": trainer.train_time, "pid": None,
-                          "ended": dt.datetime.now().isoformat(timespec="seconds")})
-        self._write_meta()
-        for f in (self._batches, self._epochs, self._events):
-            f.close()
-
-    def _write_meta(self) -> None:
-        atomic_write_json(self.dir / "meta.json", self.meta)
-
-    def _truncate_after(self, step: int, epoch: int) -> None:
-        """On resume, drop records written after the checkpoint (a partial epoch that will be replayed)."""
-        self._batches.close()
-        self._epochs.close()
-        for fname, keep in (("batches.jsonl", lambda r: r["step"] <= step),
-                            ("epochs.jsonl", lambda r: r["epoch"] <= epoch)):
-            path = self.dir / fname
-            kept = b"".join(json.dumps(r, allow_nan=True).encode() + b"\n" for r in JsonlTail(path).read_new()
-                            if keep(r))
-            atomic_write(path, lambda f, data=kept: f.write(data))
-        self._batches = JsonlAppender(self.dir / "batches.jsonl")
-        self._epochs = JsonlAppender(self.dir / "epochs.jsonl")
 
 
 class RunReader:
@@ -211,22 +129,9 @@ class RunReader:
         return snap
 
     def checkpoint(self, which: str = "last") -> dict[str, Any]:
+        from ffviz.checkpoint import load_checkpoint  # torch: only where a checkpoint is really read
+
         return load_checkpoint(self.dir / "checkpoints" / f"{which}.pt")
-
-
-def resume(run_dir: Path | str, *, callbacks: list[Callback] | tuple[Callback, ...] = (), control=None,
-           epochs: int | None = None, data=None) -> Trainer:
-    """A trainer that continues the run in run_dir from its last checkpoint (optionally to more epochs)."""
-    run_dir = Path(run_dir)
-    # last.pt is the newest; a shipped or uploaded run may carry only final.pt.
-    paths = [p for p in (run_dir / "checkpoints" / "last.pt", run_dir / "checkpoints" / "final.pt") if p.exists()]
-    if not paths:
-        raise FileNotFoundError(f"{run_dir} has no checkpoint to resume from (it never finished an epoch)")
-    ck = load_checkpoint(paths[0])
-    if epochs is not None:
-        ck["config"] = {**ck["config"], "epochs": int(epochs)}
-    return Trainer(RunConfig.from_dict(ck["config"]), checkpoint=ck, data=data, control=control,
-                   callbacks=[RunWriter(run_dir), *callbacks])
 
 
 def list_runs(root: Path | str) -> list[Path]:
@@ -235,3 +140,12 @@ def list_runs(root: Path | str) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted((p for p in root.iterdir() if (p / "config.json").exists()), key=lambda p: p.name, reverse=True)
+
+
+def __getattr__(name: str) -> Any:
+    """``from ffviz.runs import RunWriter, resume`` still works; it imports the trainer (torch) only then."""
+    if name in ("RunWriter", "resume"):
+        from ffviz import run_writer
+
+        return getattr(run_writer, name)
+    raise AttributeError(f"module 'ffviz.runs' has no attribute {name!r}")

@@ -2,7 +2,7 @@
 
     live = LiveRun("runs/20261126-172000-learnable-classroom")
     live.refresh()                       # reads only the lines appended since the last call (cheap to poll)
-    p = progress(live.reader, run_status(live.reader.meta))
+    p = progress(live.reader, run_state(live.dir))     # the run's state: ffviz/runstate.py, the one authority
     w = live.w_history(layer=2)          # {epoch: (C, K)} read lazily from the snapshots, one array each
 
 One LiveRun per run folder serves every session of a server (the app keeps them in a resource cache), so its
@@ -24,9 +24,10 @@ import numpy as np
 
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot
 from ffviz.runs import RunReader
+from ffviz.runstate import ACTIVE as ACTIVE  # re-exported for the pages: the states in which a run may still write
+from ffviz.runstate import run_state
 
 RUNS_ENV = "FFVIZ_RUNS_DIR"
-ACTIVE = ("queued", "starting", "running", "paused")  # a run in one of these states may still write records
 
 
 def runs_root(repo_root: Path | str | None = None) -> Path:
@@ -36,29 +37,6 @@ def runs_root(repo_root: Path | str | None = None) -> Path:
         return Path(env).expanduser().absolute()
     base = Path(repo_root) if repo_root is not None else Path(__file__).resolve().parent.parent
     return base / "runs"
-
-
-def pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def run_status(meta: dict[str, Any], managed: str | None = None) -> str:
-    """The state to show: the manager's, if this server runs it; else the folder's, corrected for runs whose
-    process is gone (a server or CLI killed mid-run reads "interrupted", not "running" forever)."""
-    if managed is not None:
-        return managed
-    status = meta.get("status", "unknown")
-    if status in ACTIVE and not pid_alive(meta.get("pid")):
-        return "interrupted"
-    return status
 
 
 # ---------------------------------------------------------------------------------------------------- live reads
@@ -236,7 +214,7 @@ def format_seconds(s: float | None) -> str:
 def run_label(run_dir: Path, status: str | None = None, meta: dict[str, Any] | None = None) -> str:
     """A short line for the run picker: "26 Nov 17:52 · learnable-classroom · finished"."""
     meta = meta if meta is not None else _read_meta(run_dir)
-    status = status or run_status(meta)
+    status = status or run_state(run_dir, meta)
     name = run_dir.name
     try:
         when = dt.datetime.strptime(name[:15], "%Y%m%d-%H%M%S").strftime("%d %b %H:%M")

@@ -1,7 +1,7 @@
 """Train: settings on the left, run controls and live charts on the right.
 
-The run itself lives in the server's RunManager, not in this script: switching pages, moving a widget or closing
-the tab leaves it training, and this page reads its records again on return.
+The run itself is a process of its own, launched by the server's RunManager, not this script: switching pages,
+moving a widget or closing the tab leaves it training, and this page reads its folder again on return.
 """
 
 import streamlit as st

@@ -19,6 +19,8 @@ from typing import IO, TYPE_CHECKING
 
 import pytest
 
+from ffviz.manager import stop_runs
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
@@ -80,6 +82,7 @@ def serve_app(tmp_path_factory: pytest.TempPathFactory, *, unset_env: tuple[str,
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+            stop_runs(runs)  # runs are processes of their own: they outlive a server unless stopped
             log.seek(0)
             print(log.read()[-4000:])
 

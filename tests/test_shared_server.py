@@ -14,7 +14,7 @@ from ffviz.catalog import DEFAULT_MAX_RUNS, retention_limit
 from ffviz.runs import update_meta
 
 REPO = Path(__file__).resolve().parents[1]
-TIMEOUT = 180  # the first script run imports torch and scikit-learn: slow on a busy machine
+TIMEOUT = 180  # generous: a busy machine (the app's runs train in their own processes beside the test)
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +99,24 @@ def test_retention_limit_reads_the_environment(raw, limit, noted):
     got, note = retention_limit(env)
     assert got == limit and (note is not None) == noted
 
+
+
+def test_the_runs_page_states_how_many_runs_train_at_once(runs, monkeypatch):
+    monkeypatch.setenv("FFVIZ_MAX_RUNNING", "3")
+    at = session().run()
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception
+    assert any("At most 3 train at once" in c.value for c in at.caption)
+    monkeypatch.setenv("FFVIZ_MAX_RUNNING", "many")
+    at.run()
+    warning = " ".join(w.value for w in at.warning)
+    assert "FFVIZ_MAX_RUNNING='many'" in warning
+
+
+@pytest.mark.parametrize(("raw", "noted"), [(None, False), ("4", False), ("0", True), ("two", True)])
+def test_max_running_reads_the_environment(raw, noted):
+    from ffviz.launcher import default_max_running, max_running_setting
+
+    env = {} if raw is None else {"FFVIZ_MAX_RUNNING": raw}
+    got, note = max_running_setting(env)
+    assert got == (4 if raw == "4" else default_max_running()) and (note is not None) == noted

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 
 import numpy as np
@@ -22,7 +21,6 @@ from ffviz.ui_state import (
     other_fields,
     progress,
     run_label,
-    run_status,
     runs_root,
 )
 
@@ -58,14 +56,6 @@ def test_progress_of_a_run_in_its_second_epoch(run_dir):
     assert (p.epochs_done, p.batch_in_epoch) == (1, 2)
     assert p.fraction == pytest.approx((1 + 2 / 4) / 2)
     assert p.seconds_left is not None and p.seconds_left > 0
-
-
-def test_status_corrects_runs_whose_process_is_gone():
-    assert run_status({"status": "running", "pid": os.getpid()}) == "running"
-    assert run_status({"status": "running", "pid": 2 ** 22 + 12345}) == "interrupted"
-    assert run_status({"status": "paused", "pid": None}) == "interrupted"
-    assert run_status({"status": "finished"}) == "finished"
-    assert run_status({"status": "running"}, managed="paused") == "paused"
 
 
 def test_live_run_reads_snapshots_and_w_history_lazily(run_dir):
@@ -118,3 +108,12 @@ def test_image_for_display_undoes_the_normalisation():
     np.testing.assert_allclose(out, (px[0].numpy() * 255).astype(np.uint8), atol=1)
     rgb = image_for_display(np.zeros((3, 2, 2), np.float32), (0.5, 0.5, 0.5), (1.0, 1.0, 1.0))
     assert rgb.shape == (2, 2, 3) and (rgb == 127).all()
+
+
+def test_a_run_writes_its_probe_images_so_pages_need_no_dataset(run_dir):
+    with np.load(run_dir / "probes.npz") as a:
+        pixels = a["pixels"]
+    data = load_dataset(CFG.dataset, image_size=CFG.image_size or None, seed=CFG.seed)
+    assert pixels.dtype == np.uint8 and len(pixels) == min(CFG.probe_size, len(data.val_y))
+    for i in (0, len(pixels) - 1):
+        assert np.array_equal(pixels[i], image_for_display(data.val_x[i].numpy(), data.mean, data.std))

@@ -9,9 +9,11 @@ images and runs stay comparable. Normalisation uses the training split's per-cha
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ffviz.data.splits import DataSplits, channel_stats, images_to_float
+from ffviz.lazy import lazy_import
+
+torch = lazy_import("torch")  # imported when a dataset is loaded, not when the registry is (a server never does)
 
 DIGITS_SPLIT_SEED = 2222  # fixed on purpose: the split must not depend on the run seed (see module docstring)
 N_TEST = 360

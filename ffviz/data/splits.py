@@ -11,8 +11,10 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import torch
-import torch.nn.functional as F
+from ffviz.lazy import lazy_import
+
+torch = lazy_import("torch")  # imported when splits are made, not when the registry is (a server never does)
+F = lazy_import("torch.nn.functional")
 
 # Images converted per step in `images_to_float`: large enough to be vectorised, small enough that the float
 # intermediate of a 100k-image set (Tiny-ImageNet) never exists twice in memory.

@@ -25,11 +25,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ffviz.data.download import ProgressFn
 from ffviz.data.errors import MissingDataError
 from ffviz.data.splits import DataSplits, images_to_float, stratified_split
+from ffviz.lazy import lazy_import
+
+torch = lazy_import("torch")  # imported when a dataset is loaded, not when the registry is (a server never does)
 
 FOLDER = "tiny-imagenet-200"
 URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"

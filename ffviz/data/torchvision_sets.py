@@ -33,11 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ffviz.data.download import ProgressFn, bytes_under, install_files, run_with_progress, staging_dir
 from ffviz.data.errors import MissingDataError
 from ffviz.data.splits import DataSplits, images_to_float, random_split, val_count
+from ffviz.lazy import lazy_import
+
+torch = lazy_import("torch")  # imported when a dataset is loaded, not when the registry is (a server never does)
 
 _MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                 "t10k-labels-idx1-ubyte")

@@ -54,9 +54,12 @@ def _start(cfg: RunConfig) -> None:
 def _resume(run_id: str, run_state: str) -> None:
     if run_state == "paused":
         state.manager().control(run_id).resume()
-    else:
-        run_dir = sources.find_run(run_id) or state.root() / run_id
+        return
+    run_dir = sources.find_run(run_id) or state.root() / run_id
+    try:
         state.manager().submit_continue(run_dir, epochs=state.live(run_id).reader.config.epochs)
+    except (ValueError, FileNotFoundError, OSError) as e:  # an upload, or a run that went on elsewhere
+        st.session_state["_toast"] = f"Could not resume {run_id}: {e}. Use Continue on the Runs page."
 
 
 def _reset(run_id: str, steerable: bool) -> None:
@@ -93,6 +96,10 @@ def status_panel(lr: LiveRun, run_state: str) -> None:
     cols[3].metric("Device", p.device.split(" (")[0].upper(), help=p.device)
     cols[4].metric("Time left", format_seconds(p.seconds_left) if run_state in ACTIVE else "–")
     st.progress(p.fraction, text=f"{run_state} · {100 * p.fraction:.0f}% · step {p.step}")
+    if run_state == "interrupted":
+        why = lr.reader.meta.get("error") or "its process ended before the run did"
+        st.warning(f"This run was interrupted: {why}. What it recorded stays; **Resume** continues it from its last "
+                   "finished epoch.", icon=":material/warning:")
     if run_state == "queued":
         pos = state.manager().queue_position(lr.run_id)
         st.info(f"Waiting for a free slot{f': position {pos} in the queue' if pos else ''}. Runs start as others "

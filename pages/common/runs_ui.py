@@ -29,8 +29,10 @@ from ffviz.catalog import (
 from ffviz.config import MODES, RunConfig
 from ffviz.data import dataset_names
 from ffviz.figures.compare import GAP_MODES, MODE_NAMES, ComparedRun, unique_labels
+from ffviz.launcher import max_running_setting
 from ffviz.runs import RunReader, new_run_dir, update_meta
-from ffviz.ui_state import ACTIVE, runs_root
+from ffviz.runstate import ACTIVE, STATES, run_state
+from ffviz.ui_state import runs_root
 from pages.common import settings, share_ui, sources, state
 from pages.common.widgets import STATUS_COLORS
 
@@ -38,7 +40,6 @@ GOTO_KEY = "_runs_goto"
 MSG_KEY = "_runs_msg"
 PICK_KEY = "runs_pick"
 CONTINUABLE = ("finished", "stopped", "interrupted")
-STATUSES = ("finished", "running", "paused", "queued", "stopped", "interrupted", "failed")
 SORTS = {"newest first": ("date", False), "test accuracy": ("test acc %", False),
          "best validation accuracy": ("best val acc %", False), "wall time": ("wall time s", True),
          "name": ("name", True)}
@@ -81,15 +82,16 @@ def _summary(path: str, source: str, signature: tuple) -> RunSummary | None:
 
 
 def all_rows() -> list[RunSummary]:
-    """Every readable run, newest first; a run this server trains shows the manager's state."""
+    """Every readable run, newest first, each in the state its folder says now."""
     rows = []
     for source, root in sources.roots().items():
         if not root.is_dir():
             continue
         for d in root.iterdir():
             if (d / "config.json").is_file() and (row := _summary(str(d), source, _signature(d))) is not None:
-                info = state.manager().info(row.run_id)
-                rows.append(row if info is None else _with_status(row, info.state))
+                # The cached summary's state may be stale (a process dies without touching the files the cache
+                # key watches): an active run's state is read again, from its heartbeat.
+                rows.append(_with_status(row, run_state(d)) if row.status in ACTIVE else row)
     return sorted(rows, key=lambda r: r.created, reverse=True)
 
 
@@ -109,7 +111,7 @@ def filters(rows: list[RunSummary]) -> list[RunSummary]:
                            help="Shows the runs whose name, id, preset or device contains this text.").strip().lower()
     datasets = c[1].multiselect("Dataset", dataset_names(), key="runs_dataset", placeholder="all")
     modes = c[2].multiselect("Mode", MODES, key="runs_mode", placeholder="all")
-    statuses = c[3].multiselect("Status", STATUSES, key="runs_status", placeholder="all")
+    statuses = c[3].multiselect("Status", STATES, key="runs_status", placeholder="all")
     where = c[4].multiselect("Source", sources.SOURCES, key="runs_source", placeholder="all",
                              help="local: trained here or by the CLI; uploaded; shipped with ffviz.")
     sort = c[5].selectbox("Sort by", list(SORTS), key="runs_sort", help="Or click a column's header in the table.")
@@ -337,6 +339,12 @@ def retention_note() -> None:
     st.caption(f"This server keeps the newest {limit} runs trained here and the newest {limit} uploads; when a run "
                "starts or an upload arrives, older ones beyond that are deleted (never a run that is training, never "
                "the runs that ship with ffviz). Download a run to keep it.")
+    running, problem = max_running_setting()
+    if problem:
+        st.warning(problem, icon=":material/warning:")
+    st.caption(f"Each run trains in its own process. At most {running} train at once on this server "
+               f"(FFVIZ_MAX_RUNNING; the default follows this machine's CPU cores and GPUs); others wait in a "
+               f"queue, first come first.")
 
 
 def message() -> None:

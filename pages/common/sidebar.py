@@ -25,8 +25,7 @@ def render() -> None:
             return
         options = ids if current in ids or current is None else [current, *ids]
         st.session_state[PICKER] = current
-        labels = {rid: run_label(sources.find_run(rid) or state.root() / rid,
-                                 state.status(rid) if state.manager().info(rid) else None) for rid in options}
+        labels = {rid: run_label(sources.find_run(rid) or state.root() / rid) for rid in options}
         if not share_ui.hidden("run_picker"):
             st.selectbox("Run", options, key=PICKER, index=None, format_func=lambda r: labels.get(r, r),
                          on_change=_picked, label_visibility="collapsed", placeholder="Pick a run",
@@ -41,6 +40,6 @@ def render() -> None:
                     st.caption(f"{cfg.mode} · {cfg.preset} · {cfg.dataset}")
         active = state.manager().active()
         if active:
-            st.caption(f"Training on this server: {sum(i.state in ('running', 'paused') for i in active)} "
+            st.caption(f"Training on this server: {sum(i.state != 'queued' for i in active)} "
                        f"running or paused, {sum(i.state == 'queued' for i in active)} queued "
                        f"(at most {state.manager().max_running} at a time).")

@@ -1,5 +1,8 @@
 """Where a session's state lives: one RunManager per server, one LiveRun per run folder, the current run per session.
 
+A run's state always comes from its folder (ffviz/runstate.py): the server launches runs as processes and keeps
+nothing about them that a restart would lose.
+
 The current run is kept in ``st.session_state["run"]`` and mirrored into the URL (``?run=<run id>``), so a tab
 closed and reopened on the same URL finds the same run; a session with neither opens the most recent run.
 """
@@ -12,28 +15,24 @@ import streamlit as st
 
 from ffviz.catalog import enforce_retention, retention_limit
 from ffviz.config import RunConfig
+from ffviz.launcher import max_running_setting
 from ffviz.manager import RunManager
 from ffviz.runs import list_runs
-from ffviz.ui_state import ACTIVE, LiveRun, run_status, runs_root
+from ffviz.runstate import ACTIVE, run_state
+from ffviz.ui_state import LiveRun, runs_root
 from pages.common import require_frame, sources
 
 RUN_KEY = "run"  # session state and query parameter holding the current run id ("" = deliberately none)
 COMPARE_KEY = "compare_run"  # the previous run, overlaid after "Retrain"
 
 
-# Training threads yield the CPU to page scripts: with 30 sessions and two runs on 2 cores, niceness 10 brought the
-# p95 page load from 2.04 / 1.87 s to 1.67 / 1.72 s in two alternating rounds of bench/load_test.py, and the queued
-# runs still started after about the same wait (training takes the CPU the pages leave, which is most of it).
-TRAIN_NICENESS = 10
-
-
 @st.cache_resource(show_spinner=False)
 def _manager(root: str) -> RunManager:
-    return RunManager(root, max_running=2, niceness=TRAIN_NICENESS)
+    return RunManager(root, max_running=max_running_setting()[0])
 
 
 def manager() -> RunManager:
-    """The server's one RunManager (per runs folder): runs live in its threads, not in any page script."""
+    """The server's one RunManager (per runs folder): it launches each run as a process and starts the queue."""
     return _manager(str(runs_root()))
 
 
@@ -56,20 +55,16 @@ def live(run_id: str | None) -> LiveRun | None:
     return lr
 
 
-def status(run_id: str, meta: dict | None = None) -> str:
-    info = manager().info(run_id)
-    if info is not None:
-        return info.state
-    if meta is None:
-        lr = live(run_id)
-        meta = lr.reader.meta if lr else {}
-    return run_status(meta)
+def status(run_id: str | None, meta: dict | None = None) -> str:
+    """The run's state, from its folder (ffviz/runstate.py); "" when there is no such run."""
+    path = sources.find_run(run_id)
+    return run_state(path, meta) if path is not None else ""
 
 
 def is_managed_active(run_id: str | None) -> bool:
-    """True when this server runs it and it may still change (so it can be steered)."""
-    info = manager().info(run_id) if run_id else None
-    return info is not None and info.state in ACTIVE
+    """True when the run is in this server's runs folder and may still change (so it can be steered)."""
+    path = sources.find_run(run_id)
+    return path is not None and path.parent == root() and run_state(path) in ACTIVE
 
 
 def run_ids() -> list[str]:
@@ -116,7 +111,7 @@ def submit(cfg: RunConfig, *, compare_with: str | None = None) -> str:
 def keep_bounded(folder: Path) -> None:
     """Apply the retention policy (ffviz.catalog) to a runs or uploads folder after a run was added to it."""
     limit, _ = retention_limit()
-    enforce_retention(folder, max_runs=limit, active_ids={info.run_id for info in manager().active()})
+    enforce_retention(folder, max_runs=limit)  # never an active run: their folders say so
 
 
 def refresh_every(state: str) -> float | None:

@@ -111,7 +111,7 @@ def run_header(lr: LiveRun, run_state: str) -> None:
 
 
 def show_failure(lr: LiveRun) -> None:
-    error = lr.reader.meta.get("error") or (state.manager().info(lr.run_id) or object()).__dict__.get("error")
+    error = lr.reader.meta.get("error")
     st.error(f"This run failed: {error or 'no message recorded'}", icon=":material/error:")
 
 
