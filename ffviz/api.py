@@ -23,7 +23,8 @@ import plotly.graph_objects as go
 from ffviz import figures as F
 from ffviz.figures.animation import assignment_gif
 from ffviz.records import EpochRecord, Snapshot, TestRecord
-from ffviz.ui_state import LiveRun, run_status
+from ffviz.runstate import run_state
+from ffviz.ui_state import LiveRun
 
 
 class Run:
@@ -55,7 +56,7 @@ class Run:
 
     @property
     def status(self) -> str:
-        return run_status(self.meta)
+        return run_state(self.live.dir, self.meta)
 
     @property
     def epochs(self) -> list[EpochRecord]:

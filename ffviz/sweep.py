@@ -31,10 +31,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from ffviz.catalog import effective_status
 from ffviz.config import RunConfig, field_info
 from ffviz.figures.sweep import RunOutcome, run_outcome
 from ffviz.runs import RunReader, update_meta
+from ffviz.runstate import run_state as folder_state
 from ffviz.storage import atomic_write_json, read_json
 
 FORMAT = "ffviz-sweep"
@@ -300,7 +300,7 @@ class Sweep:
             return None
         try:
             # a queued run has no process yet: it counts as queued (the launcher's queue survives in its folder)
-            return effective_status(read_json(self.run_dir(run_id) / "meta.json"), None, run_id)
+            return folder_state(self.run_dir(run_id), read_json(self.run_dir(run_id) / "meta.json"))
         except (OSError, ValueError):
             return None
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ffviz.authors import AuthorsCheckpointError, import_authors
 from ffviz.catalog import MAX_UPLOAD_BYTES
 from ffviz.data import MissingDataError, dataset_names
 from pages.common import share_ui, sources, state
@@ -39,6 +38,8 @@ def _import() -> None:
         ss[MSG_KEY] = ("error", "Choose the .pth file first, then press Import.")
         return
     epochs = int(ss.get("authors_epochs") or 0) or None
+    from ffviz.authors import AuthorsCheckpointError, import_authors  # torch, only when a file is imported
+
     try:
         with st.spinner(f"Evaluating {f.name} on {ss['authors_dataset']}…"):
             run_dir = import_authors(f.getvalue(), sources.uploaded_root(), dataset=ss["authors_dataset"],
