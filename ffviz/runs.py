@@ -29,6 +29,7 @@ from ffviz.config import RunConfig
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
 from ffviz.storage import JsonlAppender, JsonlTail, atomic_write, atomic_write_json, read_json
 from ffviz.trainer import Callback, Trainer
+from ffviz.untrusted import clean_meta, parse_record
 
 STATUSES = ("running", "paused", "finished", "stopped", "failed", "interrupted")
 # Snapshots a RunReader keeps in memory, the least recently used dropped first: a paper-size run has hundreds of
@@ -180,22 +181,27 @@ class RunReader:
         """Read new records; True when anything arrived."""
         grew = False
         for key, tail in self._tails.items():
-            rows = [records.from_dict(r) for r in tail.read_new()]
+            rows = [rec for r in tail.read_new() if (rec := _record_or_none(r)) is not None]
             getattr(self, key).extend(rows)
             grew |= bool(rows)
         return grew
 
     @property
     def meta(self) -> dict[str, Any]:
+        """meta.json with every known key of its documented type (a wrong one is dropped: see untrusted.clean_meta)."""
         try:
-            return read_json(self.dir / "meta.json")
-        except FileNotFoundError:
+            return clean_meta(read_json(self.dir / "meta.json"))
+        except (FileNotFoundError, ValueError):
             return {}
 
     @property
     def test(self) -> TestRecord | None:
         path = self.dir / "test.json"
-        return records.from_dict(read_json(path)) if path.exists() else None
+        try:
+            rec = parse_record(read_json(path)) if path.exists() else None
+        except ValueError:
+            return None
+        return rec if isinstance(rec, TestRecord) else None
 
     def snapshot(self, epoch: int) -> Snapshot:
         """The Snapshot of one epoch, read once while it stays among the SNAPSHOT_CACHE most recently used. Not
@@ -212,6 +218,15 @@ class RunReader:
 
     def checkpoint(self, which: str = "last") -> dict[str, Any]:
         return load_checkpoint(self.dir / "checkpoints" / f"{which}.pt")
+
+
+def _record_or_none(d: Any) -> Any:
+    """A record of the schema's types, or None for a line that is not one (skipped: one bad line from an upload or an
+    older writer must not break every page that reads the run)."""
+    try:
+        return parse_record(d)
+    except ValueError:
+        return None
 
 
 def resume(run_dir: Path | str, *, callbacks: list[Callback] | tuple[Callback, ...] = (), control=None,
