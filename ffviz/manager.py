@@ -75,10 +75,11 @@ class RunManager:
         self._threads: dict[str, threading.Thread] = {}
 
     # --- submitting ---
-    def submit(self, cfg: RunConfig, *, name: str | None = None) -> str:
+    def submit(self, cfg: RunConfig, *, name: str | None = None, owner: str | None = None) -> str:
         """Queue a new run; it starts as soon as fewer than max_running runs are active. Returns its id."""
         run_dir = new_run_dir(self.root, cfg, name)
-        init_run_dir(run_dir, cfg, name=name)  # a valid, listed run folder from the first moment, while queued
+        # A valid, listed run folder from the first moment, while queued; owner: the session that may steer it.
+        init_run_dir(run_dir, cfg, name=name, owner=owner)
         info = RunInfo(run_id=run_dir.name, dir=run_dir, config=cfg)
         return self._enqueue(info)
 

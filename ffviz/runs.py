@@ -53,11 +53,13 @@ def new_run_dir(root: Path | str, cfg: RunConfig, name: str | None = None) -> Pa
     raise RuntimeError(f"could not create a new run folder under {root}")
 
 
-def init_run_dir(run_dir: Path, cfg: RunConfig, *, name: str | None = None) -> None:
-    """Write the config and a "queued" meta, so the folder is a listed run before its first epoch."""
+def init_run_dir(run_dir: Path, cfg: RunConfig, *, name: str | None = None, owner: str | None = None) -> None:
+    """Write the config and a "queued" meta, so the folder is a listed run before its first epoch. ``owner``: the
+    session that may steer it (ffviz/access.py); none for the teacher's runs."""
     atomic_write_json(run_dir / "config.json", cfg.to_dict())
     atomic_write_json(run_dir / "meta.json", {"name": name or run_dir.name, "status": "queued",
-                                              "created": dt.datetime.now().isoformat(timespec="seconds")})
+                                              "created": dt.datetime.now().isoformat(timespec="seconds"),
+                                              **({"owner": owner} if owner else {})})
 
 
 def update_meta(run_dir: Path, **changes: Any) -> None:

@@ -15,7 +15,7 @@ from ffviz.config import RunConfig
 from ffviz.manager import RunManager
 from ffviz.runs import list_runs
 from ffviz.ui_state import ACTIVE, LiveRun, run_status, runs_root
-from pages.common import require_frame, sources
+from pages.common import access_ui, require_frame, sources
 
 RUN_KEY = "run"  # session state and query parameter holding the current run id ("" = deliberately none)
 COMPARE_KEY = "compare_run"  # the previous run, overlaid after "Retrain"
@@ -104,9 +104,12 @@ def sync_url() -> None:
         del st.query_params[RUN_KEY]
 
 
-def submit(cfg: RunConfig, *, compare_with: str | None = None) -> str:
-    """Start a run with this config, make it the session's current run; ``compare_with`` is overlaid on it."""
-    run_id = manager().submit(cfg)
+def submit(cfg: RunConfig, *, compare_with: str | None = None) -> str | None:
+    """Start a run with this config, owned by this session, and make it the session's current run; ``compare_with``
+    is overlaid on it. None when the server's limits refuse it (the page shows why, see access_ui.show_denied)."""
+    if not access_ui.check_submit(cfg, manager().active()):
+        return None
+    run_id = manager().submit(cfg, owner=access_ui.identity().token)
     st.session_state[COMPARE_KEY] = compare_with
     set_current_run(run_id)
     keep_bounded(root())
@@ -114,9 +117,13 @@ def submit(cfg: RunConfig, *, compare_with: str | None = None) -> str:
 
 
 def keep_bounded(folder: Path) -> None:
-    """Apply the retention policy (ffviz.catalog) to a runs or uploads folder after a run was added to it."""
+    """Apply the retention policy (ffviz.catalog) to a runs or uploads folder after a run was added to it: as many
+    runs as it keeps, and the disk the server's limits give it (uploads have their own)."""
     limit, _ = retention_limit()
-    enforce_retention(folder, max_runs=limit, active_ids={info.run_id for info in manager().active()})
+    bound = access_ui.limits()
+    max_bytes = bound.max_uploads_bytes if Path(folder) == sources.uploaded_root() else bound.max_runs_bytes
+    enforce_retention(folder, max_runs=limit, active_ids={info.run_id for info in manager().active()},
+                      max_bytes=max_bytes)
 
 
 def refresh_every(state: str) -> float | None:
@@ -130,11 +137,12 @@ REPO = Path(__file__).resolve().parents[2]
 def latest_finished() -> str | None:
     """The most recent run that trained to its end, for "Open a finished run"."""
     from ffviz.storage import read_json
+    from ffviz.untrusted import clean_meta
 
     for p in (d for r in sources.roots().values() for d in list_runs(r)):  # shipped runs last
         try:
-            if read_json(p / "meta.json").get("status") == "finished":
+            if clean_meta(read_json(p / "meta.json")).get("status") == "finished":
                 return p.name
-        except (FileNotFoundError, ValueError):
+        except (OSError, ValueError):
             continue
     return None
