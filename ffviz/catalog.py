@@ -404,7 +404,7 @@ def enforce_retention(root: Path, *, max_runs: int = DEFAULT_MAX_RUNS, active_id
                 continue  # unreadable: not ours to judge, never deleted
             received = meta.get("uploaded") or meta.get("created", "")
             runs.append((received, d, effective_status(meta, active_ids, d.name)))
-    runs.sort(key=lambda r: r[0], reverse=True)  # newest first
+    runs.sort(key=lambda r: (r[0], r[1].name), reverse=True)  # newest first; a tie by the folder's name (its time)
     removed = []
     sizes = {d: folder_size(d) for _, d, _ in runs} if max_bytes is not None else {}
     total = sum(sizes.values())
