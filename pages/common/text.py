@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import re
 
-# What Markdown, GitHub's extensions and Streamlit read inside a line: emphasis, code, links and images (brackets),
-# HTML, tables, strikethrough, math, and :material/...: or :red[...]: directives. Text is always placed mid-line (after
-# a label, or as a heading's words), where list and heading markers at a line's start do not apply.
-_MARKDOWN = re.compile(r"([\\`*_\[\]<>#|~:$])")
+# What Markdown, GitHub's extensions and Streamlit read inside a line: emphasis (an underscore only at a word's
+# edge: GitHub's Markdown leaves snake_case alone), code, links and images (brackets), tables, strikethrough, math,
+# URLs that turn into links by themselves (their colon), and :material/...: or :red[...]: directives. HTML needs
+# nothing: Streamlit shows tags as text. Text is placed mid-line (after a label, or as a heading's words), where list
+# and heading markers at a line's start do not apply.
+_MARKDOWN = re.compile(r"[\\`*\[\]#|~$]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|:(?=[A-Za-z/])")
 
 
 def plain(text: object) -> str:
     """Text from a run, an upload or a link, made inert inside Markdown: every mark that Markdown (or Streamlit's
     :material/...: and :color[...]: directives) could read is escaped, so it shows as typed."""
-    # "www." starts a link on its own in GitHub's Markdown (a URL's scheme is already broken at its colon).
-    return _MARKDOWN.sub(r"\\\1", str(text)).replace("\n", " ").replace("www.", "www\\.")
+    # "www." starts a link on its own in GitHub's Markdown; a backslash before its dot stops that.
+    return _MARKDOWN.sub(lambda m: "\\" + m.group(0), str(text)).replace("\n", " ").replace("www.", "www\\.")
