@@ -49,5 +49,4 @@ share_ui.link_panel(page.url_path)
 access_ui.teacher_panel(CONTROLS, share_ui.CONTROL_LABELS)
 access_ui.keep_cookie()
 share_ui.show_notes(page.url_path)
-access_ui.show_denied()  # a refused action (not this session's run, beyond a limit), once, on the page it came from
 page.run()

@@ -148,19 +148,26 @@ def teacher_panel(controls: tuple[str, ...], labels: dict[str, str]) -> None:
         if expected is not None and not who.teacher:
             with st.expander("Teacher sign-in", icon=":material/key:"):
                 with st.form("teacher_signin", border=False):
-                    given = st.text_input("Teacher password", type="password", key="teacher_password")
-                    if st.form_submit_button("Sign in"):
-                        if password_matches(given or "", expected):
-                            _teachers().add(who.token)
-                            st.session_state.pop("teacher_password", None)
-                            st.rerun()
-                        st.error("That is not the teacher password.", icon=":material/key_off:")
+                    st.text_input("Teacher password", type="password", key="teacher_password")
+                    st.form_submit_button("Sign in", on_click=_sign_in)
+                if st.session_state.pop("_teacher_wrong", False):
+                    st.error("That is not the teacher password.", icon=":material/key_off:")
             return
         if not who.teacher:
             return
         with st.expander("Classroom settings (teacher)", icon=":material/admin_panel_settings:",
                          key="classroom_open", on_change="rerun"):
             _settings_form(controls, labels, signed_in=expected is not None)
+
+
+def _sign_in() -> None:
+    """The password, compared in constant time; the field is emptied either way."""
+    expected, given = password(), st.session_state.get("teacher_password") or ""
+    st.session_state["teacher_password"] = ""
+    if expected is not None and password_matches(given, expected):
+        _teachers().add(identity().token)
+    else:
+        st.session_state["_teacher_wrong"] = True
 
 
 def _settings_form(controls: tuple[str, ...], labels: dict[str, str], *, signed_in: bool) -> None:
@@ -190,9 +197,8 @@ def _settings_form(controls: tuple[str, ...], labels: dict[str, str], *, signed_
             ClassroomSettings(hide=tuple(hide), lock=tuple(c for c in lock if c not in hide), lock_all=lock_all,
                               limits=overrides).save(runs_root())
             st.rerun()
-    if signed_in and st.button("Sign out", key="teacher_signout"):
-        _teachers().discard(identity().token)
-        st.rerun()
+    if signed_in:
+        st.button("Sign out", key="teacher_signout", on_click=lambda: _teachers().discard(identity().token))
 
 
 # ----------------------------------------------------------------------------------------------------- limits
