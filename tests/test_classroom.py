@@ -188,3 +188,12 @@ def test_the_train_page_beyond_a_limit_set_by_the_server_is_refused(classroom, m
     at.button(key="btn_start").click().run()
     assert any("max_epochs is 5" in e.value for e in ok(at).error)
     assert manager(classroom).active() == []
+
+
+def test_the_runs_page_states_the_limits_and_a_bad_setting(classroom, monkeypatch):
+    monkeypatch.setenv("FFVIZ_LIMIT_MAX_EPOCHS", "5")
+    monkeypatch.setenv("FFVIZ_LIMIT_MAX_QUEUE", "lots")
+    at = ok(session({"page": "runs"}))
+    text = " ".join(m.value for m in at.markdown)
+    assert "`max_epochs` **5**" in text and "`max_parameters` **50,000,000**" in text
+    assert any("max_queue='lots'" in w.value for w in at.warning)

@@ -360,6 +360,13 @@ def retention_note() -> None:
     st.caption(f"This server keeps the newest {limit} runs trained here and the newest {limit} uploads; when a run "
                "starts or an upload arrives, older ones beyond that are deleted (never a run that is training, never "
                "the runs that ship with ffviz). Download a run to keep it.")
+    with st.expander("This server's limits", icon=":material/speed:", key="runs_limits"):
+        st.caption("Every run started, resumed or continued here stays within these, whatever a link or an upload "
+                   "asks. The teacher sets them (README: Running a classroom server).")
+        st.markdown("\n".join(f"- `{name}` **{value}**: {what}" for name, value, what in
+                              access_ui.limits().describe()))
+        for note in access_ui.limit_notes():
+            st.warning(plain(note), icon=":material/warning:")
 
 
 def message() -> None:
