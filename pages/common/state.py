@@ -118,12 +118,12 @@ def submit(cfg: RunConfig, *, compare_with: str | None = None) -> str | None:
 
 def keep_bounded(folder: Path) -> None:
     """Apply the retention policy (ffviz.catalog) to a runs or uploads folder after a run was added to it: as many
-    runs as it keeps, and the disk the server's limits give it (uploads have their own)."""
+    runs as it keeps; uploads also within the disk the server's limits give them (the runs folder's own disk limit
+    refuses new runs instead, so that no one's finished run goes because someone else started one)."""
     limit, _ = retention_limit()
-    bound = access_ui.limits()
-    max_bytes = bound.max_uploads_bytes if Path(folder) == sources.uploaded_root() else bound.max_runs_bytes
+    uploads = Path(folder) == sources.uploaded_root()
     enforce_retention(folder, max_runs=limit, active_ids={info.run_id for info in manager().active()},
-                      max_bytes=max_bytes)
+                      max_bytes=access_ui.limits().max_uploads_bytes if uploads else None)
 
 
 def refresh_every(state: str) -> float | None:
