@@ -197,3 +197,14 @@ def test_the_runs_page_states_the_limits_and_a_bad_setting(classroom, monkeypatc
     text = " ".join(m.value for m in at.markdown)
     assert "`max_epochs` **5**" in text and "`max_parameters` **50,000,000**" in text
     assert any("max_queue='lots'" in w.value for w in at.warning)
+
+
+def test_the_teacher_saves_classroom_settings_from_the_sidebar(runs):
+    at = ok(session())  # no password on this server: the one person here is the teacher
+    at.multiselect(key="cls_hide").set_value(["seed"])
+    at.toggle(key="cls_lock_all").set_value(True)
+    at.number_input(key="cls_limit_max_epochs").set_value(40)
+    next(b for b in at.button if b.label == "Save for the whole class").click().run()
+    ok(at)
+    saved = ClassroomSettings.load(runs)
+    assert saved.hide == ("seed",) and saved.lock_all and dict(saved.limits) == {"max_epochs": 40}

@@ -170,6 +170,21 @@ def _sign_in() -> None:
         st.session_state["_teacher_wrong"] = True
 
 
+def _save_settings() -> None:
+    """The form's values as the server's classroom settings (the teacher's only: checked again here). Limits equal
+    to what the server has without them are not stored, so a later change of the server's own stays in force."""
+    if not identity().teacher:
+        return
+    ss = st.session_state
+    secrets = _secrets().get("limits")
+    base = Limits.from_sources(os.environ, secrets if isinstance(secrets, dict) else {})[0]
+    chosen = {name: int(ss.get(f"cls_limit_{name}", getattr(base, name))) for name, _, _ in base.describe()}
+    hide = tuple(ss.get("cls_hide") or ())
+    ClassroomSettings(hide=hide, lock=tuple(c for c in ss.get("cls_lock") or () if c not in hide),
+                      lock_all=bool(ss.get("cls_lock_all")),
+                      limits=tuple((k, v) for k, v in chosen.items() if v != getattr(base, k))).save(runs_root())
+
+
 def _settings_form(controls: tuple[str, ...], labels: dict[str, str], *, signed_in: bool) -> None:
     settings, problem = classroom_settings()
     if problem:
@@ -181,22 +196,17 @@ def _settings_form(controls: tuple[str, ...], labels: dict[str, str], *, signed_
                "is never bound by them.")
     current = limits()
     with st.form("classroom_settings", border=False):
-        hide = st.multiselect("Hide from students", controls, default=[c for c in settings.hide if c in controls],
-                              format_func=lambda c: labels.get(c, c))
-        lock_all = st.toggle("Lock every other setting", value=settings.lock_all)
-        lock = st.multiselect("Lock for students", controls, default=[c for c in settings.lock if c in controls],
-                              format_func=lambda c: labels.get(c, c))
+        st.multiselect("Hide from students", controls, default=[c for c in settings.hide if c in controls],
+                       format_func=lambda c: labels.get(c, c), key="cls_hide")
+        st.toggle("Lock every other setting", value=settings.lock_all, key="cls_lock_all")
+        st.multiselect("Lock for students", controls, default=[c for c in settings.lock if c in controls],
+                       format_func=lambda c: labels.get(c, c), key="cls_lock")
         st.markdown("**Limits**")
-        chosen = {}
         for name, _, help_ in current.describe():
-            chosen[name] = st.number_input(name.replace("_", " "), min_value=1, value=getattr(current, name),
-                                           step=1, help=f"{help_} Now {format_limit(name, getattr(current, name))}.")
-        if st.form_submit_button("Save for the whole class", type="primary"):
-            base = Limits.from_sources(os.environ, _secrets().get("limits") or {})[0]
-            overrides = tuple((k, int(v)) for k, v in chosen.items() if int(v) != getattr(base, k))
-            ClassroomSettings(hide=tuple(hide), lock=tuple(c for c in lock if c not in hide), lock_all=lock_all,
-                              limits=overrides).save(runs_root())
-            st.rerun()
+            st.number_input(name.replace("_", " "), min_value=1, value=getattr(current, name), step=1,
+                            key=f"cls_limit_{name}",
+                            help=f"{help_} Now {format_limit(name, getattr(current, name))}.")
+        st.form_submit_button("Save for the whole class", type="primary", on_click=_save_settings)
     if signed_in:
         st.button("Sign out", key="teacher_signout", on_click=lambda: _teachers().discard(identity().token))
 
