@@ -109,6 +109,8 @@ def check_npz(path: Path, *, max_bytes: int) -> None:
             raise ValueError(f"{Path(path).name}: {key} has shape {arrays[key][1]}, expected {rank} dimension(s)")
     with np.load(path) as a:  # the two scalars, now known to be small numbers
         layers = int(a["num_layers"])
+    if not 0 < layers <= (len(arrays) - len(_SNAPSHOT_FIXED)) // len(_SNAPSHOT_LAYER):
+        raise ValueError(f"{Path(path).name}: num_layers={layers} does not match the arrays it holds")
     for i in range(layers):
         for prefix, rank in _SNAPSHOT_LAYER.items():
             key = f"{prefix}_{i}"

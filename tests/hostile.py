@@ -108,6 +108,16 @@ def npz_lying_shape(run: Path) -> bytes:
     return _archive_with(run, {"snapshots/epoch_0001.npz": out.getvalue()})
 
 
+def npz_many_layers(run: Path) -> bytes:
+    """A snapshot that claims 10^12 layers: a loop over them would never end."""
+    with np.load(run / "snapshots" / "epoch_0001.npz") as a:
+        arrays = dict(a)
+    arrays["num_layers"] = np.array(10 ** 12)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return _archive_with(run, {"snapshots/epoch_0001.npz": buf.getvalue()})
+
+
 def huge_jsonl(run: Path) -> bytes:
     """A 40 MiB batches.jsonl of valid records that zips to a few hundred KB: 276 MiB and 2.3 s to parse."""
     line = (run / "batches.jsonl").read_bytes().splitlines()[0] + b"\n"
@@ -177,6 +187,7 @@ ATTACKS = {
     "npz compression bomb": (npz_bomb, "npzbomb.zip", "compressed entry"),
     "npz object array": (npz_object, "npzobj.zip", "dtype object"),
     "npz shape that lies": (npz_lying_shape, "npzshape.zip", "does not match its shape"),
+    "npz with 10^12 layers": (npz_many_layers, "npzlayers.zip", "does not match the arrays"),
     "40 MiB batches.jsonl": (huge_jsonl, "jsonl.zip", "max_records_bytes"),
     "meta.json status not text": (meta_status_not_text, "meta.zip", "status="),
     "test.json wrong types": (wrong_test_json, "test.zip", "acc_alpha="),
