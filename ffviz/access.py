@@ -59,7 +59,7 @@ class Identity:
     teacher: bool  # signed in with the password, or no password is set
 
     def owns(self, owner: str | None) -> bool:
-        return self.teacher or (owner is not None and hmac.compare_digest(owner, self.token))
+        return self.teacher or (owner is not None and hmac.compare_digest(owner.encode(), self.token.encode()))
 
 
 def owner_of(meta: Mapping[str, Any]) -> str | None:

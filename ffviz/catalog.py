@@ -35,6 +35,7 @@ MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_UNPACKED_BYTES = 256 * 1024 * 1024  # ffviz.limits.Limits.max_upload_unpacked; the app passes the server's
 MAX_RECORDS_BYTES = 16 * 1024 * 1024  # one record log (Limits.max_records_bytes)
 ACTIVE_STATES = ("queued", "running", "paused")
+PRIVATE_META = ("owner", "pid")  # meta.json keys that stay on this server (a session token, a process id)
 # What a run folder may contain; anything else in an archive is refused.
 _ALLOWED = ("config.json", "meta.json", "epochs.jsonl", "batches.jsonl", "events.jsonl", "test.json")
 _ALLOWED_DIRS = {"snapshots": ".npz", "checkpoints": ".pt"}
@@ -157,6 +158,13 @@ def export_archive(run_dir: Path) -> bytes:
         for f in sorted(run_dir.rglob("*")):
             rel = f.relative_to(run_dir).as_posix()
             if not f.is_file() or f.name.startswith(".") or (has_final and rel == "checkpoints/last.pt"):
+                continue
+            if rel == "meta.json":  # without its owner's session token: whoever downloads it must not become them
+                try:
+                    meta = {k: v for k, v in read_json(f).items() if k not in PRIVATE_META}
+                except (OSError, ValueError, AttributeError):
+                    continue
+                z.writestr(f"{run_dir.name}/{rel}", json.dumps(meta, indent=1))
                 continue
             z.write(f, f"{run_dir.name}/{rel}")
     return buf.getvalue()
@@ -320,7 +328,9 @@ def _validate_staged(stage: Path, filename: str, max_unpacked: int) -> None:
     try:
         RunConfig.from_dict(read_json(stage / "config.json"))
         if (stage / "meta.json").exists():
-            problems = meta_problems(read_json(stage / "meta.json"))
+            meta = read_json(stage / "meta.json")  # owner and the time of receipt are the server's to write
+            problems = meta_problems({k: v for k, v in meta.items() if k not in ("owner", "uploaded")}
+                                     if isinstance(meta, dict) else meta)
             if problems:
                 raise ValueError(f"meta.json: {'; '.join(problems[:3])}")
         if (stage / "test.json").exists() and not isinstance(parse_record(read_json(stage / "test.json")),

@@ -56,6 +56,20 @@ def test_the_same_run_uploaded_honestly_is_accepted_and_owned_by_the_uploader(ru
     assert meta["owner"] == "a" * 32 and meta["status"] == "finished" and "uploaded" in meta
 
 
+def test_a_downloaded_archive_does_not_carry_its_owners_token(run, tmp_path):
+    import io
+    import zipfile
+
+    from ffviz.runs import update_meta
+
+    copy = tmp_path / run.name
+    shutil.copytree(run, copy)
+    update_meta(copy, owner="b" * 32)
+    with zipfile.ZipFile(io.BytesIO(export_archive(copy))) as z:
+        meta = json.loads(z.read(next(n for n in z.namelist() if n.endswith("/meta.json"))))
+    assert "owner" not in meta and meta["status"] == "finished"
+
+
 # A subprocess, so that the memory it reports is the upload path's alone (torch and numpy loaded first). Linux: the
 # peak resident size (VmHWM) is reset before each upload (/proc/self/clear_refs), so each attack's own peak is read.
 RSS_SCRIPT = """
