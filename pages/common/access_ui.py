@@ -11,6 +11,7 @@ The rules live in ffviz/access.py and ffviz/limits.py; here they meet Streamlit 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +42,20 @@ DENIED_KEY = "_ffviz_denied"  # the last refused action's message, shown once
 COOKIE_DAYS = 180
 
 
+# (when read, what was read): every widget asks whether it is hidden, so the file is read at most once a second.
+_SECRETS: list[Any] = [0.0, {}]
+
+
 def _secrets() -> dict[str, Any]:
     """.streamlit/secrets.toml as a dict; empty when there is none (st.secrets raises then)."""
-    try:
-        return dict(st.secrets.to_dict())
-    except Exception:  # noqa: BLE001 - no secrets file, or one that does not parse: the server runs without it
-        return {}
+    now = time.monotonic()
+    if now - _SECRETS[0] > 1.0:
+        try:
+            _SECRETS[1] = dict(st.secrets.to_dict())
+        except Exception:  # noqa: BLE001 - no secrets file, or one that does not parse: the server runs without it
+            _SECRETS[1] = {}
+        _SECRETS[0] = now
+    return _SECRETS[1]
 
 
 def password() -> str | None:
