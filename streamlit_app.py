@@ -11,7 +11,8 @@ launched by the server's RunManager.
 # page of a fresh server draws after importing Streamlit, plotly and the run readers only.
 import streamlit as st
 
-from pages.common import FRAME_KEY, share_ui, sidebar, state
+from ffviz.share import CONTROLS
+from pages.common import FRAME_KEY, access_ui, share_ui, sidebar, state
 
 st.set_page_config(page_title="ffviz · Forward-Forward, live", page_icon=":material/neurology:", layout="wide")
 
@@ -28,6 +29,7 @@ PAGES = [
     st.Page("pages/sweep.py", title="Sweeps", icon=":material/grid_view:"),
 ]
 
+access_ui.apply_data_settings(state.REPO)  # where data lives, and downloads: the server's settings, never a page's
 page = st.navigation(PAGES, position="sidebar", expanded=True)
 st.session_state[FRAME_KEY] = True
 share_ui.apply_link(page.url_path)  # a shared link's page, run and settings, before any widget is drawn
@@ -44,5 +46,7 @@ with st.sidebar:
     st.caption("Forward-Forward CNNs with a learnable channel–class assignment (CAW-Conv)")
 sidebar.render()
 share_ui.link_panel(page.url_path)
+access_ui.teacher_panel(CONTROLS, share_ui.CONTROL_LABELS)
+access_ui.keep_cookie()
 share_ui.show_notes(page.url_path)
 page.run()

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import io
 import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ffviz.storage import atomic_write
+from ffviz.untrusted import check_tensors, check_zip_entries
 
 FORMAT = "ffviz-checkpoint"
 FORMAT_VERSION = 1
@@ -31,8 +31,12 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     atomic_write(Path(path), lambda f: torch.save(payload, f))
 
 
-def load_checkpoint(source: Path | bytes, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load and check a checkpoint; raise CheckpointError with a clear message for anything else."""
+def load_checkpoint(source: Path | bytes, *, map_location: str | torch.device = "cpu",
+                    max_bytes: int | None = None) -> dict[str, Any]:
+    """Load and check a checkpoint; raise CheckpointError with a clear message for anything else.
+
+    ``max_bytes`` (an untrusted file: an upload): before torch.load, every zip entry must be stored uncompressed and
+    all together within max_bytes; after it, no tensor may repeat a smaller storage (see ffviz/untrusted.py)."""
     name = str(source) if isinstance(source, (str, Path)) else "the uploaded file"
     try:
         data = Path(source).read_bytes() if isinstance(source, (str, Path)) else bytes(source)
@@ -40,12 +44,17 @@ def load_checkpoint(source: Path | bytes, *, map_location: str | torch.device = 
         raise CheckpointError(f"cannot read {name}: {e.strerror or e}") from None
     if not data:
         raise CheckpointError(f"{name} is empty; choose an ffviz checkpoint (.pt) file")
+    if max_bytes is not None:
+        try:
+            check_zip_entries(data, max_unpacked=max_bytes, what=name)
+        except ValueError as e:
+            raise CheckpointError(str(e)) from None
     try:
         payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         raise CheckpointError(f"{name} holds objects other than tensors and plain data, so it was not loaded "
                               f"(only ffviz checkpoints are accepted): {str(e).splitlines()[0]}") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+    except Exception as e:  # torch reports a corrupt file in many ways (RuntimeError, BadZipFile, KeyError...)
         raise CheckpointError(f"{name} is not a readable PyTorch checkpoint (truncated or corrupt?): "
                               f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
@@ -54,4 +63,9 @@ def load_checkpoint(source: Path | bytes, *, map_location: str | torch.device = 
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CheckpointError(f"{name} was written by a newer ffviz (format version {version}; this one reads up to "
                               f"{FORMAT_VERSION}); upgrade ffviz to open it")
+    if max_bytes is not None:
+        try:
+            check_tensors(payload, max_bytes=max_bytes, what=name)
+        except ValueError as e:
+            raise CheckpointError(str(e)) from None
     return payload

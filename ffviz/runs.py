@@ -29,10 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from ffviz import records
 from ffviz.config import RunConfig
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
 from ffviz.storage import JsonlTail, atomic_write_json, read_json
+from ffviz.untrusted import clean_meta, parse_record
 
 # Snapshots a RunReader keeps in memory, the least recently used dropped first: a paper-size run has hundreds of
 # epochs and a resnet17 snapshot is a few MB, while a view scrubs around a handful at a time.
@@ -57,11 +57,12 @@ def new_run_dir(root: Path | str, cfg: RunConfig, name: str | None = None) -> Pa
 
 def init_run_dir(run_dir: Path, cfg: RunConfig, *, name: str | None = None, owner: str | None = None) -> None:
     """Write the config and a "queued" meta, so the folder is a listed run before its first epoch. ``queued_at``
-    orders the on-disk queue (ffviz/runstate.py); ``owner`` is whoever submitted it (None: no one in particular)."""
+    orders the on-disk queue (ffviz/runstate.py); ``owner``: the session that may steer it (ffviz/access.py), none
+    for the teacher's runs."""
     atomic_write_json(run_dir / "config.json", cfg.to_dict())
     meta = {"name": name or run_dir.name, "status": "queued", "queued_at": time.time(),
             "created": dt.datetime.now().isoformat(timespec="seconds")}
-    if owner is not None:
+    if owner:
         meta["owner"] = owner
     atomic_write_json(run_dir / "meta.json", meta)
 
@@ -98,22 +99,27 @@ class RunReader:
         """Read new records; True when anything arrived."""
         grew = False
         for key, tail in self._tails.items():
-            rows = [records.from_dict(r) for r in tail.read_new()]
+            rows = [rec for r in tail.read_new() if (rec := _record_or_none(r)) is not None]
             getattr(self, key).extend(rows)
             grew |= bool(rows)
         return grew
 
     @property
     def meta(self) -> dict[str, Any]:
+        """meta.json with every known key of its documented type (a wrong one is dropped: see untrusted.clean_meta)."""
         try:
-            return read_json(self.dir / "meta.json")
-        except FileNotFoundError:
+            return clean_meta(read_json(self.dir / "meta.json"))
+        except (FileNotFoundError, ValueError):
             return {}
 
     @property
     def test(self) -> TestRecord | None:
         path = self.dir / "test.json"
-        return records.from_dict(read_json(path)) if path.exists() else None
+        try:
+            rec = parse_record(read_json(path)) if path.exists() else None
+        except ValueError:
+            return None
+        return rec if isinstance(rec, TestRecord) else None
 
     def snapshot(self, epoch: int) -> Snapshot:
         """The Snapshot of one epoch, read once while it stays among the SNAPSHOT_CACHE most recently used. Not
@@ -134,6 +140,13 @@ class RunReader:
         return load_checkpoint(self.dir / "checkpoints" / f"{which}.pt")
 
 
+def _record_or_none(d: Any) -> Any:
+    """A record of the schema's types, or None for a line that is not one (skipped: one bad line from an upload or an
+    older writer must not break every page that reads the run)."""
+    try:
+        return parse_record(d)
+    except ValueError:
+        return None
 def list_runs(root: Path | str) -> list[Path]:
     """Run folders directly under root, newest first."""
     root = Path(root)

@@ -43,7 +43,11 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text())
+    """Parse a JSON file; ValueError for one that is not JSON or nests too deeply to parse (a hostile upload)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except RecursionError:
+        raise ValueError(f"{Path(path).name} nests too deeply to be read") from None
 
 
 class JsonlAppender:
@@ -92,6 +96,6 @@ class JsonlTail:
                 continue
             try:
                 out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line torn by a crash before the newline of the next write; skip it
+            except (ValueError, RecursionError):
+                continue  # a line torn by a crash before the newline of the next write (or not JSON): skip it
         return out

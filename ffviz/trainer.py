@@ -27,6 +27,7 @@ from ffviz.augment import augment_batch
 from ffviz.config import RunConfig
 from ffviz.control import RunControl
 from ffviz.data import DataSplits, load_dataset
+from ffviz.data.registry import downloads_allowed, server_data_root
 from ffviz.device import describe_device, resolve_device
 from ffviz.distributed import DistContext, all_reduce_sum, average_gradients, batch_part
 from ffviz.evaluate import collect_goodness, split_metrics
@@ -164,8 +165,11 @@ class Trainer:
         self.control = control or RunControl()
         self.callbacks = list(callbacks)
         self.device = resolve_device(cfg.device)
-        self.data = (data or load_dataset(cfg.dataset, root=cfg.data_root, image_size=cfg.image_size or None,
-                                          channels=cfg.channels or None, seed=cfg.seed)).to(self.device)
+        # Where data lives and whether it may be downloaded are the server's to say ($FFVIZ_DATA_DIR,
+        # $FFVIZ_DOWNLOADS), over whatever a config from a link or an upload carries.
+        self.data = (data or load_dataset(cfg.dataset, root=server_data_root() or cfg.data_root,
+                                          image_size=cfg.image_size or None, channels=cfg.channels or None,
+                                          seed=cfg.seed, download=downloads_allowed())).to(self.device)
         self._black = [-m / s for m, s in zip(self.data.mean, self.data.std, strict=True)]  # pixel 0, normalised
         self.ff = cfg.mode != "backprop"
         self.learnable = cfg.mode != "static"

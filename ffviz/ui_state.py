@@ -226,10 +226,11 @@ def run_label(run_dir: Path, status: str | None = None, meta: dict[str, Any] | N
 
 def _read_meta(run_dir: Path) -> dict[str, Any]:
     from ffviz.storage import read_json
+    from ffviz.untrusted import clean_meta
 
-    try:
-        return read_json(run_dir / "meta.json")
-    except (FileNotFoundError, ValueError):
+    try:  # known keys of their types only: an uploaded meta.json must not break the sidebar of every page
+        return clean_meta(read_json(run_dir / "meta.json"))
+    except (OSError, ValueError):
         return {}
 
 

@@ -7,6 +7,7 @@ import streamlit as st
 from ffviz.figures import goodness_distribution_figure, image_goodness_figure, true_vs_wrong_figure
 from ffviz.ui_state import LiveRun
 from pages.common.images import validation_image
+from pages.common.text import plain
 from pages.common.widgets import epoch_scrubber, explain, layer_select, plot, view_page
 
 EPOCH_KEY = "good_epoch"  # the epoch scrubber, whose Play toggle times the view
@@ -42,7 +43,7 @@ def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
         if px is not None:
             st.image(px, width=180, clamp=True, caption=f"true class: {names[int(snap.probe_y[i])]}")
         else:
-            st.caption(f"True class: {names[int(snap.probe_y[i])]} (the image files are not on this machine).")
+            st.caption(f"True class: {plain(names[int(snap.probe_y[i])])} (the image files are not on this machine).")
     with chart:
         alpha = lr.epoch(epoch).alpha if lr.epoch(epoch) else [1 / len(widths)] * len(widths)
         plot(image_goodness_figure(snap, i, alpha, names))

@@ -4,7 +4,7 @@ two one-click starts: train on digits, or open a finished run."""
 import streamlit as st
 
 from ffviz.presets import PRESETS
-from pages.common import settings, state
+from pages.common import access_ui, settings, state
 
 DIAGRAMS = state.REPO / "assets" / "diagrams"
 
@@ -12,8 +12,8 @@ DIAGRAMS = state.REPO / "assets" / "diagrams"
 def train_digits() -> None:
     cfg = settings.defaults()
     settings.load(cfg)
-    state.submit(cfg)
-    st.session_state["_goto"] = "pages/train.py"
+    if state.submit(cfg):
+        st.session_state["_goto"] = "pages/train.py"
 
 
 def open_finished(run_id: str) -> None:
@@ -26,6 +26,7 @@ if goto := st.session_state.pop("_goto", None):
     st.switch_page(goto, query_params={state.RUN_KEY: state.current_run_id() or ""})
 
 st.title("Forward-Forward networks, trained live", anchor=False)
+access_ui.show_denied()  # "Train on digits now" beyond the server's limits
 st.markdown("#### Every layer of this network learns on its own. Watch how.")
 finished = state.latest_finished()
 classroom = settings.defaults()

@@ -3,7 +3,7 @@ filtered; the picked run can be opened on every view page, downloaded, continued
 
 import streamlit as st
 
-from pages.common import authors_ui, runs_ui, state
+from pages.common import access_ui, authors_ui, runs_ui, state
 from pages.common.widgets import explain
 
 state.require_frame()
@@ -15,6 +15,7 @@ explain("Every run this app can show: the ones that ship with ffviz, the ones tr
         "line, and uploads. Click a row (or pick it below) to open it on every page, download it, train it for "
         "more epochs or delete it.")
 runs_ui.message()
+access_ui.show_denied()  # a refused continue or delete: not this session's run, or beyond a limit
 rows = runs_ui.all_rows()
 if not rows:
     st.info("No runs yet. Train one on the **Train** page, or upload one below.", icon=":material/info:")

@@ -7,7 +7,7 @@ moving a widget or closing the tab leaves it training, and this page reads its f
 import streamlit as st
 
 from ffviz.figures.style import LIVE_NAMES
-from pages.common import controls, settings, state
+from pages.common import access_ui, controls, settings, state
 from pages.common.widgets import check_state_change, current, explain, next_steps, show_failure
 
 lr, run_state = current()
@@ -25,6 +25,7 @@ with left:
 cfg, error = settings.config()
 
 with right:
+    access_ui.show_denied()  # a refused Start, Stop, change...: beyond a limit, or not this session's run
     if error:
         st.error(f"Fix this setting first: {error}", icon=":material/warning:")
     controls.buttons(cfg, lr, run_state)

@@ -172,10 +172,14 @@ def test_retrain_overlays_the_previous_run_and_reset_clears(finished_run, monkey
         state._manager(str(finished_run.parent)).shutdown()
 
 
-def test_a_missing_dataset_fails_its_run_and_the_page_says_what_to_fetch(runs, tmp_path):
+def test_a_missing_dataset_fails_its_run_and_the_page_says_what_to_fetch(runs, tmp_path, monkeypatch):
+    # Where data lives is the server's setting (no text box: a student must not point the server at a folder), and
+    # the app downloads nothing unless the server allows it.
+    monkeypatch.setenv("FFVIZ_DATA_DIR", str(tmp_path / "no-data-here"))
+    monkeypatch.setenv("FFVIZ_DOWNLOADS", "0")
     at = visit(app().run(), "pages/train.py")
+    assert not any(w.key == "cfg_data_root" for w in at.text_input)
     at.selectbox(key="cfg_dataset").set_value("cifar10")
-    at.text_input(key="cfg_data_root").set_value(str(tmp_path / "no-data-here"))
     at.run()
     at.button(key="btn_start").click().run()
     run_id = at.session_state["run"]

@@ -122,8 +122,8 @@ def test_retention_keeps_the_newest_and_never_an_active_run(run, tmp_path) -> No
     from ffviz.catalog import enforce_retention
 
     dirs = [import_upload(export_archive(run), tmp_path, filename=f"c{i}.zip") for i in range(4)]
-    for i, d in enumerate(dirs):
-        update_meta(d, created=f"2026-01-0{i + 1}T00:00:00")
+    for i, d in enumerate(dirs):  # uploads age by the server's time of receipt, stamped at import
+        update_meta(d, uploaded=f"2026-01-0{i + 1}T00:00:00")
     update_meta(dirs[0], status="running", pid=os.getpid())  # the oldest, but still training in this process
     removed = enforce_retention(tmp_path, max_runs=2, active_ids={dirs[0].name})
     assert removed == [dirs[1]]

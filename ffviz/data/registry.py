@@ -107,6 +107,22 @@ def resolve_name(name: str) -> str:
     return key
 
 
+# The server's say over data (a classroom server runs with both set by the app; the CLI reads them too): the folder
+# every run reads its datasets from, whatever its config's data_root, and whether a missing dataset may be downloaded.
+DATA_DIR_ENV = "FFVIZ_DATA_DIR"
+DOWNLOADS_ENV = "FFVIZ_DOWNLOADS"
+
+
+def server_data_root() -> str | None:
+    """$FFVIZ_DATA_DIR when set: the one data folder of this server; None lets a run's config say (the CLI)."""
+    return os.environ.get(DATA_DIR_ENV) or None
+
+
+def downloads_allowed() -> bool:
+    """False when $FFVIZ_DOWNLOADS is 0/false/no/off: missing data is then an error saying where to put it."""
+    return os.environ.get(DOWNLOADS_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)  # True/False are ints to Python, not to us
 

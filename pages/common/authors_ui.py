@@ -6,11 +6,14 @@ dataset this server has, becomes a run in the uploads folder (ffviz/authors.py d
 
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 
 from ffviz.catalog import MAX_UPLOAD_BYTES
 from ffviz.data import MissingDataError, dataset_names
-from pages.common import share_ui, sources, state
+from ffviz.runs import update_meta
+from pages.common import access_ui, share_ui, sources, state
 from pages.common.runs_ui import MSG_KEY, PICK_KEY
 
 
@@ -47,6 +50,9 @@ def _import() -> None:
     except (AuthorsCheckpointError, MissingDataError, ValueError, OSError) as e:
         ss[MSG_KEY] = ("error", f"{f.name} was not imported: {e}")
         return
+    # as any upload: the uploader owns it, and retention ages it by the server's time of receipt
+    update_meta(run_dir, owner=access_ui.identity().token,
+                uploaded=dt.datetime.now().isoformat(timespec="seconds"))
     state.keep_bounded(run_dir.parent)
     ss[PICK_KEY] = run_dir.name
     ss[MSG_KEY] = ("success", f"Imported {f.name}: it is in the table as {run_dir.name}. Open it to see its W.")

@@ -4,47 +4,71 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ffviz import access
 from ffviz.config import RunConfig
 from ffviz.figures import batch_loss_figure, format_changes, layer_accuracy_figure
 from ffviz.figures.style import set_events
 from ffviz.ui_state import ACTIVE, LiveRun, format_seconds, progress
-from pages.common import settings, share_ui, sources, state
+from pages.common import access_ui, settings, share_ui, sources, state
 from pages.common.widgets import explain, plot
 
 
 def buttons(cfg: RunConfig | None, lr: LiveRun | None, run_state: str) -> None:
-    """Start, pause, one epoch, resume, stop, reset, retrain: each enabled only when it means something."""
+    """Start, pause, one epoch, resume, stop, reset, retrain: each enabled only when it means something, and the ones
+    that act on the shown run only for its owner or the teacher (others watch: a line says why)."""
     run_id = lr.run_id if lr else None
     managed = state.manager().info(run_id) is not None if run_id else False
     active = run_state in ACTIVE
-    steerable = managed and active
+    watch_only = access.why_not(access_ui.identity(), lr.reader.meta) if lr else None
+    mine = watch_only is None
+    steerable = managed and active and mine
     done = lr.epochs[-1].epoch if lr and lr.epochs else 0
-    can_continue = (lr is not None and not active and run_state in ("stopped", "interrupted")
+    can_continue = (lr is not None and not active and run_state in ("stopped", "interrupted") and mine
                     and (lr.dir / "checkpoints" / "last.pt").exists() and done < lr.reader.config.epochs)
     button = share_ui.button  # st.button, unless a classroom link hides or locks it
+    others = watch_only or ""
     with st.container(horizontal=True, gap="small", key="run_controls"):
         button("start", "Start", icon=":material/play_arrow:", type="primary", key="btn_start", on_click=_start,
-               args=(cfg,), disabled=cfg is None or active,
-               help="Train a new run with these settings." if not active else
+               args=(cfg,), disabled=cfg is None or (active and mine),
+               help="Train a new run with these settings." if not (active and mine) else
                "A run is going: pause, stop or retrain it first.")
         button("pause", "Pause", icon=":material/pause:", key="btn_pause",
-               disabled=not (managed and run_state == "running"),
-               on_click=lambda: state.manager().control(run_id).pause(), help="Pause at the next batch.")
+               disabled=not (managed and run_state == "running" and mine), on_click=_steer,
+               args=(run_id, "pause"), help=others or "Pause at the next batch.")
         button("step", "One epoch", icon=":material/skip_next:", key="btn_step", disabled=not steerable,
-               on_click=lambda: state.manager().control(run_id).step_epoch(),
-               help="Train to the end of the current epoch (or one whole epoch when paused), then pause.")
+               on_click=_steer, args=(run_id, "step"), help=others or
+               "Train to the end of the current epoch (or one whole epoch when paused), then pause.")
         button("resume", "Resume", icon=":material/resume:", key="btn_resume",
-               disabled=not ((managed and run_state == "paused") or can_continue), on_click=_resume,
-               args=(run_id, run_state), help="Go on training; a stopped run continues from its last epoch.")
+               disabled=not ((managed and run_state == "paused" and mine) or can_continue), on_click=_resume,
+               args=(run_id, run_state), help=others or "Go on training; a stopped run continues from its last epoch.")
         button("stop", "Stop", icon=":material/stop:", key="btn_stop", disabled=not steerable,
-               on_click=lambda: state.manager().cancel(run_id),
-               help="End the run at the next batch; what it recorded stays, and Resume continues it.")
+               on_click=_steer, args=(run_id, "stop"),
+               help=others or "End the run at the next batch; what it recorded stays, and Resume continues it.")
         button("reset", "Reset", icon=":material/restart_alt:", key="btn_reset", disabled=run_id is None,
                on_click=_reset, args=(run_id, steerable),
-               help="Stop the run, clear the charts and restore the default settings.")
+               help="Stop the run (yours), clear the charts and restore the default settings.")
         button("retrain", "Retrain", icon=":material/replay:", key="btn_retrain",
                disabled=cfg is None or run_id is None, on_click=_retrain, args=(cfg, run_id, steerable),
                help="A new run with the current settings; the previous run stays on the charts, dashed.")
+    if watch_only and lr is not None:
+        st.caption(f":material/visibility: {watch_only} Start trains a run of your own.")
+
+
+def _meta(run_id: str | None) -> dict:
+    lr = state.live(run_id)
+    return lr.reader.meta if lr is not None else {}
+
+
+def _steer(run_id: str, action: str) -> None:
+    """Pause, one epoch or stop, for the run's owner or the teacher only (checked here, not just by the button)."""
+    if not access_ui.guard(_meta(run_id), {"pause": "pause", "step": "step", "stop": "stop"}[action] + " this run"):
+        return
+    if action == "pause":
+        state.manager().control(run_id).pause()
+    elif action == "step":
+        state.manager().control(run_id).step_epoch()
+    else:
+        state.manager().cancel(run_id)
 
 
 def _start(cfg: RunConfig) -> None:
@@ -52,18 +76,23 @@ def _start(cfg: RunConfig) -> None:
 
 
 def _resume(run_id: str, run_state: str) -> None:
+    if not access_ui.guard(_meta(run_id), "resume this run"):
+        return
     if run_state == "paused":
         state.manager().control(run_id).resume()
         return
     run_dir = sources.find_run(run_id) or state.root() / run_id
+    cfg = state.live(run_id).reader.config
+    if not access_ui.check_submit(cfg, state.manager().active(), new_run=False):
+        return
     try:
-        state.manager().submit_continue(run_dir, epochs=state.live(run_id).reader.config.epochs)
+        state.manager().submit_continue(run_dir, epochs=cfg.epochs)
     except (ValueError, FileNotFoundError, OSError) as e:  # an upload, or a run that went on elsewhere
         st.session_state["_toast"] = f"Could not resume {run_id}: {e}. Use Continue on the Runs page."
 
 
 def _reset(run_id: str, steerable: bool) -> None:
-    if steerable:
+    if steerable and access_ui.guard(_meta(run_id), "stop this run"):
         state.manager().cancel(run_id)
     st.session_state[state.COMPARE_KEY] = None
     state.set_current_run(None)
@@ -71,7 +100,7 @@ def _reset(run_id: str, steerable: bool) -> None:
 
 
 def _retrain(cfg: RunConfig, run_id: str, steerable: bool) -> None:
-    if steerable:
+    if steerable and access_ui.guard(_meta(run_id), "stop this run"):
         state.manager().cancel(run_id)  # the old run would only slow the new one down
     state.submit(cfg, compare_with=run_id)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from ffviz import access
 from ffviz.catalog import (
     MAX_UPLOAD_BYTES,
     RunSummary,
@@ -33,7 +34,8 @@ from ffviz.launcher import max_running_setting
 from ffviz.runs import RunReader, new_run_dir, update_meta
 from ffviz.runstate import ACTIVE, STATES, run_state
 from ffviz.ui_state import runs_root
-from pages.common import settings, share_ui, sources, state
+from pages.common import access_ui, settings, share_ui, sources, state
+from pages.common.text import plain
 from pages.common.widgets import STATUS_COLORS
 
 GOTO_KEY = "_runs_goto"
@@ -77,7 +79,7 @@ def _summary(path: str, source: str, signature: tuple) -> RunSummary | None:
     del signature  # the cache key: a new epoch or a new status reads the folder again
     try:
         return summarize(Path(path), source)
-    except (ValueError, OSError, KeyError):
+    except Exception:  # noqa: BLE001 - a folder that does not read is left out of the table, never breaks the page
         return None
 
 
@@ -178,14 +180,14 @@ def actions(row: RunSummary) -> None:
     """What can be done with the picked run: open it, download it, continue it, delete it."""
     with st.container(border=True):
         with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-            st.markdown(f"#### {row.name}")
+            st.markdown(f"#### {plain(row.name)}")
             st.badge(row.status, color=STATUS_COLORS.get(row.status, "gray"))
             st.badge(row.source, color="violet" if row.source == "shipped" else "gray")
         test = "–" if row.test_acc is None else f"{row.test_acc:.1f}%"
-        st.caption(f"`{row.run_id}` · {row.dataset} · {row.preset} · {row.mode} · epoch {row.epochs_done}/"
+        st.caption(f"{plain(row.run_id)} · {row.dataset} · {row.preset} · {row.mode} · epoch {row.epochs_done}/"
                    f"{row.epochs} · test accuracy {test} · {row.device or 'device unknown'}")
         if row.error:
-            st.error(f"This run failed: {row.error}", icon=":material/error:")
+            st.error(f"This run failed: {plain(row.error)}", icon=":material/error:")
         history = _has_history(row.dir)
         with st.container(horizontal=True, gap="small"):
             st.button("Open", icon=":material/visibility:", type="primary", key="runs_open", on_click=_open,
@@ -220,12 +222,15 @@ def _downloads(row: RunSummary, history: bool) -> None:
 
 def _continue_block(row: RunSummary) -> None:
     locked = share_ui.locked("start") or share_ui.hidden("start")
-    ok = row.status in CONTINUABLE and _checkpoint(row.dir) is not None and not locked
-    why = ("Training is locked by this classroom link." if locked else "" if ok else
+    # A shipped run is continued as a copy of one's own; any other run, by its owner or the teacher only.
+    others = None if row.source == "shipped" else access.why_not(access_ui.identity(), {"owner": row.owner})
+    ok = row.status in CONTINUABLE and _checkpoint(row.dir) is not None and not locked and others is None
+    why = ("Training is locked by this classroom link." if locked else others or "" if ok or others else
            "Only a finished, stopped or interrupted run with a checkpoint can be continued.")
     st.session_state.setdefault("runs_more", 5)
     c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
-    more = c1.number_input("More epochs", min_value=1, max_value=500, step=1, key="runs_more", disabled=not ok)
+    more = c1.number_input("More epochs", min_value=1, max_value=access_ui.limits().max_epochs, step=1,
+                           key="runs_more", disabled=not ok)
     with c2:
         st.button(f"Continue for {more} more epochs", icon=":material/fast_forward:", key="runs_continue",
                   on_click=_continue, args=(row, int(more)), disabled=not ok,
@@ -234,6 +239,8 @@ def _continue_block(row: RunSummary) -> None:
                                "the same history."))
         if row.source == "shipped" and ok:
             st.caption("Shipped runs stay as they are: the continuation trains a copy in the runs folder.")
+        elif others:
+            st.caption(f":material/visibility: {others}")
 
 
 def copy_shipped(run_dir: Path) -> Path:
@@ -247,9 +254,16 @@ def copy_shipped(run_dir: Path) -> Path:
     return dest
 
 
-def continue_run(row: RunSummary, more: int) -> str:
-    """Queue row's run for ``more`` epochs beyond where it stopped (a shipped run: its copy). Returns the run id."""
-    run_dir = copy_shipped(row.dir) if sources.is_shipped(row.dir) else row.dir
+def continue_run(row: RunSummary, more: int) -> str | None:
+    """Queue row's run for ``more`` epochs beyond where it stopped (a shipped run: its copy). Returns the run id, or
+    None when this session may not (not its run, or beyond the server's limits: the message is kept to show)."""
+    shipped = sources.is_shipped(row.dir)
+    if not shipped and not access_ui.guard({"owner": row.owner}, "continue this run"):
+        return None
+    cfg = RunReader(row.dir).config.replace(epochs=row.epochs_done + more)
+    if not access_ui.check_submit(cfg, state.manager().active(), new_run=shipped):
+        return None
+    run_dir = copy_shipped(row.dir) if shipped else row.dir
     run_id = state.manager().submit_continue(run_dir, epochs=row.epochs_done + more)
     state.keep_bounded(run_dir.parent)  # a shipped run's copy is one more run in the runs folder
     return run_id
@@ -261,6 +275,8 @@ def _continue(row: RunSummary, more: int) -> None:
     except (ValueError, FileNotFoundError, OSError) as e:
         st.session_state[MSG_KEY] = ("error", f"Could not continue {row.name}: {e}")
         return
+    if run_id is None:
+        return
     state.set_current_run(run_id)
     st.session_state[GOTO_KEY] = "pages/train.py"
 
@@ -271,16 +287,18 @@ def _delete_block(row: RunSummary) -> None:
         st.caption(":material/lock: This run ships with ffviz and cannot be deleted. Continuing it trains a copy.")
         return
     if share_ui.current().classroom:
-        st.caption(":material/lock: Deleting runs is switched off in a classroom link.")
+        st.caption(":material/lock: Deleting runs is switched off in this classroom.")
         return
+    others = access.why_not(access_ui.identity(), {"owner": row.owner})
     if ss.get("_runs_confirm") != row.run_id:
         active = row.status in ACTIVE
-        st.button("Delete…", icon=":material/delete:", key="runs_delete", disabled=active,
+        st.button("Delete…", icon=":material/delete:", key="runs_delete", disabled=active or others is not None,
                   on_click=lambda: ss.__setitem__("_runs_confirm", row.run_id),
-                  help="Stop it first: a run that is training cannot be deleted." if active else
-                  "Asks for a confirmation first.")
+                  help=others or ("Stop it first: a run that is training cannot be deleted." if active else
+                                  "Asks for a confirmation first."))
         return
-    st.warning(f"Delete **{row.name}** and everything it recorded? This cannot be undone.", icon=":material/delete:")
+    st.warning(f"Delete **{plain(row.name)}** and everything it recorded? This cannot be undone.",
+               icon=":material/delete:")
     with st.container(horizontal=True, gap="small"):
         st.button("Yes, delete it", type="primary", key="runs_delete_yes", on_click=_delete, args=(row,))
         st.button("Cancel", key="runs_delete_no", on_click=lambda: ss.pop("_runs_confirm", None))
@@ -289,6 +307,8 @@ def _delete_block(row: RunSummary) -> None:
 def _delete(row: RunSummary) -> None:
     ss = st.session_state
     ss.pop("_runs_confirm", None)
+    if not access_ui.guard({"owner": row.owner}, "delete this run"):
+        return
     try:
         delete_run(row.dir, protected_roots=[sources.shipped_root()])
     except (PermissionError, FileNotFoundError, OSError) as e:
@@ -301,8 +321,11 @@ def _delete(row: RunSummary) -> None:
 
 # ----------------------------------------------------------------------------------------------------- uploads
 def store_upload(data: bytes, filename: str) -> Path:
-    """An uploaded archive or checkpoint, checked, as a run folder under runs/uploaded (raises UploadError)."""
-    return import_upload(data, sources.uploaded_root(), filename=filename)
+    """An uploaded archive or checkpoint, checked, as a run folder under runs/uploaded owned by this session (raises
+    UploadError), within the server's limits on what one upload may unpack to."""
+    bound = access_ui.limits()
+    return import_upload(data, sources.uploaded_root(), filename=filename, owner=access_ui.identity().token,
+                         max_unpacked=bound.max_upload_unpacked, max_records_bytes=bound.max_records_bytes)
 
 
 def take_upload() -> None:
@@ -345,15 +368,22 @@ def retention_note() -> None:
     st.caption(f"Each run trains in its own process. At most {running} train at once on this server "
                f"(FFVIZ_MAX_RUNNING; the default follows this machine's CPU cores and GPUs); others wait in a "
                f"queue, first come first.")
+    with st.expander("This server's limits", icon=":material/speed:", key="runs_limits"):
+        st.caption("Every run started, resumed or continued here stays within these, whatever a link or an upload "
+                   "asks. The teacher sets them (README: Running a classroom server).")
+        st.markdown("\n".join(f"- `{name}` **{value}**: {what}" for name, value, what in
+                              access_ui.limits().describe()))
+        for note in access_ui.limit_notes():
+            st.warning(plain(note), icon=":material/warning:")
 
 
 def message() -> None:
     """The outcome of the last upload, delete or continue, once."""
     kind, text = st.session_state.pop(MSG_KEY, (None, None))
-    if kind == "error":
-        st.error(text, icon=":material/error:")
+    if kind == "error":  # names and messages from uploads: shown as typed, never as Markdown
+        st.error(plain(text), icon=":material/error:")
     elif kind == "success":
-        st.success(text, icon=":material/check_circle:")
+        st.success(plain(text), icon=":material/check_circle:")
 
 
 # ----------------------------------------------------------------------------------------------------- comparing

@@ -14,14 +14,16 @@ from typing import Any
 
 import streamlit as st
 
+from ffviz import access
 from ffviz.config import RunConfig, field_info
 from ffviz.data import DATASETS, dataset_names
 from ffviz.estimate import expected_seconds
 from ffviz.figures.style import LIVE_NAMES
 from ffviz.presets import PRESETS
 from ffviz.recipes import CLASSROOM, STATED_SECONDS, recipe_config
+from ffviz.share import SERVER_ONLY
 from ffviz.ui_state import CHOICE_LABELS, LABELS, LIVE_OPTIONS, TRAIN_GROUPS, format_seconds, live_options, other_fields
-from pages.common import share_ui, state
+from pages.common import access_ui, share_ui, state
 
 PREFIX = "cfg_"
 FIELDS = {f.name: f for f in field_info()}
@@ -161,7 +163,10 @@ def live_controls(running: bool) -> None:
         st.markdown("**Change while it trains**")
         for name in LIVE_OPTIONS:
             widget(name)
-        if running:
+        lr = state.live(state.current_run_id()) if running else None
+        if running and lr is not None and access.why_not(access_ui.identity(), lr.reader.meta):
+            st.caption("You are watching another session's run: these values are used by your next Start.")
+        elif running:
             st.caption("A run is going: a change applies at its next batch and is marked on the charts.")
         else:
             st.caption("No run is going: these values are used by the next Start.")
@@ -178,7 +183,8 @@ def groups(disabled: bool = False) -> None:
                 widget(name, disabled=disabled)
     with st.expander("More settings"):
         for name in other_fields():
-            widget(name, disabled=disabled)
+            if name not in SERVER_ONLY:  # where data lives is the server's setting (access_ui.apply_data_settings)
+                widget(name, disabled=disabled)
         st.button("Restore the defaults", key="cfg_restore", on_click=lambda: load(defaults()),
                   disabled=disabled or share_ui.current().classroom)
 
@@ -195,5 +201,8 @@ def _live_change(name: str) -> None:
     run_id = state.current_run_id()
     value = float(st.session_state[PREFIX + name])
     if state.is_managed_active(run_id):
+        lr = state.live(run_id)
+        if lr is None or not access_ui.guard(lr.reader.meta, f"change {LIVE_NAMES.get(name, name)} of this run"):
+            return  # the value stays on the slider for this session's next Start; the run is left alone
         state.manager().control(run_id).set(**{name: value})
         st.session_state["_toast"] = f"{LIVE_NAMES.get(name, name)} → {_fmt_live(value)} at the next batch"

@@ -27,7 +27,8 @@ from ffviz.share import (
     share_url,
 )
 from ffviz.ui_state import LABELS
-from pages.common import settings, sources, state
+from pages.common import access_ui, settings, sources, state
+from pages.common.text import plain
 
 SHARE_KEY = "_share"  # the ShareState of the link this session opened with
 APPLIED_KEY = "_share_applied"
@@ -42,8 +43,23 @@ CONTROL_LABELS = {
 }
 
 
-def current() -> ShareState:
+def _link() -> ShareState:
+    """What the link this session opened with says (its own hide and lock, nothing of the server's)."""
     return st.session_state.get(SHARE_KEY) or ShareState()
+
+
+def current() -> ShareState:
+    """The link's state with the teacher's classroom settings on top (for a student): a link can hide or lock more
+    than the server does, never less."""
+    link = _link()
+    if access_ui.identity().teacher:
+        return link
+    server, _ = access_ui.classroom_settings()
+    if not server.classroom:
+        return link
+    hide = tuple(dict.fromkeys((*link.hide, *server.hide)))
+    return dataclasses.replace(link, hide=hide, lock=tuple(dict.fromkeys((*link.lock, *server.lock))),
+                               lock_all=link.lock_all or server.lock_all)
 
 
 def hidden(control: str) -> bool:
@@ -72,7 +88,7 @@ def apply_link(page_path: str) -> None:
             ss[NOTES_KEY] = (target if target != "home" else "", notes)
             if link.page is not None and link.page != (page_path or "home"):
                 st.switch_page(f"pages/{link.page}.py")
-    link = current()
+    link = _link()
     for key in ("hide", "lock"):
         value = encode(link).get(key)
         if value and st.query_params.get(key) != value:
@@ -114,7 +130,7 @@ def show_notes(page_path: str) -> None:
     if page != page_path:
         st.session_state.pop(NOTES_KEY, None)
         return
-    lines = "\n".join(f"- {n}" for n in notes)
+    lines = "\n".join(f"- {plain(n)}" for n in notes)  # notes quote the link's own text: shown as typed
     st.warning(f"**Parts of this link were not used:**\n{lines}", icon=":material/link_off:")
 
 
@@ -151,7 +167,7 @@ def screen(page_path: str) -> ShareState:
         compare = tuple(ss.get(COMPARE_KEY) or ())
     elif page == "gap":
         compare = tuple(r for r in (ss.get(k) for k in GAP_KEYS.values()) if r)
-    link = current()
+    link = _link()
     return ShareState(page=page, run=run, config=config_changes(cfg), epoch=epoch, layer=layer, compare=compare,
                       hide=link.hide, lock=link.lock, lock_all=link.lock_all)
 

@@ -20,7 +20,7 @@ from ffviz.manager import RunManager
 from ffviz.runs import list_runs
 from ffviz.runstate import ACTIVE, run_state
 from ffviz.ui_state import LiveRun, runs_root
-from pages.common import require_frame, sources
+from pages.common import access_ui, require_frame, sources
 
 RUN_KEY = "run"  # session state and query parameter holding the current run id ("" = deliberately none)
 COMPARE_KEY = "compare_run"  # the previous run, overlaid after "Retrain"
@@ -99,9 +99,12 @@ def sync_url() -> None:
         del st.query_params[RUN_KEY]
 
 
-def submit(cfg: RunConfig, *, compare_with: str | None = None) -> str:
-    """Start a run with this config, make it the session's current run; ``compare_with`` is overlaid on it."""
-    run_id = manager().submit(cfg)
+def submit(cfg: RunConfig, *, compare_with: str | None = None) -> str | None:
+    """Start a run with this config, owned by this session, and make it the session's current run; ``compare_with``
+    is overlaid on it. None when the server's limits refuse it (the page shows why, see access_ui.show_denied)."""
+    if not access_ui.check_submit(cfg, manager().active()):
+        return None
+    run_id = manager().submit(cfg, owner=access_ui.identity().token)
     st.session_state[COMPARE_KEY] = compare_with
     set_current_run(run_id)
     keep_bounded(root())
@@ -109,9 +112,13 @@ def submit(cfg: RunConfig, *, compare_with: str | None = None) -> str:
 
 
 def keep_bounded(folder: Path) -> None:
-    """Apply the retention policy (ffviz.catalog) to a runs or uploads folder after a run was added to it."""
+    """Apply the retention policy (ffviz.catalog) to a runs or uploads folder after a run was added to it: as many
+    runs as it keeps; uploads also within the disk the server's limits give them (the runs folder's own disk limit
+    refuses new runs instead, so that no one's finished run goes because someone else started one)."""
     limit, _ = retention_limit()
-    enforce_retention(folder, max_runs=limit)  # never an active run: their folders say so
+    uploads = Path(folder) == sources.uploaded_root()
+    # never an active run: their folders say so
+    enforce_retention(folder, max_runs=limit, max_bytes=access_ui.limits().max_uploads_bytes if uploads else None)
 
 
 def refresh_every(state: str) -> float | None:
@@ -125,11 +132,12 @@ REPO = Path(__file__).resolve().parents[2]
 def latest_finished() -> str | None:
     """The most recent run that trained to its end, for "Open a finished run"."""
     from ffviz.storage import read_json
+    from ffviz.untrusted import clean_meta
 
     for p in (d for r in sources.roots().values() for d in list_runs(r)):  # shipped runs last
         try:
-            if read_json(p / "meta.json").get("status") == "finished":
+            if clean_meta(read_json(p / "meta.json")).get("status") == "finished":
                 return p.name
-        except (FileNotFoundError, ValueError):
+        except (OSError, ValueError):
             continue
     return None

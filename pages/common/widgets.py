@@ -11,6 +11,7 @@ import streamlit as st
 
 from ffviz.ui_state import ACTIVE, LiveRun, format_seconds, progress
 from pages.common import share_ui, state
+from pages.common.text import plain
 
 STATUS_COLORS = {"running": "green", "starting": "green", "queued": "orange", "paused": "orange",
                  "finished": "blue", "stopped": "gray", "interrupted": "gray", "failed": "red"}
@@ -104,7 +105,7 @@ def run_header(lr: LiveRun, run_state: str) -> None:
     ep = lr.epochs[-1].epoch if lr.epochs else 0
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
         st.badge(run_state, color=STATUS_COLORS.get(run_state, "gray"))
-        st.markdown(f"**{lr.run_id}** · {cfg.mode} · {cfg.preset} · {cfg.dataset} · epoch {ep}/{cfg.epochs} · "
+        st.markdown(f"**{plain(lr.run_id)}** · {cfg.mode} · {cfg.preset} · {cfg.dataset} · epoch {ep}/{cfg.epochs} · "
                     f"λ_entropy {cfg.lambda_entropy:g} · λ_orth {cfg.lambda_orth:g}")
     if run_state == "failed":
         show_failure(lr)
@@ -112,7 +113,7 @@ def run_header(lr: LiveRun, run_state: str) -> None:
 
 def show_failure(lr: LiveRun) -> None:
     error = lr.reader.meta.get("error")
-    st.error(f"This run failed: {error or 'no message recorded'}", icon=":material/error:")
+    st.error(f"This run failed: {plain(error or 'no message recorded')}", icon=":material/error:")
 
 
 def check_state_change(lr: LiveRun, run_state: str) -> None:

@@ -1,0 +1,211 @@
+"""Checks for files that come from outside the server (uploads): each returns quietly or raises ValueError saying what
+is wrong, and each looks before it leaps, so a hostile file costs neither memory nor CPU to refuse.
+
+    check_zip_entries(data, max_unpacked=...)   # a torch checkpoint: entries stored, sizes honest, before torch.load
+    check_tensors(payload, max_bytes=...)       # after torch.load: no zero-stride views of a tiny storage
+    check_npz(path, max_bytes=...)              # a snapshot: keys, dtypes, shapes, sizes, read from the headers
+    check_record(record)                        # a run record: every field of the type the schema states
+    meta = clean_meta(raw)                      # meta.json: known keys of the right type only (readers never break)
+
+The attacks these close (all found by a review that called the real functions with crafted files): deflate-compressed
+zip entries that expand ~1,000x inside torch.load or np.load, zip members that lie about their size, a tensor whose
+zero strides make a 4-byte storage look like gigabytes (copied in full on Continue), JSON nested 100,000 deep, records
+and meta values of the wrong type that crash every page that reads them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ffviz import records
+
+MAX_LIST = 100_000  # longest list a record may hold (per-layer lists; channels per class)
+MAX_TEXT = 10_000  # longest string a record or meta.json may hold
+
+
+# ----------------------------------------------------------------------------------------------------- zip files
+def check_zip_entries(source: bytes | Path, *, max_unpacked: int, what: str = "the file") -> None:
+    """Every entry stored uncompressed (as torch.save and np.savez write them) and the total within max_unpacked:
+    what a reader unpacks is then no larger than the file itself."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise ValueError(f"{what} is not a readable zip file ({e})") from None
+    total = 0
+    for info in infos:
+        if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
+            raise ValueError(f"{what} has a compressed entry ({info.filename!r}); ffviz writes its checkpoints and "
+                             "snapshots uncompressed and accepts only those")
+        total += info.file_size
+    if total > max_unpacked:
+        raise ValueError(f"{what} holds {total / 2**20:.0f} MiB; at most {max_unpacked / 2**20:.0f} MiB is accepted")
+
+
+# ----------------------------------------------------------------------------------------------------- tensors
+def check_tensors(payload: Any, *, max_bytes: int, what: str = "the checkpoint") -> None:
+    """Every tensor in a loaded checkpoint owns the bytes it claims (no zero or overlapping strides over a small
+    storage) and all together stay within max_bytes."""
+    import torch
+
+    total = 0
+    stack = [payload]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, dict):
+            stack.extend(x.values())
+        elif isinstance(x, (list, tuple)):
+            stack.extend(x)
+        elif isinstance(x, torch.Tensor):
+            nbytes = x.numel() * x.element_size()
+            if x.numel() > 1 and (any(s == 0 for s, n in zip(x.stride(), x.shape, strict=True) if n > 1)
+                                  or nbytes > x.untyped_storage().nbytes()):
+                raise ValueError(f"{what} holds a tensor of shape {tuple(x.shape)} that repeats a smaller storage; "
+                                 "ffviz never writes one")
+            total += nbytes
+            if total > max_bytes:
+                raise ValueError(f"{what}'s tensors exceed {max_bytes / 2**20:.0f} MiB")
+
+
+# ----------------------------------------------------------------------------------------------------- snapshots
+_SNAPSHOT_FIXED = {"epoch": 0, "num_layers": 0, "probe_index": 1, "probe_y": 1, "val_pred": 1, "val_y": 1}
+_SNAPSHOT_LAYER = {"w": 2, "g": 2, "p": 2}  # w_i (C, K), g_i (N, K), p_i (N, C)
+
+
+def check_npz(path: Path, *, max_bytes: int) -> None:
+    """A snapshot as RunWriter writes it: stored entries; the known keys; numeric dtypes; each array's shape (from
+    its .npy header, without reading the data) of the right rank and matching its entry's size; num_layers layers."""
+    check_zip_entries(Path(path), max_unpacked=max_bytes, what=Path(path).name)
+    arrays: dict[str, tuple[np.dtype, tuple[int, ...]]] = {}
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            key = info.filename.removesuffix(".npy")
+            if not info.filename.endswith(".npy") or not _snapshot_key(key):
+                raise ValueError(f"{Path(path).name} holds {info.filename!r}, which is not part of a snapshot")
+            with z.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version not in ((1, 0), (2, 0), (3, 0)):
+                    raise ValueError(f"{Path(path).name}: {key} has an unknown .npy version {version}")
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(f, max_header_size=10_000)
+                header = f.tell()
+            if dtype.kind not in "biuf" or dtype.hasobject:
+                raise ValueError(f"{Path(path).name}: {key} has dtype {dtype}; snapshots hold numbers only")
+            if info.file_size != header + math.prod(shape) * dtype.itemsize:
+                raise ValueError(f"{Path(path).name}: {key}'s size does not match its shape {shape}")
+            arrays[key] = (dtype, shape)
+    missing = [k for k in _SNAPSHOT_FIXED if k not in arrays]
+    if missing:
+        raise ValueError(f"{Path(path).name} lacks {', '.join(missing)}")
+    for key, rank in _SNAPSHOT_FIXED.items():
+        if len(arrays[key][1]) != rank:
+            raise ValueError(f"{Path(path).name}: {key} has shape {arrays[key][1]}, expected {rank} dimension(s)")
+    with np.load(path) as a:  # the two scalars, now known to be small numbers
+        layers = int(a["num_layers"])
+    if not 0 < layers <= (len(arrays) - len(_SNAPSHOT_FIXED)) // len(_SNAPSHOT_LAYER):
+        raise ValueError(f"{Path(path).name}: num_layers={layers} does not match the arrays it holds")
+    for i in range(layers):
+        for prefix, rank in _SNAPSHOT_LAYER.items():
+            key = f"{prefix}_{i}"
+            if key not in arrays or len(arrays[key][1]) != rank:
+                raise ValueError(f"{Path(path).name}: {key} is missing or not {rank}-dimensional")
+    extra = [k for k in arrays if k not in _SNAPSHOT_FIXED and int(k.split("_")[1]) >= layers]
+    if extra:
+        raise ValueError(f"{Path(path).name} holds {', '.join(extra)} beyond its {layers} layers")
+
+
+def _snapshot_key(key: str) -> bool:
+    if key in _SNAPSHOT_FIXED:
+        return True
+    prefix, _, index = key.partition("_")
+    return prefix in _SNAPSHOT_LAYER and index.isdigit() and len(index) <= 4
+
+
+# ----------------------------------------------------------------------------------------------------- records
+def check_record(record: Any) -> None:
+    """Every field of a run record of the type its dataclass states (a float may be written as an int)."""
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        if not _is(value, str(f.type)):
+            raise ValueError(f"{record.kind} record: {f.name}={_short(value)} is not {f.type}")
+
+
+def parse_record(d: Any) -> Any:
+    """A record from a parsed JSON line, type-checked; ValueError for anything else."""
+    if not isinstance(d, dict):
+        raise ValueError(f"a record line is not an object: {_short(d)}")
+    try:
+        rec = records.from_dict(d)
+    except TypeError as e:  # a required field missing
+        raise ValueError(f"{d.get('kind')} record: {e}") from None
+    check_record(rec)
+    return rec
+
+
+def _is(value: Any, kind: str) -> bool:
+    kind = kind.replace(" ", "")
+    if kind.endswith("|None"):
+        return value is None or _is(value, kind[:-5])
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "str":
+        return isinstance(value, str) and len(value) <= MAX_TEXT
+    if kind.startswith("list[") and kind.endswith("]"):
+        inner = kind[5:-1]
+        return isinstance(value, list) and len(value) <= MAX_LIST and all(_is(v, inner) for v in value)
+    if kind == "dict[str,list[Any]]":
+        return (isinstance(value, dict) and len(value) <= 100 and all(
+            isinstance(k, str) and isinstance(v, list) and len(v) <= 2 and all(_scalar(x) for x in v)
+            for k, v in value.items()))
+    return False
+
+
+def _scalar(x: Any) -> bool:
+    return x is None or isinstance(x, (bool, int, float)) or (isinstance(x, str) and len(x) <= MAX_TEXT)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# ----------------------------------------------------------------------------------------------------- meta.json
+STATES = ("queued", "starting", "running", "paused", "finished", "stopped", "failed", "interrupted")
+META_TYPES = {
+    "name": "str", "status": "str", "created": "str", "device": "str", "num_parameters": "int|None",
+    "num_layers": "int", "widths": "list[int]", "dataset": "str", "num_classes": "int", "class_names": "list[str]",
+    "in_channels": "int", "image_size": "int", "split_sizes": "list[int]", "epochs_done": "int",
+    "pid": "int|None", "error": "str|None", "train_time": "float|None", "ended": "str", "uploaded": "str",
+    "note": "str", "owner": "str", "continued_from": "str",
+}
+
+
+def meta_problems(meta: Any) -> list[str]:
+    """What is wrong with a meta.json's known keys (empty when nothing is)."""
+    if not isinstance(meta, dict):
+        return ["meta.json is not an object"]
+    out = [f"{k}={_short(v)} is not {META_TYPES[k]}" for k, v in meta.items()
+           if k in META_TYPES and not _is(v, META_TYPES[k])]
+    if isinstance(meta.get("status"), str) and meta["status"] not in STATES:
+        out.append(f"status={_short(meta['status'])} is not one of {', '.join(STATES)}")
+    return out
+
+
+def clean_meta(meta: Any) -> dict[str, Any]:
+    """meta.json as readers may trust it: a known key with a value of the wrong type is dropped (its reader then
+    falls back as for a missing key); other keys pass unchanged. Never raises."""
+    if not isinstance(meta, dict):
+        return {}
+    out = {k: v for k, v in meta.items() if k not in META_TYPES or _is(v, META_TYPES[k])}
+    if out.get("status") not in STATES:
+        out.pop("status", None)
+    return out

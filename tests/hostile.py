@@ -1,0 +1,209 @@
+"""Hostile uploads, built in the test's tmp folder from a real run (none is committed): each reproduces one attack a
+review found against the upload path, small on the wire and costly once unpacked or parsed.
+
+    files = build_all(run_dir, tmp_path)     # {attack name: path of the file a user would upload}
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ffviz.catalog import export_archive
+
+BOMB_BYTES = 64 * 1024 * 1024  # what a bomb expands to: tiny zipped, 64 MiB in memory
+
+
+def _archive_with(run: Path, replace: dict[str, bytes], *, compress: bool = True) -> bytes:
+    """The run's archive with some members' contents replaced (or added), deflate-compressed."""
+    src = zipfile.ZipFile(io.BytesIO(export_archive(run)))
+    top = src.namelist()[0].split("/")[0]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as z:
+        for name in src.namelist():
+            rel = name.split("/", 1)[1]
+            if rel not in replace:
+                z.writestr(name, src.read(name))
+        for rel, data in replace.items():
+            z.writestr(f"{top}/{rel}", data)
+    return out.getvalue()
+
+
+def _checkpoint(run: Path) -> dict:
+    return torch.load(run / "checkpoints" / "final.pt", weights_only=True)
+
+
+def _save(payload: dict) -> bytes:
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    return buf.getvalue()
+
+
+def compressed_checkpoint(run: Path) -> bytes:
+    """A real checkpoint plus 64 MiB of zeros, its zip entries deflated: ~1,000x expansion inside torch.load."""
+    ck = _checkpoint(run)
+    ck["model"]["bomb"] = torch.zeros(BOMB_BYTES // 4)
+    raw = zipfile.ZipFile(io.BytesIO(_save(ck)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in raw.infolist():
+            z.writestr(info.filename, raw.read(info.filename))
+    return out.getvalue()
+
+
+def zero_stride_checkpoint(run: Path) -> bytes:
+    """One float that claims to be 2^28 of them (1 GiB), by zero strides: copied in full on Continue."""
+    ck = _checkpoint(run)
+    ck["model"]["wide"] = torch.zeros(1).expand(2 ** 28)
+    return _save(ck)
+
+
+def bad_epoch_checkpoint(run: Path) -> bytes:
+    """A valid checkpoint whose epoch and parameter count are not numbers (left a folder stuck at "queued")."""
+    ck = _checkpoint(run)
+    ck["epoch"], ck["num_parameters"] = "many", [1, 2]
+    return _save(ck)
+
+
+def npz_bomb(run: Path) -> bytes:
+    """A snapshot whose w_0 is 64 MiB of zeros, deflated: it expands when anyone opens a view."""
+    with np.load(run / "snapshots" / "epoch_0001.npz") as a:
+        arrays = dict(a)
+    arrays["w_0"] = np.zeros((BOMB_BYTES // 4 // 10, 10), dtype=np.float32)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return _archive_with(run, {"snapshots/epoch_0001.npz": buf.getvalue()})
+
+
+def npz_object(run: Path) -> bytes:
+    """A snapshot holding a pickled object array (stored, uncompressed)."""
+    with np.load(run / "snapshots" / "epoch_0001.npz") as a:
+        arrays = dict(a)
+    arrays["val_y"] = np.array([{"x": 1}, None], dtype=object)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return _archive_with(run, {"snapshots/epoch_0001.npz": buf.getvalue()})
+
+
+def npz_lying_shape(run: Path) -> bytes:
+    """A snapshot whose w_0 header claims 10^10 floats (40 GB) with 40 bytes behind it."""
+    with np.load(run / "snapshots" / "epoch_0001.npz") as a:
+        arrays = dict(a)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    fake = io.BytesIO()
+    np.lib.format.write_array_header_1_0(fake, {"descr": "<f4", "fortran_order": False, "shape": (10 ** 6, 10 ** 4)})
+    fake.write(b"\0" * 40)
+    raw = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        for name in raw.namelist():
+            z.writestr(name, fake.getvalue() if name == "w_0.npy" else raw.read(name))
+    return _archive_with(run, {"snapshots/epoch_0001.npz": out.getvalue()})
+
+
+def npz_many_layers(run: Path) -> bytes:
+    """A snapshot that claims 10^12 layers: a loop over them would never end."""
+    with np.load(run / "snapshots" / "epoch_0001.npz") as a:
+        arrays = dict(a)
+    arrays["num_layers"] = np.array(10 ** 12)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return _archive_with(run, {"snapshots/epoch_0001.npz": buf.getvalue()})
+
+
+def huge_jsonl(run: Path) -> bytes:
+    """A 40 MiB batches.jsonl of valid records that zips to a few hundred KB: 276 MiB and 2.3 s to parse."""
+    line = (run / "batches.jsonl").read_bytes().splitlines()[0] + b"\n"
+    return _archive_with(run, {"batches.jsonl": line * (40 * 1024 * 1024 // len(line))})
+
+
+def meta_status_not_text(run: Path) -> bytes:
+    """meta.json whose status is an object: crashed the sidebar's run label on every page, for everyone."""
+    meta = json.loads((run / "meta.json").read_text())
+    meta.update(status={"evil": 1}, name=["not", "text"], epochs_done="lots", created=12)
+    return _archive_with(run, {"meta.json": json.dumps(meta).encode()})
+
+
+def wrong_test_json(run: Path) -> bytes:
+    """test.json whose accuracy is a string: crashed the Runs, Compare and Gap pages."""
+    test = json.loads((run / "test.json").read_text())
+    test.update(acc_alpha="high", layer_acc={"a": 1})
+    return _archive_with(run, {"test.json": json.dumps(test).encode()})
+
+
+def epoch_record_wrong_types(run: Path) -> bytes:
+    """An epoch record whose accuracy is a list and whose epoch is text."""
+    lines = (run / "epochs.jsonl").read_text().splitlines()
+    rec = json.loads(lines[-1])
+    rec.update(acc_alpha=[1, 2], epoch="one", val_acc="all")
+    return _archive_with(run, {"epochs.jsonl": "\n".join([*lines[:-1], json.dumps(rec)]).encode() + b"\n"})
+
+
+def deep_json(run: Path) -> bytes:
+    """meta.json nested 100,000 deep: RecursionError in the JSON parser."""
+    return _archive_with(run, {"meta.json": b"[" * 100_000 + b"]" * 100_000})
+
+
+def deep_jsonl(run: Path) -> bytes:
+    """A record line nested 100,000 deep."""
+    return _archive_with(run, {"events.jsonl": b"[" * 100_000 + b"]" * 100_000 + b"\n"})
+
+
+def lying_member(run: Path) -> bytes:
+    """An archive whose epochs.jsonl says (in the zip directory) it is 10 bytes: BadZipFile while unpacking."""
+    data = bytearray(export_archive(run))
+    z = zipfile.ZipFile(io.BytesIO(bytes(data)))
+    name = next(n for n in z.namelist() if n.endswith("/epochs.jsonl"))
+    encoded = name.encode()
+    # central directory: signature, ..., uncompressed size at +24, name length at +28, name at +46
+    pos = 0
+    while (pos := data.find(b"PK\x01\x02", pos)) >= 0:
+        n = struct.unpack("<H", data[pos + 28:pos + 30])[0]
+        if bytes(data[pos + 46:pos + 46 + n]) == encoded:
+            data[pos + 24:pos + 28] = struct.pack("<I", 10)
+        pos += 4
+    return bytes(data)
+
+
+def future_dated(run: Path) -> bytes:
+    """A run whose meta.json says it was made in 2999: retention by `created` would never delete it."""
+    meta = json.loads((run / "meta.json").read_text())
+    meta.update(created="2999-01-01T00:00:00", uploaded="2999-01-01T00:00:00")
+    return _archive_with(run, {"meta.json": json.dumps(meta).encode()})
+
+
+# name -> (builder, file name, what the refusal says)
+ATTACKS = {
+    "compressed checkpoint": (compressed_checkpoint, "bomb.pt", "compressed entry"),
+    "zero-stride tensor": (zero_stride_checkpoint, "wide.pt", "repeats a smaller storage"),
+    "bad epoch in checkpoint": (bad_epoch_checkpoint, "epoch.pt", "epoch="),
+    "npz compression bomb": (npz_bomb, "npzbomb.zip", "compressed entry"),
+    "npz object array": (npz_object, "npzobj.zip", "dtype object"),
+    "npz shape that lies": (npz_lying_shape, "npzshape.zip", "does not match its shape"),
+    "npz with 10^12 layers": (npz_many_layers, "npzlayers.zip", "does not match the arrays"),
+    "40 MiB batches.jsonl": (huge_jsonl, "jsonl.zip", "max_records_bytes"),
+    "meta.json status not text": (meta_status_not_text, "meta.zip", "status="),
+    "test.json wrong types": (wrong_test_json, "test.zip", "acc_alpha="),
+    "epoch record wrong types": (epoch_record_wrong_types, "epochs.zip", "epochs.jsonl line"),
+    "JSON nested 100k deep": (deep_json, "deep.zip", "nests too deeply"),
+    "JSON line nested 100k deep": (deep_jsonl, "deepline.zip", "events.jsonl line 1"),
+    "zip member lying about its size": (lying_member, "liar.zip", "could not be read"),
+}
+
+
+def build_all(run: Path, folder: Path) -> dict[str, Path]:
+    """Every attack as a file under folder: {attack: path}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for attack, (build, filename, _) in ATTACKS.items():
+        path = folder / filename
+        path.write_bytes(build(run))
+        out[attack] = path
+    return out

@@ -1,0 +1,65 @@
+"""End to end in a real Chromium: every hostile upload (tests/hostile.py, built in tmp) goes through the Runs page's
+uploader of a real server; each is refused with a message on the page, the server's resident memory and its peak
+while reading the file grow by less than 50 MiB, and afterwards every page draws without an exception.
+
+    pytest -m browser tests/test_browser_hostile.py      # needs Debian's chromium at /usr/bin/chromium
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from browser_support import BROWSER_MARKS, chromium, new_page, no_exception, serve_app, settle_steady
+from hostile import ATTACKS, build_all
+from run_support import finished_tiny_run
+
+pytestmark = [*BROWSER_MARKS, pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(),
+                                                 reason="reads the server's memory the Linux way")]
+BUDGET_MIB = 50
+PAGES = ["", "train", "assignments", "regularizers", "goodness", "contributions", "runs", "compare", "gap"]
+
+
+def server_pid(port: int) -> int:
+    """The streamlit process serving on this port (serve_app started it from this process)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"streamlit" in b" ".join(cmd) and str(port).encode() in cmd:
+            return int(proc.name)
+    raise AssertionError(f"no streamlit process on port {port}")
+
+
+def memory(pid: int, key: str) -> float:
+    """VmRSS (resident now) or VmHWM (peak since the last reset) of a process, MiB."""
+    line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith(key))
+    return int(line.split()[1]) / 1024
+
+
+def test_hostile_uploads_through_a_real_server(tmp_path_factory):
+    run = finished_tiny_run(tmp_path_factory.mktemp("source"))
+    files = build_all(run, tmp_path_factory.mktemp("hostile"))
+    with serve_app(tmp_path_factory) as (url, runs), chromium() as browser:
+        pid = server_pid(int(url.rsplit(":", 1)[1]))
+        page = new_page(browser)
+        page.goto(f"{url}/runs")
+        settle_steady(page)
+        grew = {}
+        for attack, path in files.items():
+            Path(f"/proc/{pid}/clear_refs").write_text("5")  # the peak from here on
+            before = memory(pid, "VmRSS")
+            page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
+            page.get_by_test_id("stAlertContentError").filter(has_text=path.name).wait_for(timeout=120_000)
+            settle_steady(page)
+            assert page.get_by_text(ATTACKS[attack][2]).count() >= 1, attack
+            grew[attack] = (memory(pid, "VmHWM") - before, memory(pid, "VmRSS") - before)
+        print({a: f"peak +{p:.1f} MiB, resident +{r:.1f} MiB" for a, (p, r) in grew.items()})
+        for attack, (peak, resident) in grew.items():
+            assert peak < BUDGET_MIB and resident < BUDGET_MIB, f"{attack}: +{peak:.0f} / +{resident:.0f} MiB"
+        assert not (runs / "uploaded").exists() or not any((runs / "uploaded").iterdir())
+        for name in PAGES:
+            page.goto(f"{url}/{name}")
+            settle_steady(page)
+            no_exception(page, name or "home")
