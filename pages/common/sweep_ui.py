@@ -7,13 +7,15 @@ the next free (cell, seed) on disk (ffviz.sweep.Sweep.claim) and keeps the claim
 
 from __future__ import annotations
 
-import uuid
-
 import streamlit as st
 
+from ffviz.catalog import folder_size
+from ffviz.config import RunConfig
 from ffviz.figures.sweep import METRICS, summarize_cells, sweep_heatmap
+from ffviz.limits import LimitError, check_run
 from ffviz.presets import PRESETS
 from ffviz.recipes import RECIPES, recipe_config
+from ffviz.runs import list_runs
 from ffviz.sweep import (
     MAX_SWEEP_RUNS,
     Slot,
@@ -30,12 +32,11 @@ from ffviz.sweep import (
     parse_seeds,
 )
 from ffviz.ui_state import ACTIVE, LABELS
-from pages.common import settings, share_ui, state
+from pages.common import access_ui, settings, share_ui, state
 from pages.common.widgets import explain, plot
 
 PICK_KEY = "sweep_pick"
 NEXT_PICK_KEY = "_sweep_pick_next"
-TOKEN_KEY = "_sweep_token"  # this session's identity in class experiments
 JOIN_KEY = "_sweep_join"  # the sweep this session joined through a class link
 MSG_KEY = "_sweep_msg"
 OPENED_KEY = "_sweep_opened"
@@ -53,7 +54,37 @@ NO_AXIS = "(none)"
 
 
 def token() -> str:
-    return st.session_state.setdefault(TOKEN_KEY, uuid.uuid4().hex)
+    """This browser's identity (its session cookie, ffviz.access): a claim survives a reload, as the run does."""
+    return access_ui.identity().token
+
+
+class _SessionLauncher:
+    """The server's manager, acting for this session: the runs it starts are owned by the session and, for a
+    student, within the server's limits (access_ui.check_submit), as a run from the Train page."""
+
+    def __init__(self, *, check_limits: bool) -> None:
+        self.root = state.manager().root
+        self.check_limits = check_limits
+
+    def submit(self, cfg: RunConfig, *, name: str | None = None) -> str:
+        if self.check_limits and not access_ui.check_submit(cfg, state.manager().active()):
+            raise ValueError(st.session_state.pop(access_ui.DENIED_KEY, "beyond this server's limits"))
+        return state.manager().submit(cfg, name=name, owner=token())
+
+    def wait(self, run_id: str, timeout: float | None = None) -> bool:
+        return state.manager().wait(run_id, timeout)
+
+
+def _beyond_limits(spec: SweepSpec) -> str | None:
+    """Why a teacher's sweep cannot start (each cell's network, image size, epochs and the disk against the
+    server's limits; the queue and the per-session count are the teacher's to fill), or None."""
+    used = sum(folder_size(p) for p in list_runs(state.root()))
+    for cell in range(len(spec.cells())):
+        try:
+            check_run(spec.config(cell, spec.seeds[0]), access_ui.limits(), runs_bytes=used)
+        except LimitError as e:
+            return f"cell {cell_label(spec.cells()[cell])}: {e}"
+    return None
 
 
 def joined_sweep() -> Sweep | None:
@@ -225,7 +256,7 @@ def _train_mine(sweep: Sweep) -> None:
     if slot is None or slot.run_id:
         return
     try:
-        run_id = sweep.start_slot(slot, state.manager())
+        run_id = sweep.start_slot(slot, _SessionLauncher(check_limits=True))
     except (ValueError, OSError) as e:
         st.session_state[MSG_KEY] = ("error", f"Could not start your run: {e}")
         return
@@ -256,8 +287,12 @@ def start_form() -> None:
         st.caption(f"At most {MAX_SWEEP_RUNS} runs (cells × seeds) and {APP_MAX_EPOCHS} epochs per sweep on this "
                    f"server; {state.manager().max_running} train at a time, the rest wait in the queue.")
         b = st.columns([1, 1, 2])
-        now = b[0].form_submit_button("Start every run now", icon=":material/play_arrow:")
-        klass = b[1].form_submit_button("Make a class link", icon=":material/school:", type="primary")
+        teacher = access_ui.identity().teacher
+        now = b[0].form_submit_button("Start every run now", icon=":material/play_arrow:", disabled=not teacher)
+        klass = b[1].form_submit_button("Make a class link", icon=":material/school:", type="primary",
+                                        disabled=not teacher)
+        if not teacher:
+            b[2].caption("Sweeps and class experiments are the teacher's to start (the teacher signs in in the sidebar).")
     if not (now or klass):
         return
     try:
@@ -267,9 +302,15 @@ def start_form() -> None:
     except (SweepError, ValueError) as e:
         st.error(f"This sweep cannot start: {e}", icon=":material/error:")
         return
+    if not access_ui.identity().teacher:  # the form is disabled for students; a forged click is refused too
+        st.error("Sweeps and class experiments are started by the teacher.", icon=":material/block:")
+        return
+    if now and (why := _beyond_limits(spec)):
+        st.error(f"This sweep cannot start: {why}", icon=":material/block:")
+        return
     sweep = Sweep.create(state.root(), spec, kind="class" if klass else "launched")
     if now:
-        launch(sweep, state.manager())
+        launch(sweep, _SessionLauncher(check_limits=False))
         state.keep_bounded(state.root())
         st.session_state[MSG_KEY] = ("success", f"Started {spec.num_runs} runs of {spec.name}: the grid fills in as "
                                                 f"they finish.")
