@@ -12,3 +12,5 @@ python -m ffviz train "${common[@]}" --name "learnable, no entropy" --lambda-ent
 python -m ffviz train "${common[@]}" --name "learnable (default lambdas)"
 # The final checkpoint is enough to browse, compare and continue a run; last.pt duplicates it.
 rm -f "$out"/*/checkpoints/last.pt
+# A run's heartbeat is its process's, on the machine that trained it: a shipped run has none.
+rm -f "$out"/*/heartbeat.json

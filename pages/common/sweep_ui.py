@@ -292,7 +292,7 @@ def start_form() -> None:
         klass = b[1].form_submit_button("Make a class link", icon=":material/school:", type="primary",
                                         disabled=not teacher)
         if not teacher:
-            b[2].caption("Sweeps and class experiments are the teacher's to start (the teacher signs in in the sidebar).")
+            b[2].caption("Sweeps and class experiments are the teacher's to start (signed in, in the sidebar).")
     if not (now or klass):
         return
     try:
