@@ -7,12 +7,20 @@ dataset this server has, becomes a run in the uploads folder (ffviz/authors.py d
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import streamlit as st
 
 from ffviz.catalog import MAX_UPLOAD_BYTES
-from ffviz.data import MissingDataError, dataset_names
+from ffviz.data import dataset_names
+from ffviz.data.registry import server_data_root
 from ffviz.runs import update_meta
+from ffviz.upload_process import TIMEOUT_S, worker_env
 from pages.common import access_ui, share_ui, sources, state
 from pages.common.runs_ui import MSG_KEY, PICK_KEY
 
@@ -41,14 +49,10 @@ def _import() -> None:
         ss[MSG_KEY] = ("error", "Choose the .pth file first, then press Import.")
         return
     epochs = int(ss.get("authors_epochs") or 0) or None
-    from ffviz.authors import AuthorsCheckpointError, import_authors  # torch, only when a file is imported
-
-    try:
-        with st.spinner(f"Evaluating {f.name} on {ss['authors_dataset']}…"):
-            run_dir = import_authors(f.getvalue(), sources.uploaded_root(), dataset=ss["authors_dataset"],
-                                     trained_epochs=epochs, filename=f.name)
-    except (AuthorsCheckpointError, MissingDataError, ValueError, OSError) as e:
-        ss[MSG_KEY] = ("error", f"{f.name} was not imported: {e}")
+    with st.spinner(f"Evaluating {f.name} on {ss['authors_dataset']}…"):
+        run_dir, error = _import_in_process(f.getvalue(), f.name, ss["authors_dataset"], epochs)
+    if run_dir is None:
+        ss[MSG_KEY] = ("error", f"{f.name} was not imported: {error}")
         return
     # as any upload: the uploader owns it, and retention ages it by the server's time of receipt
     update_meta(run_dir, owner=access_ui.identity().token,
@@ -56,3 +60,28 @@ def _import() -> None:
     state.keep_bounded(run_dir.parent)
     ss[PICK_KEY] = run_dir.name
     ss[MSG_KEY] = ("success", f"Imported {f.name}: it is in the table as {run_dir.name}. Open it to see its W.")
+
+
+def _import_in_process(data: bytes, filename: str, dataset: str, epochs: int | None) -> tuple[Path | None, str]:
+    """``python -m ffviz import`` in a process of its own (the server imports no torch, and what a file costs is that
+    process's): (the new run folder, "") or (None, why not)."""
+    with tempfile.TemporaryDirectory(prefix="ffviz-authors-") as tmp:
+        src = Path(tmp) / (re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename).name)[-80:] or "upload.pth")
+        src.write_bytes(data)
+        cmd = [sys.executable, "-m", "ffviz", "import", str(src), "--dataset", dataset,
+               "--runs-dir", str(sources.uploaded_root())]
+        if epochs:
+            cmd += ["--trained-epochs", str(epochs)]
+        if root := server_data_root():
+            cmd += ["--data-root", root]
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=tmp, env=worker_env())
+        except subprocess.TimeoutExpired:
+            return None, f"its evaluation took longer than {TIMEOUT_S:.0f} s"
+    if done.returncode == 0:
+        try:
+            return Path(json.loads(done.stdout.strip().splitlines()[-1])["run"]), ""
+        except (ValueError, KeyError, IndexError):
+            pass
+    lines = (done.stderr or done.stdout).strip().splitlines()
+    return None, (lines[-1].removeprefix("error: ") if lines else f"the import ended with code {done.returncode}")

@@ -23,7 +23,6 @@ from ffviz.catalog import (
     delete_run,
     export_archive,
     history_csv,
-    import_upload,
     retention_limit,
     summarize,
 )
@@ -34,6 +33,7 @@ from ffviz.launcher import max_running_setting
 from ffviz.runs import RunReader, new_run_dir, update_meta
 from ffviz.runstate import ACTIVE, STATES, run_state
 from ffviz.ui_state import runs_root
+from ffviz.upload_process import import_in_process
 from pages.common import access_ui, settings, share_ui, sources, state
 from pages.common.text import plain
 from pages.common.widgets import STATUS_COLORS
@@ -324,8 +324,9 @@ def store_upload(data: bytes, filename: str) -> Path:
     """An uploaded archive or checkpoint, checked, as a run folder under runs/uploaded owned by this session (raises
     UploadError), within the server's limits on what one upload may unpack to."""
     bound = access_ui.limits()
-    return import_upload(data, sources.uploaded_root(), filename=filename, owner=access_ui.identity().token,
-                         max_unpacked=bound.max_upload_unpacked, max_records_bytes=bound.max_records_bytes)
+    # checked in a process of its own: the server imports no torch, and a hostile file costs it nothing
+    return import_in_process(data, sources.uploaded_root(), filename=filename, owner=access_ui.identity().token,
+                             max_unpacked=bound.max_upload_unpacked, max_records_bytes=bound.max_records_bytes)
 
 
 def take_upload() -> None:
