@@ -269,7 +269,7 @@ def test_mnist_split_follows_seed(tmp_path):
     a = load_dataset("mnist", root=tmp_path, seed=1, download=False)
     b = load_dataset("mnist", root=tmp_path, seed=1, download=False)
     c = load_dataset("mnist", root=tmp_path, seed=2, download=False)
-    assert torch.equal(a.val_x, b.val_x) and len(a.val_y) == 20
+    assert torch.equal(a.val_x, b.val_x) and len(a.val_y) == 40  # 1/6 of 240, as 10,000 of 60,000
     assert not torch.equal(a.val_x, c.val_x)
 
 
