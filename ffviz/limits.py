@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ffviz.architecture import parameter_count, validate_widths
 from ffviz.config import RunConfig
 
 ENV_PREFIX = "FFVIZ_LIMIT_"
@@ -112,16 +113,14 @@ def _refuse(what: str, name: str, limits: Limits) -> LimitError:
 
 
 def count_parameters(cfg: RunConfig) -> int:
-    """Parameters of cfg's network, counted on PyTorch's meta device: no memory is allocated, however large."""
-    import torch
+    """Parameters of cfg's network, by arithmetic (ffviz/architecture.py): no torch, no memory, however large;
+    ValueError when the widths cannot form a network for this data."""
+    from ffviz.presets import resolve_widths
 
-    from ffviz.model.build import build_network
-    from ffviz.model.build import count_parameters as count
-
-    info = dataset_shape(cfg)
-    with torch.device("meta"):
-        model = build_network(cfg, in_channels=info[0], num_classes=info[2], image_size=info[1])
-    return count(model)
+    channels, size, classes = dataset_shape(cfg)
+    widths = resolve_widths(cfg.preset, cfg.widths)
+    validate_widths(widths, classes, size)
+    return parameter_count(in_channels=channels, num_classes=classes, widths=widths, learnable=cfg.mode != "static")
 
 
 def dataset_shape(cfg: RunConfig) -> tuple[int, int, int]:

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ffviz.architecture import validate_widths
 from ffviz.losses import ENTROPY_EPS
 from ffviz.model.layer import CAWConv, GoodnessSpec
 
@@ -42,22 +43,6 @@ class LayerOut:
     g: torch.Tensor  # (B, K) class goodness (logits)
     p: torch.Tensor  # (B, C) pooled per-channel goodness
     w: torch.Tensor  # (C, K) assignment used
-
-
-def validate_widths(widths: tuple[int, ...], num_classes: int, image_size: int) -> None:
-    """Raise ValueError when the widths cannot form the residual pattern for this data."""
-    if not widths:
-        raise ValueError("widths must name at least one stage")
-    for s in range(1, len(widths)):
-        if widths[s] != 2 * widths[s - 1]:
-            raise ValueError(f"widths={tuple(widths)}: each stage must be twice as wide as the one before (the concat "
-                             f"shortcut doubles the width); got {widths[s]} after {widths[s - 1]}")
-    if widths[0] % num_classes:
-        raise ValueError(f"widths={tuple(widths)}: {widths[0]} channels cannot be split evenly among {num_classes} "
-                         f"classes; use a multiple of {num_classes}")
-    stride = 2 ** (len(widths) - 1)
-    if image_size % stride:
-        raise ValueError(f"image_size={image_size} must be divisible by {stride} for {len(widths)} stages")
 
 
 def avg_pool2(x: torch.Tensor) -> torch.Tensor:
