@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ffviz.config import RunConfig
+from ffviz.env import positive_int
 from ffviz.records import TestRecord
 from ffviz.runs import RunReader, init_run_dir, new_run_dir, update_meta
 from ffviz.runstate import ACTIVE, run_state
@@ -364,17 +365,8 @@ MAX_RUNS_ENV = "FFVIZ_MAX_RUNS"
 
 def retention_limit(environ: Mapping[str, str] = os.environ) -> tuple[int, str | None]:
     """(how many runs a runs folder keeps, a note when $FFVIZ_MAX_RUNS was set but unusable and the default holds)."""
-    raw = environ.get(MAX_RUNS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_RUNS, None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        return DEFAULT_MAX_RUNS, (f"{MAX_RUNS_ENV}={raw!r} is not a whole number of at least 1; keeping the newest "
-                                  f"{DEFAULT_MAX_RUNS} runs. Set it to, say, 200 and restart the app.")
-    return value, None
+    return positive_int(environ, MAX_RUNS_ENV, DEFAULT_MAX_RUNS, example=200,
+                        unit=f"keeping the newest {DEFAULT_MAX_RUNS} runs")
 
 
 def enforce_retention(root: Path, *, max_runs: int = DEFAULT_MAX_RUNS, active_ids: set[str] | None = None,

@@ -34,6 +34,7 @@ from ffviz.checkpoint import load_checkpoint
 from ffviz.cli_beyond import BEYOND_COMMANDS, add_beyond_commands
 from ffviz.config import RunConfig, field_info
 from ffviz.data import DATASETS, MissingDataError
+from ffviz.launcher import carry_niceness_to_autogroup
 from ffviz.presets import PRESETS
 from ffviz.recipes import RECIPES
 from ffviz.records import BatchRecord, EpochRecord, TestRecord
@@ -193,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in BEYOND_COMMANDS:
         return BEYOND_COMMANDS[args.command](parser, args, config_from_args)
     _set_threads(args.threads)
+    carry_niceness_to_autogroup()
     if distributed.env_world_size() > 1:
         return _main_distributed(parser, args)
     if args.run_dir:

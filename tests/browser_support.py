@@ -7,6 +7,7 @@ Importing this module skips the importing test module when the playwright packag
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -148,3 +149,24 @@ def screenshot(page: Page, name: str) -> Path:
     page.screenshot(path=str(path))
     page.set_viewport_size(VIEWPORT)
     return path
+
+
+def metric(page: Page, label: str) -> str:
+    """The value of the st.metric with this label ("" while its fragment is being redrawn)."""
+    box = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text(label,
+                                                                                                     exact=True))
+    try:
+        return box.get_by_test_id("stMetricValue").inner_text(timeout=5_000).strip()
+    except Exception:  # the fragment is being redrawn
+        return ""
+
+
+def wait_metric(page: Page, label: str, pattern: str, timeout: float = 120) -> str:
+    """Wait until the metric's value matches the regular expression; returns it."""
+    deadline, value = time.time() + timeout, ""
+    while time.time() < deadline:
+        value = metric(page, label)
+        if re.fullmatch(pattern, value):
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"metric {label!r} never matched {pattern!r}; last value {value!r}")

@@ -14,7 +14,18 @@ import re
 import time
 
 import pytest
-from browser_support import BROWSER_MARKS, VIEWPORT, chromium, new_page, no_exception, screenshot, serve_app, settle
+from browser_support import (
+    BROWSER_MARKS,
+    VIEWPORT,
+    chromium,
+    metric,
+    new_page,
+    no_exception,
+    screenshot,
+    serve_app,
+    settle,
+    wait_metric,
+)
 
 VIEWS = [("home", "Home", ""), ("train", "Train", "train"), ("assignments", "Assignments", "assignments"),
          ("regularizers", "Regularizers", "regularizers"), ("goodness", "Goodness", "goodness"),
@@ -28,26 +39,6 @@ def app(tmp_path_factory):
     """The app served as a user starts it; yields (base URL, runs folder). The server is stopped at the end."""
     with serve_app(tmp_path_factory) as served:
         yield served
-
-
-def _metric(page, label: str) -> str:
-    box = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text(label,
-                                                                                                     exact=True))
-    return box.get_by_test_id("stMetricValue").inner_text()
-
-
-def _wait_metric(page, label: str, pattern: str, timeout: float = 120) -> str:
-    deadline = time.time() + timeout
-    value = ""
-    while time.time() < deadline:
-        try:
-            value = _metric(page, label)
-        except Exception:  # the fragment is being redrawn
-            value = ""
-        if re.fullmatch(pattern, value.strip()):
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"metric {label!r} never matched {pattern!r}; last value {value!r}")
 
 
 def _set_number(page, label: str, value: int) -> None:
@@ -89,9 +80,9 @@ def test_train_on_digits_watch_steer_and_visit_every_page(app):
         # "One epoch" right after Start: the run trains its first epoch and pauses, whatever the machine's speed.
         page.get_by_role("button", name="Start").click()
         page.get_by_role("button", name="One epoch").click(timeout=60_000)
-        _wait_metric(page, "Epoch", r"[01] / 2", timeout=60)  # the run's own counter, not the settings'
-        _wait_metric(page, "Epoch", r"1 / 2", timeout=150)
-        _wait_metric(page, "Images / s", r"[\d,]+")
+        wait_metric(page, "Epoch", r"[01] / 2", timeout=60)  # the run's own counter, not the settings'
+        wait_metric(page, "Epoch", r"1 / 2", timeout=150)
+        wait_metric(page, "Images / s", r"[\d,]+")
         page.get_by_test_id("stPlotlyChart").first.locator(".main-svg").first.wait_for()
 
         # Move λ_entropy with the keyboard while the run is going (paused after its first epoch).
@@ -108,7 +99,7 @@ def test_train_on_digits_watch_steer_and_visit_every_page(app):
         page.get_by_text("Change recorded").wait_for(timeout=120_000)
         note = page.get_by_test_id("stMarkdownContainer").filter(has_text="Change recorded").first.inner_text()
         assert "λ_entropy 0.01 → 0.03" in note
-        _wait_metric(page, "Epoch", r"2 / 2", timeout=150)
+        wait_metric(page, "Epoch", r"2 / 2", timeout=150)
         page.get_by_text("Finished. Test accuracy").wait_for(timeout=60_000)
         settle(page)
         flags = page.locator(".annotation-text", has_text="λe=0.03")
@@ -140,7 +131,7 @@ def test_train_on_digits_watch_steer_and_visit_every_page(app):
         again = browser.new_page(viewport=VIEWPORT)
         again.goto(run_url)
         settle(again)
-        assert _metric(again, "Epoch").strip() == "2 / 2"
+        assert metric(again, "Epoch").strip() == "2 / 2"
     run_dirs = [d for d in runs.iterdir() if (d / "config.json").exists()]
     assert len(run_dirs) == 1
     events = (run_dirs[0] / "events.jsonl").read_text()

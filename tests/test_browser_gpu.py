@@ -6,12 +6,9 @@
 
 from __future__ import annotations
 
-import re
-import time
-
 import pytest
 import torch
-from browser_support import BROWSER_MARKS, chromium, new_page, no_exception, screenshot, serve_app, settle
+from browser_support import BROWSER_MARKS, chromium, new_page, no_exception, screenshot, serve_app, settle, wait_metric
 
 pytestmark = [*BROWSER_MARKS, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
 
@@ -22,25 +19,6 @@ def app(tmp_path_factory):
         yield served
 
 
-def _metric(page, label: str) -> str:
-    box = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text(label,
-                                                                                                     exact=True))
-    try:
-        return box.get_by_test_id("stMetricValue").inner_text(timeout=2_000).strip()
-    except Exception:  # the fragment is being redrawn
-        return ""
-
-
-def _wait(page, label: str, pattern: str, timeout: float) -> str:
-    deadline, value = time.time() + timeout, ""
-    while time.time() < deadline:
-        value = _metric(page, label)
-        if re.fullmatch(pattern, value):
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"metric {label!r} never matched {pattern!r}; last value {value!r}")
-
-
 def test_a_classroom_run_trains_on_cuda_from_the_train_page(app):
     url, runs = app
     with chromium() as browser:
@@ -48,10 +26,10 @@ def test_a_classroom_run_trains_on_cuda_from_the_train_page(app):
         page.goto(f"{url}/train")
         settle(page)
         page.get_by_role("button", name="Start").click()
-        first = _wait(page, "Epoch", r"\d+ / \d+", timeout=120)
-        assert _wait(page, "Device", r"CUDA.*", timeout=60).startswith("CUDA")
+        first = wait_metric(page, "Epoch", r"\d+ / \d+", timeout=120)
+        assert wait_metric(page, "Device", r"CUDA.*", timeout=60).startswith("CUDA")
         epochs = int(first.split(" / ")[1])
-        _wait(page, "Epoch", rf"[1-9]\d* / {epochs}", timeout=120)  # the counter moves
+        wait_metric(page, "Epoch", rf"[1-9]\d* / {epochs}", timeout=120)  # the counter moves
         page.get_by_test_id("stPlotlyChart").first.locator(".main-svg").first.wait_for(timeout=60_000)
         page.get_by_text("Finished. Test accuracy").wait_for(timeout=300_000)
         settle(page)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +49,17 @@ def test_threads_come_from_the_environment_or_the_share_of_cores():
     assert Launcher.from_env({"FFVIZ_LAUNCHER": "srun {command}"}).template == "srun {command}"
     with pytest.raises(ValueError, match="threads"):
         Launcher(threads=0)
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="Linux autogroups only")
+def test_a_launched_run_carries_its_niceness_to_its_own_autogroup():
+    """With autogroups, niceness orders processes only within a session: a launched run (its own session, under
+    nice) renices its session's autogroup, so the server's pages really go first; a CLI run in a terminal does not."""
+    probe = ("from ffviz.launcher import carry_niceness_to_autogroup as c; done = c(); "
+             "print(done, open('/proc/self/autogroup').read().split()[-1])")
+    cmd = [sys.executable, "-c", probe]
+    launched = subprocess.run(["nice", "-n", "10", *cmd], capture_output=True, text=True, timeout=60,
+                              start_new_session=True, check=True)
+    assert launched.stdout.split() == ["True", "10"], launched.stderr
+    in_terminal = subprocess.run(["nice", "-n", "10", *cmd], capture_output=True, text=True, timeout=60, check=True)
+    assert in_terminal.stdout.split()[0] == "False"
