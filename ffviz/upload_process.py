@@ -30,9 +30,6 @@ def import_in_process(data: bytes, dest_root: Path, *, filename: str = "upload",
                       max_unpacked: int = MAX_UNPACKED_BYTES, max_records_bytes: int = MAX_RECORDS_BYTES,
                       timeout: float = TIMEOUT_S) -> Path:
     """import_upload, run in a worker process; returns the new run folder or raises UploadError with its reason."""
-    dest_root = Path(dest_root)
-    dest_root.mkdir(parents=True, exist_ok=True)
-    before = set(dest_root.iterdir())
     with tempfile.TemporaryDirectory(prefix="ffviz-upload-") as tmp:
         src = Path(tmp) / "upload.bin"
         src.write_bytes(data)
@@ -42,19 +39,30 @@ def import_in_process(data: bytes, dest_root: Path, *, filename: str = "upload",
             env[OWNER_ENV] = owner
         cmd = [sys.executable, "-m", "ffviz.upload_process", str(src), str(dest_root), "--filename", filename,
                "--max-unpacked", str(max_unpacked), "--max-records", str(max_records_bytes)]
-        try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp)
-        except subprocess.TimeoutExpired:
-            _remove_new(dest_root, before)
-            raise UploadError(f"{filename} took longer than {timeout:.0f} s to check and was refused; nothing was "
-                              f"kept") from None
-    answer = _last_json(done.stdout)
+        answer, why = run_worker(cmd, Path(dest_root), timeout=timeout, env=env, cwd=tmp)
     if answer is None or "run_dir" not in answer:
-        _remove_new(dest_root, before)  # a worker that died mid-way (killed, out of memory) leaves nothing either
-        reason = (answer or {}).get("error") or (f"{filename} could not be checked (the checking process ended with "
-                                                 f"code {done.returncode}); nothing was kept")
-        raise UploadError(reason)
+        raise UploadError((answer or {}).get("error") or f"{filename} could not be checked: {why}; nothing was kept")
     return Path(answer["run_dir"])
+
+
+def run_worker(cmd: list[str], dest_root: Path, *, timeout: float = TIMEOUT_S, env: dict[str, str] | None = None,
+               cwd: str | None = None) -> tuple[dict | None, str]:
+    """Run a worker that writes a run folder under dest_root and prints one JSON line last: (its answer, "") when it
+    exited 0, else (whatever answer it printed, why it failed). A worker that failed, timed out or died mid-way
+    (killed, out of memory) leaves nothing under dest_root."""
+    dest_root.mkdir(parents=True, exist_ok=True)
+    before = set(dest_root.iterdir())
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env or worker_env(), cwd=cwd)
+    except subprocess.TimeoutExpired:
+        _remove_new(dest_root, before)
+        return None, f"it took longer than {timeout:.0f} s"
+    answer = _last_json(done.stdout)
+    if done.returncode == 0 and answer is not None:
+        return answer, ""
+    _remove_new(dest_root, before)
+    lines = done.stderr.strip().splitlines()
+    return answer, (lines[-1].removeprefix("error: ") if lines else f"the worker ended with code {done.returncode}")
 
 
 def worker_env() -> dict[str, str]:

@@ -31,3 +31,20 @@ def test_a_refusal_crosses_back_with_its_reason_and_leaves_nothing(tmp_path, arc
     with pytest.raises(UploadError, match="truncated|not a readable|could not be read"):
         import_in_process(archive[: len(archive) // 2], dest, filename="half.zip")
     assert not any(dest.iterdir())
+
+
+def test_a_worker_that_fails_midway_leaves_nothing_behind(tmp_path):
+    """The authors' import and uploads share run_worker: a worker that wrote part of a run folder and then died is
+    cleaned up, and its last error line is the reason."""
+    import sys
+
+    from ffviz.upload_process import run_worker
+
+    dest = tmp_path / "uploaded"
+    script = (f"import pathlib, sys; pathlib.Path({str(dest / 'half-written')!r}).mkdir(parents=True); "
+              "print('error: the network does not fit', file=sys.stderr); sys.exit(2)")
+    answer, why = run_worker([sys.executable, "-c", script], dest)
+    assert answer is None and why == "the network does not fit"
+    assert not any(dest.iterdir())
+    answer, why = run_worker([sys.executable, "-c", 'print(\'{"run": "x"}\')'], dest)
+    assert answer == {"run": "x"} and why == ""

@@ -7,9 +7,7 @@ dataset this server has, becomes a run in the uploads folder (ffviz/authors.py d
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -20,7 +18,7 @@ from ffviz.catalog import MAX_UPLOAD_BYTES
 from ffviz.data import dataset_names
 from ffviz.data.registry import server_data_root
 from ffviz.runs import update_meta
-from ffviz.upload_process import TIMEOUT_S, worker_env
+from ffviz.upload_process import run_worker
 from pages.common import access_ui, share_ui, sources, state
 from pages.common.runs_ui import MSG_KEY, PICK_KEY
 
@@ -74,14 +72,5 @@ def _import_in_process(data: bytes, filename: str, dataset: str, epochs: int | N
             cmd += ["--trained-epochs", str(epochs)]
         if root := server_data_root():
             cmd += ["--data-root", root]
-        try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=tmp, env=worker_env())
-        except subprocess.TimeoutExpired:
-            return None, f"its evaluation took longer than {TIMEOUT_S:.0f} s"
-    if done.returncode == 0:
-        try:
-            return Path(json.loads(done.stdout.strip().splitlines()[-1])["run"]), ""
-        except (ValueError, KeyError, IndexError):
-            pass
-    lines = (done.stderr or done.stdout).strip().splitlines()
-    return None, (lines[-1].removeprefix("error: ") if lines else f"the import ended with code {done.returncode}")
+        answer, why = run_worker(cmd, sources.uploaded_root(), cwd=tmp)
+    return (Path(answer["run"]), "") if answer and "run" in answer else (None, why)
