@@ -97,7 +97,23 @@ def carry_niceness_to_autogroup() -> bool:
         Path("/proc/self/autogroup").write_text(str(min(niceness, 19)))
     except OSError:  # no autogroups here (or not Linux): niceness alone already orders the processes
         return False
-    return True
+    # Some kernels and sandboxes accept the write but show no autogroup: only a read-back says it took effect.
+    return autogroup_niceness() == min(niceness, 19)
+
+
+def autogroup_niceness() -> int | None:
+    """This process's autogroup niceness, or None where the kernel shows none (no autogroups, not Linux, a sandbox
+    whose /proc/self/autogroup is empty)."""
+    try:
+        fields = Path("/proc/self/autogroup").read_text().split()  # e.g. "/autogroup-639 nice 0"
+    except OSError:
+        return None
+    if len(fields) < 3 or fields[-2] != "nice":
+        return None
+    try:
+        return int(fields[-1])
+    except ValueError:
+        return None
 
 
 def run_command(run_dir: Path | str, *, threads: int) -> list[str]:
