@@ -11,6 +11,7 @@ with weights-only loading (see ffviz/checkpoint.py), and nothing lands in the ru
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -25,6 +26,7 @@ from typing import Any
 
 from ffviz.config import RunConfig
 from ffviz.env import positive_int
+from ffviz.filecache import cached_build
 from ffviz.records import TestRecord
 from ffviz.runs import RunReader, init_run_dir, new_run_dir, update_meta
 from ffviz.runstate import ACTIVE, run_state
@@ -86,7 +88,20 @@ def folder_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
+# The files a summary row is built from: while none changes, the row is reused (only its state is read again). The
+# Runs page lists every run on each draw, and reading each run's records again for every session cost the server.
+SUMMARY_FILES = ("config.json", "meta.json", "epochs.jsonl", "test.json", "batches.jsonl")
+
+
 def summarize(run_dir: Path, source: str) -> RunSummary:
+    """One row of the Runs table for a run folder."""
+    run_dir = Path(run_dir)
+    row, meta = cached_build(("summary", str(run_dir), source), [run_dir / f for f in SUMMARY_FILES],
+                             lambda: _summarize(run_dir, source))
+    return dataclasses.replace(row, status=run_state(run_dir, meta))
+
+
+def _summarize(run_dir: Path, source: str) -> tuple[RunSummary, dict[str, Any]]:
     reader = RunReader(run_dir)  # records and meta.json's known keys of their schema's types, or dropped
     meta, reader_epochs, test = reader.meta, reader.epochs, reader.test
     cfg = reader.config
@@ -101,7 +116,7 @@ def summarize(run_dir: Path, source: str) -> RunSummary:
         best_val_acc=max((e.acc_alpha for e in reader_epochs if e.epoch > 0), default=None),
         train_time=meta.get("train_time") or (reader_epochs[-1].time if reader_epochs else None),
         device=meta.get("device", ""), num_parameters=meta.get("num_parameters"), size_bytes=folder_size(run_dir),
-        error=meta.get("error"), owner=meta.get("owner"))
+        error=meta.get("error"), owner=meta.get("owner")), meta
 
 
 def scan_runs(roots: dict[str, Path]) -> list[RunSummary]:

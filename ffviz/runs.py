@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ffviz.config import RunConfig
+from ffviz.filecache import cached_json
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
 from ffviz.storage import JsonlTail, atomic_write_json, read_json
 from ffviz.untrusted import clean_meta, parse_record
@@ -108,7 +109,7 @@ class RunReader:
     def meta(self) -> dict[str, Any]:
         """meta.json with every known key of its documented type (a wrong one is dropped: see untrusted.clean_meta)."""
         try:
-            return clean_meta(read_json(self.dir / "meta.json"))
+            return clean_meta(cached_json(self.dir / "meta.json"))
         except (FileNotFoundError, ValueError):
             return {}
 

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ffviz.filecache import cached_json
 from ffviz.storage import read_json
 
 STATES = ("queued", "starting", "running", "paused", "finished", "stopped", "failed", "interrupted")
@@ -58,7 +59,7 @@ def pid_alive(pid: Any) -> bool:
 
 def read_meta(run_dir: Path) -> dict[str, Any]:
     try:
-        meta = read_json(Path(run_dir) / "meta.json")
+        meta = cached_json(Path(run_dir) / "meta.json")  # every page reads every run's state: parse it once
     except (FileNotFoundError, ValueError, OSError):
         return {}
     return meta if isinstance(meta, dict) else {}

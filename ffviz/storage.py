@@ -81,6 +81,8 @@ class JsonlTail:
 
     def read_new(self) -> list[Any]:
         try:
+            if os.stat(self.path).st_size <= self._offset:  # nothing new (the usual case when a page polls)
+                return []
             with open(self.path, "rb") as f:
                 f.seek(self._offset)
                 chunk = f.read()
