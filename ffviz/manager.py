@@ -30,6 +30,7 @@ from pathlib import Path
 
 from ffviz.config import RunConfig
 from ffviz.launcher import PROCESS_LOG, Launcher, max_running_setting
+from ffviz.memory import TRIM_SECONDS, release_free_memory
 from ffviz.runs import init_run_dir, new_run_dir, update_meta
 from ffviz.runstate import ACTIVE, HEARTBEAT, LAUNCH, queued_runs, read_meta, run_state
 from ffviz.steering import ControlFile
@@ -209,11 +210,15 @@ class RunManager:
                     active += 1
 
     def _loop(self, tick_seconds: float) -> None:
+        trimmed = time.monotonic()
         while not self._stop.wait(tick_seconds):
             try:
                 self.tick()
             except OSError:
                 continue  # a folder deleted under us, a full disk: the next tick sees the new state
+            if time.monotonic() - trimmed > TRIM_SECONDS:  # the server's memory stays flat over a day of classes
+                release_free_memory()
+                trimmed = time.monotonic()
 
     def _launch(self, run_dir: Path) -> bool:
         """Claim a queued run (one server wins, even with several on one runs folder) and start its process."""
