@@ -225,11 +225,11 @@ def run_label(run_dir: Path, status: str | None = None, meta: dict[str, Any] | N
 
 
 def _read_meta(run_dir: Path) -> dict[str, Any]:
-    from ffviz.storage import read_json
+    from ffviz.filecache import cached_json
     from ffviz.untrusted import clean_meta
 
     try:  # known keys of their types only: an uploaded meta.json must not break the sidebar of every page
-        return clean_meta(read_json(run_dir / "meta.json"))
+        return clean_meta(cached_json(run_dir / "meta.json"))  # the sidebar labels every run on every page
     except (OSError, ValueError):
         return {}
 

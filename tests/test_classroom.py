@@ -201,6 +201,10 @@ def test_the_runs_page_states_the_limits_and_a_bad_setting(classroom, monkeypatc
 
 def test_the_teacher_saves_classroom_settings_from_the_sidebar(runs):
     at = ok(session())  # no password on this server: the one person here is the teacher
+    assert not [w for w in at.multiselect if w.key == "cls_hide"]  # the form is drawn only while its box is open
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=180)
+    at.session_state["classroom_open"] = True  # "Classroom settings" opened (AppTest keeps the sidebar of one run)
+    ok(at.run())
     at.multiselect(key="cls_hide").set_value(["seed"])
     at.toggle(key="cls_lock_all").set_value(True)
     at.number_input(key="cls_limit_max_epochs").set_value(40)

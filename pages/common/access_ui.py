@@ -164,9 +164,11 @@ def teacher_panel(controls: tuple[str, ...], labels: dict[str, str]) -> None:
             return
         if not who.teacher:
             return
-        with st.expander("Classroom settings (teacher)", icon=":material/admin_panel_settings:",
-                         key="classroom_open", on_change="rerun"):
-            _settings_form(controls, labels, signed_in=expected is not None)
+        box = st.expander("Classroom settings (teacher)", icon=":material/admin_panel_settings:",
+                          key="classroom_open", on_change="rerun")
+        with box:
+            if box.open:  # drawn only while open: ~20 widgets on every page of every session cost the server
+                _settings_form(controls, labels, signed_in=expected is not None)
 
 
 def _sign_in() -> None:
