@@ -57,12 +57,12 @@ starts uniform and sharpens while training runs. Two regularizers shape it: an *
 towards few classes, an **orthogonality** term keeps classes from sharing the same channels.
 """)
 with right:
-    st.image(str(DIAGRAMS / "ff_vs_backprop.png"), width="stretch",
+    st.image(str(DIAGRAMS / "ff_vs_backprop.svg"), width="stretch",
              caption="The same layers trained two ways; at the bottom, fixed blocks vs a learned assignment.")
 
 left, right = st.columns([1.25, 1], gap="large")
 with left:
-    st.image(str(DIAGRAMS / "caw_layer.png"), width="stretch", caption="Inside one CAW-Conv layer.")
+    st.image(str(DIAGRAMS / "caw_layer.svg"), width="stretch", caption="Inside one CAW-Conv layer.")
 with right:
     st.markdown("""
 **Inside one layer.** A 3×3 convolution and a ReLU make C feature maps. Each map is pooled into one number per
