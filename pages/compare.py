@@ -11,6 +11,7 @@ from ffviz.figures.compare import (
     loss_overlay_figure,
 )
 from pages.common import runs_ui, state
+from pages.common.keys import COMPARE_RUNS_KEY
 from pages.common.widgets import explain, plot
 
 state.require_frame()
@@ -19,10 +20,10 @@ explain("Runs side by side on the same axes: trained here, with the command line
         "Below the charts, the settings in which they differ, and only those.")
 rows = {r.run_id: r for r in runs_ui.all_rows() if r.epochs_done > 0}
 ss = st.session_state
-if "cmp_runs" not in ss:
-    ss["cmp_runs"] = runs_ui.default_compare(list(rows.values()))
-ss["cmp_runs"] = [r for r in ss["cmp_runs"] if r in rows]  # a run deleted since
-picked = st.multiselect("Runs to compare", list(rows), key="cmp_runs", max_selections=8, persist_state="session",
+if COMPARE_RUNS_KEY not in ss:
+    ss[COMPARE_RUNS_KEY] = runs_ui.default_compare(list(rows.values()))
+ss[COMPARE_RUNS_KEY] = [r for r in ss[COMPARE_RUNS_KEY] if r in rows]  # a run deleted since
+picked = st.multiselect("Runs to compare", list(rows), key=COMPARE_RUNS_KEY, max_selections=8, persist_state="session",
                         format_func=lambda r: runs_ui.label(rows[r]), placeholder="Pick two or more runs",
                         help="Up to eight runs that recorded at least one epoch.")
 if len(picked) < 2:

@@ -4,7 +4,7 @@ no one has taken, and everyone sees the same grid fill in."""
 
 import streamlit as st
 
-from pages.common import share_ui, state, sweep_ui
+from pages.common import classroom, state, sweep_ui
 from pages.common.widgets import explain
 
 state.require_frame()
@@ -26,6 +26,6 @@ else:
     sweep_ui.class_link(sweep)
     sweep_ui.grid(sweep)
 
-if joined is None and not share_ui.current().classroom:  # not for a student who came through a teacher's link
+if joined is None and not classroom.current().classroom:  # not for a student who came through a teacher's link
     with st.expander("Start a sweep or a class experiment", expanded=sweep is None, icon=":material/grid_view:"):
         sweep_ui.start_form()

@@ -3,9 +3,11 @@ query dicts and what they decoded to were recorded with the code of that time an
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from ffviz.share import ShareState, decode, encode
+from pages.common.links import ShareState, decode, encode
 
 OLD_LINKS = [
     ({"page": "train", "lambda_entropy": "0.03", "seed": "7", "hide": "lr", "lock": "all"},
@@ -51,11 +53,20 @@ OLD_LINKS = [
 ]
 
 
+def _named(note: str) -> str:
+    """The parameter a note is about: its first ``name=``, else the first quoted name."""
+    found = re.findall(r"\b([a-z_]+)=", note) or re.findall(r"'([a-z_]+)'", note)
+    return found[0]
+
+
 @pytest.mark.parametrize(("params", "state", "notes"), OLD_LINKS)
-def test_an_old_link_decodes_to_the_same_state_and_notes(params, state, notes) -> None:
+def test_an_old_link_decodes_to_the_same_state_and_notes_on_the_same_parameters(params, state, notes) -> None:
+    """The same state; a note on each parameter that had one then (its wording may now be RunConfig's own, as for
+    channels=2, which RunConfig's rule now refuses instead of a copy of it in the link codec)."""
     got, got_notes = decode(params)
     assert got == state
-    assert got_notes == notes
+    assert sorted(map(_named, got_notes)) == sorted(map(_named, notes))
+    assert set(got_notes) >= {n for n in notes if not n.startswith("Ignored channels")}
 
 
 @pytest.mark.parametrize(("params", "state"), [(p, s) for p, s, n in OLD_LINKS if not n])

@@ -13,6 +13,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.colors import make_colorscale, sample_colorscale, sequential
 
+from ffviz.config import LIVE_FIELDS, short_label
 from ffviz.records import EpochRecord, EventRecord
 
 FONT_SIZE = 15  # readable from the back of a classroom
@@ -24,7 +25,8 @@ CLASS_COLORS = ("#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B"
 ENSEMBLE_COLOR = "#111111"
 CHANGE_COLOR = "#C2185B"
 TEXT_COLOR = "#31333F"  # Streamlit's text colour, for titles drawn as annotations
-LIVE_NAMES = {"lambda_entropy": "λ_entropy", "lambda_orth": "λ_orth", "lr": "learning rate"}
+# The live fields by the names a change marker gives them (stated on RunConfig's fields).
+LIVE_NAMES = {name: short_label(name) for name in LIVE_FIELDS}
 
 
 def layer_colors(n: int) -> list[str]:

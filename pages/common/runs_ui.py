@@ -34,7 +34,8 @@ from ffviz.runs import RunReader, new_run_dir, update_meta
 from ffviz.runstate import ACTIVE, STATES, run_state
 from ffviz.ui_state import runs_root
 from ffviz.upload_process import import_in_process
-from pages.common import access_ui, settings, share_ui, sources, state
+from pages.common import access_ui, classroom, settings, sources, state
+from pages.common.keys import GAP_KEYS
 from pages.common.text import plain
 from pages.common.widgets import STATUS_COLORS
 
@@ -191,7 +192,7 @@ def actions(row: RunSummary) -> None:
         history = _has_history(row.dir)
         with st.container(horizontal=True, gap="small"):
             st.button("Open", icon=":material/visibility:", type="primary", key="runs_open", on_click=_open,
-                      args=(row.run_id,), disabled=not history or share_ui.locked("run_picker"),
+                      args=(row.run_id,), disabled=not history or classroom.locked("run_picker"),
                       help="Show this run on every page (Assignments, Regularizers, Goodness, Layer contributions)."
                       if history else "This run has no history to show (a bare checkpoint): continue it first.")
             _downloads(row, history)
@@ -221,7 +222,7 @@ def _downloads(row: RunSummary, history: bool) -> None:
 
 
 def _continue_block(row: RunSummary) -> None:
-    locked = share_ui.locked("start") or share_ui.hidden("start")
+    locked = classroom.locked("start") or classroom.hidden("start")
     # A shipped run is continued as a copy of one's own; any other run, by its owner or the teacher only.
     others = None if row.source == "shipped" else access.why_not(access_ui.identity(), {"owner": row.owner})
     ok = row.status in CONTINUABLE and _checkpoint(row.dir) is not None and not locked and others is None
@@ -286,7 +287,7 @@ def _delete_block(row: RunSummary) -> None:
     if row.source == "shipped":
         st.caption(":material/lock: This run ships with ffviz and cannot be deleted. Continuing it trains a copy.")
         return
-    if share_ui.current().classroom:
+    if classroom.current().classroom:
         st.caption(":material/lock: Deleting runs is switched off in this classroom.")
         return
     others = access.why_not(access_ui.identity(), {"owner": row.owner})
@@ -349,7 +350,7 @@ def take_upload() -> None:
 def upload_box() -> None:
     mb = MAX_UPLOAD_BYTES // 1024 // 1024
     st.file_uploader("Upload a run archive (.zip, as downloaded here) or an ffviz checkpoint (.pt)", type=["zip", "pt"],
-                     key="runs_upload", max_upload_size=mb, disabled=share_ui.current().classroom,
+                     key="runs_upload", max_upload_size=mb, disabled=classroom.current().classroom,
                      help="Archives are unpacked file by file, every name and size checked; checkpoints load "
                           "weights only. Nothing else on the server changes if the file is refused.")
     st.caption(f"Up to {mb} MB. A bare checkpoint becomes a run without history: continue it to get one.")
@@ -429,7 +430,7 @@ def gap_pickers(rows: list[RunSummary]) -> tuple[list[str], int]:
     picks = []
     for col, mode in zip(c[1:4], GAP_MODES, strict=True):
         options = {r.run_id: r for r in rows if r.dataset == dataset and r.mode == mode}
-        key = share_ui.GAP_KEYS[mode]
+        key = GAP_KEYS[mode]
         if not options:
             col.selectbox(MODE_NAMES[mode], ["no run yet"], key=f"{key}_none", disabled=True)
             continue

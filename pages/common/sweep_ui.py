@@ -11,6 +11,7 @@ import streamlit as st
 
 from ffviz.catalog import folder_size
 from ffviz.config import RunConfig
+from ffviz.config import label as field_label
 from ffviz.figures.sweep import METRICS, summarize_cells, sweep_heatmap
 from ffviz.limits import LimitError, check_run
 from ffviz.presets import PRESETS
@@ -31,8 +32,9 @@ from ffviz.sweep import (
     parse_axis,
     parse_seeds,
 )
-from ffviz.ui_state import ACTIVE, LABELS
+from ffviz.ui_state import ACTIVE
 from pages.common import access_ui, settings, share_ui, state
+from pages.common.keys import RETRAIN_OVERLAY_KEY
 from pages.common.widgets import explain, plot
 
 PICK_KEY = "sweep_pick"
@@ -261,7 +263,7 @@ def _train_mine(sweep: Sweep) -> None:
         st.session_state[MSG_KEY] = ("error", f"Could not start your run: {e}")
         return
     state.set_current_run(run_id)  # the student's own run, on every view page
-    st.session_state[state.COMPARE_KEY] = None
+    st.session_state[RETRAIN_OVERLAY_KEY] = None
     settings.load(sweep.spec.config(slot.cell, slot.seed))
     state.keep_bounded(state.root())
 
@@ -269,7 +271,7 @@ def _train_mine(sweep: Sweep) -> None:
 # ----------------------------------------------------------------------------------------------------- starting
 def start_form() -> None:
     """A sweep from the app: a recipe, the swept settings, the seeds; every run now, or a class experiment's link."""
-    label = lambda n: LABELS.get(n, n.replace("_", " "))  # noqa: E731
+    label = field_label
     with st.form("sweep_form", border=False):
         c = st.columns([1.2, 1.2, 0.8, 1.4])
         recipe = c[0].selectbox("Start from recipe", ["classroom", *[r for r in RECIPES if r != "classroom"]],
