@@ -20,7 +20,8 @@ from ffviz.data.registry import server_data_root
 from ffviz.runs import update_meta
 from ffviz.upload_process import run_worker
 from pages.common import access_ui, classroom, sources, state
-from pages.common.runs_ui import MSG_KEY, PICK_KEY
+from pages.common.keys import RUNS_MSG_KEY as MSG_KEY
+from pages.common.keys import RUNS_PICK_KEY as PICK_KEY
 
 
 def import_box() -> None:
