@@ -19,6 +19,17 @@ ANCHOR = "    orth_scaling: str = _f("
 LINE = ('    lambda_toy: float = _f(0.0, "Weight of the toy term.", label="λ_toy", group="regularizers", '
         'range=(0.0, 10.0), live=True)\n')
 
+APP = r"""
+import json, sys
+from streamlit.testing.v1 import AppTest
+
+at = AppTest.from_file("streamlit_app.py", default_timeout=240).run()
+at.switch_page("pages/train.py").run()
+assert not at.exception, [e.value for e in at.exception]
+toy = at.select_slider(key="cfg_lambda_toy")
+print(json.dumps({"label": toy.label, "value": toy.value, "help": toy.help}))
+"""
+
 PROBE = r"""
 import json
 from ffviz.config import RunConfig, LIVE_FIELDS
@@ -66,8 +77,8 @@ def copy(tmp_path_factory) -> Path:
 
 
 def _run(copy: Path, *args: str) -> str:
-    proc = subprocess.run([sys.executable, *args], cwd=copy, env={"PYTHONPATH": str(copy), "PATH": "/usr/bin:/bin"},
-                          capture_output=True, text=True, timeout=300)
+    env = {"PYTHONPATH": str(copy), "PATH": "/usr/bin:/bin", "HOME": str(copy), "FFVIZ_RUNS_DIR": str(copy / "runs")}
+    proc = subprocess.run([sys.executable, *args], cwd=copy, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
@@ -87,3 +98,9 @@ def test_the_train_page_the_link_and_the_live_controls_pick_it_up(copy) -> None:
     assert out["options"][0] == 0.0 and out["options"][-1] == 10.0 and len(out["options"]) > 5
     assert out["changes"] == {"lambda_toy": 0.5}
     assert "lambda_toy=-1.0" in out["refused"] and "[0.0, 10.0]" in out["refused"]
+
+
+def test_the_train_page_draws_its_live_slider_with_its_label(copy) -> None:
+    out = json.loads(_run(copy, "-c", APP).strip().splitlines()[-1])
+    assert out["label"] == "λ_toy" and out["value"] == 0.0
+    assert out["help"].startswith("Weight of the toy term.") and "next batch" in out["help"]

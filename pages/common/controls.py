@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ffviz import access
-from ffviz.config import RunConfig
+from ffviz.config import LIVE_FIELDS, RunConfig
 from ffviz.figures import batch_loss_figure, format_changes, layer_accuracy_figure
 from ffviz.figures.style import set_events
 from ffviz.ui_state import ACTIVE, LiveRun, format_seconds, progress
@@ -109,7 +109,7 @@ def _retrain(cfg: RunConfig, run_id: str, steerable: bool) -> None:
 def live_values(lr: LiveRun) -> dict[str, float]:
     """The live fields' values now: the config's, updated by every recorded change."""
     cfg = lr.reader.config
-    out = {"lambda_entropy": cfg.lambda_entropy, "lambda_orth": cfg.lambda_orth, "lr": cfg.lr}
+    out = {name: float(getattr(cfg, name)) for name in LIVE_FIELDS}
     for ev in set_events(lr.events):
         out.update({k: float(v[1]) for k, v in ev.changes.items() if k in out})
     return out

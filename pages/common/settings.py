@@ -28,10 +28,9 @@ from pages.common.fields import MORE, OPEN_GROUPS, SERVER_ONLY, choice_label, ot
 from pages.common.keys import CFG_PREFIX as PREFIX
 from pages.common.keys import CFG_READY_KEY, RETRAIN_OVERLAY_KEY
 
-EXTRA_HELP = {
-    "lambda_entropy": "Moves the running run at its next batch; the change is marked on the charts.",
-    "lambda_orth": "Moves the running run at its next batch; the change is marked on the charts.",
-    "lr": "Peak of the cosine schedule. Moves the running run at its next batch; marked on the charts.",
+LIVE_NOTE = "Moves the running run at its next batch; the change is marked on the charts."  # every live field's
+EXTRA_HELP = {  # what the Train page adds to a field's own help
+    "lr": "Peak of the cosine schedule.",
     "temperature": "Higher T: softer assignments at the start; the temperature is learnable from there.",
 }
 
@@ -109,6 +108,8 @@ def _help(name: str) -> str:
     text = FIELDS[name].metadata["help"]
     if name in EXTRA_HELP:
         text += " " + EXTRA_HELP[name]
+    if name in LIVE_FIELDS:
+        text += " " + LIVE_NOTE
     if name == "dataset":
         text += "\n\n" + "\n".join(f"- **{d.name}**: {d.description}" for d in DATASETS.values())
     if name == "preset":
