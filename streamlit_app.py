@@ -11,23 +11,13 @@ launched by the server's RunManager.
 # page of a fresh server draws after importing Streamlit, plotly and the run readers only.
 import streamlit as st
 
-from ffviz.share import CONTROLS
-from pages.common import FRAME_KEY, access_ui, share_ui, sidebar, state
+from pages.common import FRAME_KEY, access_ui, keys, share_ui, sidebar, state
+from pages.common.links import CONTROLS
 
 st.set_page_config(page_title="ffviz · Forward-Forward, live", page_icon=":material/neurology:", layout="wide")
 
-PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/assignments.py", title="Assignments", icon=":material/grid_on:"),
-    st.Page("pages/regularizers.py", title="Regularizers", icon=":material/tune:"),
-    st.Page("pages/goodness.py", title="Goodness", icon=":material/bar_chart:"),
-    st.Page("pages/contributions.py", title="Layer contributions", icon=":material/stacked_line_chart:"),
-    st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
-    st.Page("pages/compare.py", title="Compare runs", icon=":material/compare_arrows:"),
-    st.Page("pages/gap.py", title="The gap", icon=":material/leaderboard:"),
-    st.Page("pages/sweep.py", title="Sweeps", icon=":material/grid_view:"),
-]
+# The pages, from the one table of pages (pages/common/keys.py) that share links and the tests read too.
+PAGES = [st.Page(p.script, title=p.title, icon=p.icon, default=p.name == "home") for p in keys.PAGES]
 
 access_ui.apply_data_settings(state.REPO)  # where data lives, and downloads: the server's settings, never a page's
 page = st.navigation(PAGES, position="sidebar", expanded=True)

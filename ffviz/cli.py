@@ -32,7 +32,7 @@ from typing import Any
 from ffviz import distributed
 from ffviz.checkpoint import load_checkpoint
 from ffviz.cli_beyond import BEYOND_COMMANDS, add_beyond_commands
-from ffviz.config import RunConfig, field_info
+from ffviz.config import RunConfig, field_info, parse
 from ffviz.data import DATASETS, MissingDataError
 from ffviz.launcher import carry_niceness_to_autogroup
 from ffviz.presets import PRESETS
@@ -82,26 +82,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_config_flags(command: argparse.ArgumentParser) -> None:
-    """One flag per RunConfig field, grouped as in RunConfig, help text from the field's docstring."""
+    """One flag per RunConfig field, grouped as in RunConfig, help text from the field's own; the text a flag is
+    given is read by config.parse, as every other way into a config."""
     groups: dict[str, argparse._ArgumentGroup] = {}
     defaults = RunConfig()
     for f in field_info():
         group = groups.setdefault(f.metadata["group"], command.add_argument_group(f.metadata["group"]))
-        kind = f.type
         kwargs: dict[str, Any] = {"help": f.metadata["help"], "default": None, "dest": f.name}
-        if "choices" in f.metadata:
-            kwargs["choices"] = f.metadata["choices"]
-        if kind == "bool":
+        if f.type == "bool":
             kwargs["action"] = argparse.BooleanOptionalAction
-        elif kind == "int":
-            kwargs["type"] = int
-        elif kind == "float":
-            kwargs["type"] = float
-        elif kind == "tuple[int, ...]":
-            kwargs["type"] = str
-            kwargs["metavar"] = "W1,W2,..."
+        else:
+            kwargs["type"] = _reader(f.name)
+            kwargs["metavar"] = "W1,W2,..." if f.type == "tuple[int, ...]" else f.name.upper()
+        if f.metadata["choices"] is not None:
+            kwargs["choices"] = f.metadata["choices"]
+            kwargs.pop("metavar", None)
         kwargs["help"] += f" Default: {_default_text(getattr(defaults, f.name))}."
         group.add_argument(_flag(f.name), **kwargs)
+
+
+def _reader(name: str) -> Any:
+    """argparse's ``type`` for a field: config.parse, its message as argparse's error."""
+    def read(text: str) -> Any:
+        try:
+            return parse(name, text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    read.__name__ = name
+    return read
 
 
 def _default_text(value: Any) -> str:

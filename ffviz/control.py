@@ -14,8 +14,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-# The hyperparameters that may change while a run goes: they take effect at the next batch.
-LIVE_FIELDS = ("lambda_entropy", "lambda_orth", "lr")
+# The hyperparameters that may change while a run goes (RunConfig's fields marked live): they take effect at the
+# next batch.
+from ffviz.config import LIVE_FIELDS as LIVE_FIELDS
+from ffviz.config import in_range, range_text
 
 
 class RunControl:
@@ -63,8 +65,8 @@ class RunControl:
         if bad:
             raise ValueError(f"cannot change {', '.join(bad)} during a run; live fields: {', '.join(LIVE_FIELDS)}")
         for name, value in changes.items():
-            if not float(value) >= 0:
-                raise ValueError(f"{name}={value} must be >= 0")
+            if not in_range(name, float(value)):  # NaN is in no range
+                raise ValueError(f"{name}={value} must be in {range_text(name)}")
         with self._cond:
             self._pending.update({k: float(v) for k, v in changes.items()})
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from ffviz.config import RunConfig, field_info
+from ffviz.config import FIELDS, RunConfig
 from ffviz.figures.sweep import RunOutcome, run_outcome
 from ffviz.runs import RunReader, update_meta
 from ffviz.runstate import run_state as folder_state
@@ -47,7 +47,6 @@ MAX_SWEEP_RUNS = 36
 LEASE_SECONDS = 90.0  # a class-experiment claim with no run lapses this long after its holder was last seen
 ENDED_BADLY = ("failed", "stopped", "interrupted")
 _NOT_SWEPT = ("seed", "data_root", "device")  # seeds are the other dimension; where data lives is the server's
-_FIELDS = {f.name: f for f in field_info()}
 
 
 class SweepError(ValueError):
@@ -104,8 +103,8 @@ class SweepSpec:
             raise SweepError(f"a sweep has 1 or {MAX_AXES} swept settings (--grid); got {len(self.axes)}")
         names = [a.field for a in self.axes]
         for name in names:
-            if name not in _FIELDS:
-                raise SweepError(f"--grid {name}: not a setting; valid settings: {', '.join(sorted(_FIELDS))}")
+            if name not in FIELDS:
+                raise SweepError(f"--grid {name}: not a setting; valid settings: {', '.join(sorted(FIELDS))}")
             if name in _NOT_SWEPT:
                 raise SweepError(f"--grid {name}: {name} cannot be swept"
                                  + (" (use --seeds for seeds)" if name == "seed" else ""))

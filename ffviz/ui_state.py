@@ -234,53 +234,6 @@ def _read_meta(run_dir: Path) -> dict[str, Any]:
         return {}
 
 
-# ---------------------------------------------------------------------------------------------------- settings
-# What the Train page shows, grouped, in order; every other field lives under "More settings".
-TRAIN_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Data and network", ("dataset", "preset", "mode")),
-    ("Regularizers", ("lambda_entropy", "lambda_orth", "orth_scaling", "orth_warmup_epochs")),
-    ("Assignment temperature", ("temperature", "temp_decay")),
-    ("Layer contributions", ("contribution_signal",)),
-    ("Optimisation", ("lr", "epochs", "batch_size", "seed")),
-    ("Hardware", ("device",)),
-)
-LABELS = {
-    "dataset": "Dataset", "preset": "Network preset", "mode": "Mode", "lambda_entropy": "λ_entropy",
-    "lambda_orth": "λ_orthogonality", "orth_scaling": "Orthogonality scaling",
-    "orth_warmup_epochs": "Orthogonality warm-up (epochs)", "temperature": "Initial temperature T0",
-    "temp_decay": "Temperature decay per epoch", "contribution_signal": "Contribution signal",
-    "lr": "Learning rate", "epochs": "Epochs", "batch_size": "Batch size", "seed": "Seed", "device": "Device",
-}
-CHOICE_LABELS = {
-    "mode": {"learnable": "learnable (CAW-Conv)", "static": "static (fixed channel blocks)",
-             "backprop": "backprop (same network)"},
-    "device": {"auto": "auto", "cpu": "CPU", "cuda": "GPU (CUDA)", "mps": "GPU (Apple MPS)"},
-    "orth_scaling": {"mean": "mean((G−I)²)", "authors": "authors' (÷K²C, ~off)"},
-    "contribution_signal": {"train": "training loss", "val": "validation loss"},
-}
-# The fields that change a running run at its next batch, and the values their sliders offer.
-LIVE_OPTIONS: dict[str, tuple[float, ...]] = {
-    "lambda_entropy": (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0),
-    "lambda_orth": (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0),
-    "lr": (0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.12, 0.2, 0.3),
-}
-
-
-def live_options(name: str, value: float) -> list[float]:
-    """The slider's values for a live field, with ``value`` inserted if a run started from elsewhere uses another."""
-    opts = set(LIVE_OPTIONS[name])
-    opts.add(float(value))
-    return sorted(opts)
-
-
-def other_fields() -> list[str]:
-    """Config fields not shown in TRAIN_GROUPS, in declaration order (for "More settings")."""
-    from ffviz.config import field_info
-
-    shown = {n for _, names in TRAIN_GROUPS for n in names}
-    return [f.name for f in field_info() if f.name not in shown]
-
-
 def image_for_display(x: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
     """A normalised (C, H, W) image back to uint8 (H, W) or (H, W, 3) pixels."""
     x = np.asarray(x, dtype=np.float32)

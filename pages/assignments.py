@@ -14,9 +14,11 @@ from ffviz.figures import (
 from ffviz.figures.animation import assignment_gif
 from ffviz.figures.assignments import heatmap_height
 from ffviz.ui_state import LiveRun
+from pages.common.keys import epoch_key, layer_key
 from pages.common.widgets import epoch_scrubber, explain, layer_select, plot, view_page
 
-EPOCH_KEY = "asg_epoch"  # the epoch scrubber, whose Play toggle times the view
+EPOCH_KEY = epoch_key("assignments")  # the epoch scrubber, whose Play toggle times the view (a link's epoch=)
+LAYER_KEY = layer_key("assignments")  # a link's layer=
 
 
 def pick_channel(key: str) -> None:
@@ -29,7 +31,7 @@ def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
     widths = [w.shape[0] for w in lr.snapshot(lr.epochs[0].epoch).w]
     c1, c2, c3 = st.columns([1, 1, 2.2], vertical_alignment="bottom")
     with c1:
-        layer = layer_select(len(widths), key="asg_layer", widths=widths)
+        layer = layer_select(len(widths), key=LAYER_KEY, widths=widths)
     with c2:
         order_by = st.selectbox("Order channels by", ["this epoch", "last epoch", "channel number"], key="asg_order",
                                 help="Rows sorted by each channel's strongest class, at the shown or the last epoch.")

@@ -4,31 +4,28 @@ the last epoch), and the settings in which they differ, and only those."""
 import pandas as pd
 import streamlit as st
 
-from ffviz.figures.compare import (
-    accuracy_overlay_figure,
-    config_diff_rows,
-    final_layer_accuracy_figure,
-    loss_overlay_figure,
-)
-from pages.common import runs_ui, state
+from ffviz.comparison import config_diff_rows
+from ffviz.figures.compare import accuracy_overlay_figure, final_layer_accuracy_figure, loss_overlay_figure
+from pages.common import run_pickers, runs_table, state
+from pages.common.keys import COMPARE_RUNS_KEY
 from pages.common.widgets import explain, plot
 
 state.require_frame()
 st.title("Compare runs", anchor=False)
 explain("Runs side by side on the same axes: trained here, with the command line, uploaded or shipped, on any data. "
         "Below the charts, the settings in which they differ, and only those.")
-rows = {r.run_id: r for r in runs_ui.all_rows() if r.epochs_done > 0}
+rows = {r.run_id: r for r in runs_table.all_rows() if r.epochs_done > 0}
 ss = st.session_state
-if "cmp_runs" not in ss:
-    ss["cmp_runs"] = runs_ui.default_compare(list(rows.values()))
-ss["cmp_runs"] = [r for r in ss["cmp_runs"] if r in rows]  # a run deleted since
-picked = st.multiselect("Runs to compare", list(rows), key="cmp_runs", max_selections=8, persist_state="session",
-                        format_func=lambda r: runs_ui.label(rows[r]), placeholder="Pick two or more runs",
+if COMPARE_RUNS_KEY not in ss:
+    ss[COMPARE_RUNS_KEY] = run_pickers.default_compare(list(rows.values()))
+ss[COMPARE_RUNS_KEY] = [r for r in ss[COMPARE_RUNS_KEY] if r in rows]  # a run deleted since
+picked = st.multiselect("Runs to compare", list(rows), key=COMPARE_RUNS_KEY, max_selections=8, persist_state="session",
+                        format_func=lambda r: runs_table.label(rows[r]), placeholder="Pick two or more runs",
                         help="Up to eight runs that recorded at least one epoch.")
 if len(picked) < 2:
     st.info("Pick two or more runs to see them on the same axes.", icon=":material/compare_arrows:")
     st.stop()
-runs = runs_ui.compared(picked)
+runs = run_pickers.compared(picked)
 left, right = st.columns(2, gap="medium")
 with left:
     plot(accuracy_overlay_figure(runs))

@@ -11,9 +11,11 @@ from ffviz.figures import (
     pca_figure,
 )
 from ffviz.ui_state import LiveRun
+from pages.common.keys import epoch_key, layer_key
 from pages.common.widgets import epoch_scrubber, explain, layer_select, plot, view_page
 
-EPOCH_KEY = "con_epoch"  # the epoch scrubber, whose Play toggle times the view
+EPOCH_KEY = epoch_key("contributions")  # the epoch scrubber, whose Play toggle times the view (a link's epoch=)
+LAYER_KEY = layer_key("contributions")  # a link's layer=
 
 
 def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
@@ -36,7 +38,7 @@ def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
     widths = [w.shape[0] for w in snap.w]
     c1, _ = st.columns([1, 3])
     with c1:
-        layer = layer_select(len(widths), key="con_layer", widths=widths, default=len(widths) - 1)
+        layer = layer_select(len(widths), key=LAYER_KEY, widths=widths, default=len(widths) - 1)
     plot(pca_figure(snap, layer, names))
     explain("Each dot is one probe image, placed by its layer's channel goodness squeezed onto two axes (PCA), "
             "coloured by its true class. Clusters that pull apart mean the layer separates the classes.")

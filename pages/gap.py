@@ -4,17 +4,14 @@ each layer's accuracy, the whole network's, how many epochs each needs to reach 
 import pandas as pd
 import streamlit as st
 
+from ffviz.comparison import GAP_MODES, MODE_NAMES, config_diff_rows, gap_rows
 from ffviz.figures.compare import (
-    GAP_MODES,
-    MODE_NAMES,
-    config_diff_rows,
     epochs_to_reach_figure,
     gap_ensemble_figure,
     gap_layer_accuracy_figure,
-    gap_rows,
     seconds_per_epoch_figure,
 )
-from pages.common import runs_ui, state
+from pages.common import run_pickers, runs_table, state
 from pages.common.widgets import explain, plot
 
 state.require_frame()
@@ -22,12 +19,12 @@ st.title("The gap: learnable, static, backprop", anchor=False)
 explain("The same network trained three ways on the same data: Forward-Forward with a learnable channel–class "
         "assignment (this method), Forward-Forward with a fixed split of the channels among the classes (the "
         "method it improves on), and ordinary backpropagation.")
-rows = [r for r in runs_ui.all_rows() if r.epochs_done > 0]
-picks, threshold = runs_ui.gap_pickers(rows)
+rows = [r for r in runs_table.all_rows() if r.epochs_done > 0]
+picks, threshold = run_pickers.gap_pickers(rows)
 if not picks:
     st.info("No finished runs on this dataset yet.", icon=":material/info:")
     st.stop()
-runs = runs_ui.compared(picks)
+runs = run_pickers.compared(picks)
 plot(gap_layer_accuracy_figure(runs))
 explain("Every Forward-Forward layer is a classifier of its own, so each bar is that layer guessing alone. "
         "Backprop trains only its last layer to classify: its earlier layers sit at chance.")

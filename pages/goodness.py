@@ -7,17 +7,19 @@ import streamlit as st
 from ffviz.figures import goodness_distribution_figure, image_goodness_figure, true_vs_wrong_figure
 from ffviz.ui_state import LiveRun
 from pages.common.images import validation_image
+from pages.common.keys import epoch_key, layer_key
 from pages.common.text import plain
 from pages.common.widgets import epoch_scrubber, explain, layer_select, plot, view_page
 
-EPOCH_KEY = "good_epoch"  # the epoch scrubber, whose Play toggle times the view
+EPOCH_KEY = epoch_key("goodness")  # the epoch scrubber, whose Play toggle times the view (a link's epoch=)
+LAYER_KEY = layer_key("goodness")  # a link's layer=
 
 
 def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
     widths = [w.shape[0] for w in lr.snapshot(lr.epochs[0].epoch).w]
     c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
     with c1:
-        layer = layer_select(len(widths), key="good_layer", widths=widths)
+        layer = layer_select(len(widths), key=LAYER_KEY, widths=widths)
     with c2:
         epoch = epoch_scrubber(lr, run_state, key=EPOCH_KEY)
     snap = lr.snapshot(epoch)

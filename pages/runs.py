@@ -3,34 +3,34 @@ filtered; the picked run can be opened on every view page, downloaded, continued
 
 import streamlit as st
 
-from pages.common import access_ui, authors_ui, runs_ui, state
+from pages.common import access_ui, authors_ui, run_actions, runs_table, state, uploads_ui
 from pages.common.widgets import explain
 
 state.require_frame()
-runs_ui.goto_if_requested()
-runs_ui.take_upload()  # before the picker: a new upload becomes the picked run
+run_actions.goto_if_requested()
+uploads_ui.take_upload()  # before the picker: a new upload becomes the picked run
 
 st.title("Runs", anchor=False)
 explain("Every run this app can show: the ones that ship with ffviz, the ones trained here or with the command "
         "line, and uploads. Click a row (or pick it below) to open it on every page, download it, train it for "
         "more epochs or delete it.")
-runs_ui.message()
+uploads_ui.message()
 access_ui.show_denied()  # a refused continue or delete: not this session's run, or beyond a limit
-rows = runs_ui.all_rows()
+rows = runs_table.all_rows()
 if not rows:
     st.info("No runs yet. Train one on the **Train** page, or upload one below.", icon=":material/info:")
-shown = runs_ui.filters(rows)
+shown = runs_table.filters(rows)
 if shown:
-    runs_ui.table(shown)
+    runs_table.table(shown)
 st.caption(f"{len(shown)} of {len(rows)} runs · test accuracy is the α-weighted vote on the test split at the last "
            "epoch; best val is the best α-weighted validation accuracy over the epochs.")
-runs_ui.retention_note()
-row = runs_ui.pick(shown)
+uploads_ui.retention_note()
+row = runs_table.pick(shown)
 if row is not None:
-    runs_ui.actions(row)
+    run_actions.actions(row)
 
 st.subheader("Upload a run", anchor=False)
-runs_ui.upload_box()
+uploads_ui.upload_box()
 
 st.subheader("Import a checkpoint from the authors' code", anchor=False)
 authors_ui.import_box()

@@ -4,7 +4,7 @@ no one has taken, and everyone sees the same grid fill in."""
 
 import streamlit as st
 
-from pages.common import share_ui, state, sweep_ui
+from pages.common import classroom, state, sweep_start, sweep_ui
 from pages.common.widgets import explain
 
 state.require_frame()
@@ -16,16 +16,16 @@ sweep_ui.message()
 
 joined = sweep_ui.joined_sweep()  # this session opened a class experiment's link
 if joined is not None:
-    sweep_ui.my_cell(joined)
+    sweep_start.my_cell(joined)
 
 sweep = sweep_ui.pick()
 if sweep is None:
     st.info("No sweep yet. Start one below, or from the command line: `python -m ffviz sweep --recipe classroom "
             "--grid lambda_entropy=0,0.01,0.1 --grid lambda_orth=0,0.001,0.1 --seeds 1,2`.", icon=":material/info:")
 else:
-    sweep_ui.class_link(sweep)
+    sweep_start.class_link(sweep)
     sweep_ui.grid(sweep)
 
-if joined is None and not share_ui.current().classroom:  # not for a student who came through a teacher's link
+if joined is None and not classroom.current().classroom:  # not for a student who came through a teacher's link
     with st.expander("Start a sweep or a class experiment", expanded=sweep is None, icon=":material/grid_view:"):
-        sweep_ui.start_form()
+        sweep_start.start_form()

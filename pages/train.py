@@ -8,6 +8,7 @@ import streamlit as st
 
 from ffviz.figures.style import LIVE_NAMES
 from pages.common import access_ui, controls, settings, state
+from pages.common.keys import RETRAIN_OVERLAY_KEY
 from pages.common.widgets import check_state_change, current, explain, next_steps, show_failure
 
 lr, run_state = current()
@@ -37,7 +38,7 @@ with right:
         explain(f"While it trains, {', '.join(LIVE_NAMES.values())} can be changed on the left; each change "
                 "takes effect at the next batch and is marked on the charts.")
     else:
-        compare = state.live(st.session_state.get(state.COMPARE_KEY))
+        compare = state.live(st.session_state.get(RETRAIN_OVERLAY_KEY))
 
         @st.fragment(run_every=state.refresh_every(run_state))
         def live_panel() -> None:

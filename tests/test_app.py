@@ -13,10 +13,10 @@ from streamlit.testing.v1 import AppTest
 
 from ffviz.config import RunConfig
 from ffviz.runs import RunReader
+from pages.common.keys import BY_NAME, VIEW_PAGES
 
 REPO = Path(__file__).resolve().parents[1]
-PAGES = ["pages/home.py", "pages/train.py", "pages/assignments.py", "pages/regularizers.py", "pages/goodness.py",
-         "pages/contributions.py"]
+PAGES = ["pages/home.py", "pages/train.py", *(BY_NAME[name].script for name in VIEW_PAGES)]  # [2:]: the views
 TIMEOUT = 180  # the first script run imports torch and scikit-learn: slow on a busy machine
 
 

@@ -54,7 +54,7 @@ def _call_as_another_session(run_id: str, action: str) -> None:
     import streamlit as st
 
     from ffviz.catalog import summarize
-    from pages.common import FRAME_KEY, access_ui, controls, runs_ui, settings, sources
+    from pages.common import FRAME_KEY, access_ui, controls, run_actions, settings, sources
 
     st.session_state[FRAME_KEY] = True  # as streamlit_app.py marks every run
     if action in ("pause", "step", "stop"):
@@ -67,7 +67,7 @@ def _call_as_another_session(run_id: str, action: str) -> None:
         settings._live_change("lr")
     else:
         row = summarize(sources.find_run(run_id), "local")
-        runs_ui.continue_run(row, 5) if action == "continue" else runs_ui._delete(row)
+        run_actions.continue_run(row, 5) if action == "continue" else run_actions._delete(row)
     access_ui.show_denied()
 
 

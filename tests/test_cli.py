@@ -46,7 +46,7 @@ def test_paper_recipe_is_the_method_md_recipe() -> None:
 
 @pytest.mark.parametrize("argv, needle", [
     (["--mode", "sideways"], "invalid choice"),
-    (["--lambda-entropy", "-1"], "lambda_entropy=-1.0 must be >= 0"),
+    (["--lambda-entropy", "-1"], "lambda_entropy=-1.0 must be in [0.0, 10.0]"),
     (["--widths", "20,30"], "twice as wide"),
     (["--preset", "huge"], "unknown preset 'huge'; valid presets:"),
     (["--dataset", "imagenet"], "valid"),

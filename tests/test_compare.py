@@ -10,21 +10,16 @@ import plotly.graph_objects as go
 import pytest
 
 from ffviz import records
+from ffviz.comparison import ComparedRun, config_diff_rows, epochs_to_reach, gap_rows, seconds_per_epoch, unique_labels
 from ffviz.config import RunConfig
 from ffviz.figures.compare import (
-    ComparedRun,
     accuracy_overlay_figure,
-    config_diff_rows,
-    epochs_to_reach,
     epochs_to_reach_figure,
     final_layer_accuracy_figure,
     gap_ensemble_figure,
     gap_layer_accuracy_figure,
-    gap_rows,
     loss_overlay_figure,
-    seconds_per_epoch,
     seconds_per_epoch_figure,
-    unique_labels,
 )
 from ffviz.records import EpochRecord
 from ffviz.runs import RunReader

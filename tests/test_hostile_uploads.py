@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 from ffviz.catalog import UploadError, enforce_retention, export_archive, import_upload, scan_runs
 from ffviz.runs import RunReader
 from ffviz.ui_state import run_label
+from pages.common.keys import PAGES as ALL_PAGES
 
 REPO = Path(__file__).resolve().parents[1]
 RSS_BUDGET_MIB = 50
@@ -178,8 +179,7 @@ def test_readers_survive_wrongly_typed_run_files(run, tmp_path):
     assert rows[planted[1].name].test_acc is None and rows[planted[0].name].status == "interrupted"
 
 
-PAGES = ["pages/home.py", "pages/train.py", "pages/assignments.py", "pages/regularizers.py", "pages/goodness.py",
-         "pages/contributions.py", "pages/runs.py", "pages/compare.py", "pages/gap.py"]
+PAGES = [p.script for p in ALL_PAGES if p.name != "sweep"]
 
 
 def test_every_page_draws_after_hostile_uploads_and_with_hostile_folders(run, files, runs):

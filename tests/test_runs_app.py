@@ -194,7 +194,7 @@ def test_bad_link_parameters_show_a_note_and_no_traceback(runs):
     assert at.title[0].value == "Train"
     note = at.warning[0].value
     for expected in ("epochs=99999 is out of range (1 to 1000); using 1000", "lr='fast': expected a number",
-                     "'wings'", "'no-such-run'", "'everything'", "'<script>'", "mode=''", "widths='20,30'"):
+                     "'wings'", "'no-such-run'", "'everything'", "'<script>'", "mode=''", "Ignored widths=20,30"):
         assert expected in note, expected
     assert at.session_state["cfg_epochs"] == 1000 and at.session_state["cfg_lr"] == 0.08
     visit(at, "pages/runs.py")

@@ -49,7 +49,7 @@ def test_bad_values_are_refused_by_the_writer_and_a_torn_file_is_ignored(tmp_pat
     server = ControlFile(tmp_path)
     with pytest.raises(ValueError, match="batch_size"):
         server.set(batch_size=3)
-    with pytest.raises(ValueError, match=">= 0"):
+    with pytest.raises(ValueError, match=r"lr=-1 must be in \[1e-06, 10.0\]"):
         server.set(lr=-1)
     (tmp_path / CONTROL).write_text('{"seq": 1, "comm')
     run = FileControl(tmp_path)

@@ -19,9 +19,9 @@ from ffviz.cli import main
 from ffviz.config import RunConfig
 from ffviz.figures.sweep import RunOutcome, summarize_cells, sweep_heatmap
 from ffviz.runs import RunReader
-from ffviz.share import decode
 from ffviz.storage import read_json
 from ffviz.sweep import Sweep, SweepError, SweepSpec, list_sweeps, outcomes, parse_axis, parse_seeds
+from pages.common.links import decode
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--preset", "classroom-mini", "--epochs", "1", "--image-size", "8", "--batch-size", "128", "--probe-size",
@@ -43,7 +43,7 @@ def test_spec_cells_and_checks():
     assert SweepSpec.from_dict(json.loads(json.dumps(s.to_dict()))) == s
     for bad, message in [(dict(axes=(parse_axis("lambda_entropyy=0,1"),)), "not a setting"),
                          (dict(axes=(parse_axis("seed=1,2"),)), "use --seeds"),
-                         (dict(axes=(parse_axis("lambda_entropy=0,-1"),)), "lambda_entropy=-1.0 must be >= 0"),
+                         (dict(axes=(parse_axis("lambda_entropy=0,-1"),)), r"lambda_entropy=-1.0 must be in \[0"),
                          (dict(axes=(parse_axis("lambda_entropy=0,0.0"),)), "listed twice"),
                          (dict(axes=(parse_axis("lr=0.1,0.2"),) * 2), "swept once"),
                          (dict(max_runs=4), "at most 4"),

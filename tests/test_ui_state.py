@@ -17,12 +17,12 @@ from ffviz.ui_state import (
     LiveRun,
     format_seconds,
     image_for_display,
-    live_options,
-    other_fields,
     progress,
     run_label,
     runs_root,
 )
+from pages.common.fields import other_fields
+from pages.common.fields import slider_options as live_options
 
 CFG = RunConfig(preset="classroom-mini", epochs=2, batch_size=32, probe_size=8, device="cpu")
 

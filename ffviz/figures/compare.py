@@ -3,59 +3,29 @@ learnable, a static and a backprop run on the same data side by side.
 
     runs = [ComparedRun.of(RunReader(d)) for d in dirs]
     fig = accuracy_overlay_figure(runs)
-    rows = config_diff_rows(runs)            # only the fields that differ, one row per field
     fig = epochs_to_reach_figure(runs, threshold=95)
 
 Every builder takes plain records; a run still at epoch 0, a run with no test record, and a run that never reaches
-the threshold each draw a chart that says so instead of failing.
+the threshold each draw a chart that says so instead of failing. What the charts read of a run, and the tables
+beside them, are shaped in ffviz/comparison.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import plotly.graph_objects as go
 
-from ffviz.config import RunConfig
+from ffviz.comparison import ComparedRun, epochs_to_reach, gap_label, seconds_per_epoch
 from ffviz.figures.style import empty_figure, epoch_axis, figure, layer_name
-from ffviz.records import EpochRecord, TestRecord
 
 # One colour per compared run (Plotly's qualitative set, darkest first, so the first two runs read well projected).
 RUN_COLORS = ("#1F77B4", "#D62728", "#2CA02C", "#FF7F0E", "#9467BD", "#8C564B", "#E377C2", "#17BECF", "#7F7F7F")
 # The gap view colours runs by how they learn, the same on every chart.
 MODE_COLORS = {"learnable": "#1F77B4", "static": "#FF7F0E", "backprop": "#555555"}
-MODE_NAMES = {"learnable": "learnable (CAW-Conv)", "static": "static partition", "backprop": "backprop"}
 MODE_SHORT = {"learnable": "learnable", "static": "static", "backprop": "backprop"}  # bar labels in narrow charts
-GAP_MODES = ("learnable", "static", "backprop")
 
-
-@dataclass
-class ComparedRun:
-    """What the comparison reads of one run: a label, its epoch records, its test record and config."""
-
-    label: str
-    epochs: Sequence[EpochRecord]
-    config: RunConfig = field(default_factory=RunConfig)
-    test: TestRecord | None = None
-    train_time: float | None = None  # seconds, from the run's meta
-
-    @classmethod
-    def of(cls, reader: Any, label: str | None = None) -> ComparedRun:
-        """From a RunReader (or LiveRun.reader); the label defaults to the run's name."""
-        meta = reader.meta
-        return cls(label=label or meta.get("name") or reader.dir.name, epochs=list(reader.epochs),
-                   config=reader.config, test=reader.test, train_time=meta.get("train_time"))
-
-    @property
-    def mode(self) -> str:
-        return self.config.mode
-
-    @property
-    def trained(self) -> list[EpochRecord]:
-        """The epochs after the untrained epoch 0."""
-        return [e for e in self.epochs if e.epoch > 0]
 
 
 def run_colors(n: int) -> list[str]:
@@ -135,62 +105,7 @@ def final_layer_accuracy_figure(runs: Sequence[ComparedRun], *, height: int = 40
                            "legend": _legend_below(), "margin": {"b": 110}})
 
 
-# ----------------------------------------------------------------------------------------------------- config diff
-def config_diff_rows(runs: Sequence[ComparedRun]) -> list[dict[str, Any]]:
-    """One row per config field whose value is not the same in every run: {"setting": name, label1: v1, ...}.
-    Labels that repeat get a number so that every run keeps its own column."""
-    labels = unique_labels([r.label for r in runs])
-    dicts = [r.config.to_dict() for r in runs]
-    rows = []
-    for name in dicts[0] if dicts else []:
-        values = [d[name] for d in dicts]
-        if any(v != values[0] for v in values[1:]):
-            rows.append({"setting": name, **{lab: _cell(v) for lab, v in zip(labels, values, strict=True)}})
-    return rows
-
-
-def unique_labels(labels: Sequence[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for lab in labels:
-        seen[lab] = seen.get(lab, 0) + 1
-        out.append(lab if seen[lab] == 1 else f"{lab} ({seen[lab]})")
-    return out
-
-
-def _cell(v: Any) -> str:
-    """Table cells of one type (Arrow needs a column of one type): 0.01, true, 20,40, (preset's)."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return f"{v:g}"
-    if isinstance(v, (list, tuple)):
-        return ",".join(map(str, v)) if v else "(preset's)"
-    return str(v)
-
-
 # ----------------------------------------------------------------------------------------------------- the gap
-def epochs_to_reach(epochs: Sequence[EpochRecord], threshold: float) -> int | None:
-    """The first epoch whose α-weighted validation accuracy reaches ``threshold`` %, or None if none does."""
-    return next((e.epoch for e in epochs if e.epoch > 0 and e.acc_alpha >= threshold), None)
-
-
-def seconds_per_epoch(epochs: Sequence[EpochRecord]) -> float | None:
-    """Mean wall seconds of a trained epoch, evaluation included (from the recorded per-epoch seconds, else from
-    the training clock)."""
-    timed = [e.epoch_seconds for e in epochs if e.epoch > 0 and e.epoch_seconds]
-    if timed:
-        return sum(timed) / len(timed)
-    trained = [e for e in epochs if e.epoch > 0]
-    if trained and trained[-1].time > 0:
-        return trained[-1].time / trained[-1].epoch
-    return None
-
-
-def _gap_label(r: ComparedRun) -> str:
-    return MODE_NAMES.get(r.mode, r.mode)
-
-
 def _gap_color(r: ComparedRun, i: int) -> str:
     return MODE_COLORS.get(r.mode, RUN_COLORS[i % len(RUN_COLORS)])
 
@@ -211,8 +126,8 @@ def gap_layer_accuracy_figure(runs: Sequence[ComparedRun], *, height: int = 420)
             continue
         splits.add(split)
         traces.append({"type": "bar", "x": [layer_name(k) for k in range(len(acc))], "y": acc,
-                       "name": _gap_label(r), "marker": {"color": _gap_color(r, i)},
-                       "hovertemplate": f"{_gap_label(r)}<br>%{{x}}: %{{y:.1f}}% ({split})<extra></extra>"})
+                       "name": gap_label(r), "marker": {"color": _gap_color(r, i)},
+                       "hovertemplate": f"{gap_label(r)}<br>%{{x}}: %{{y:.1f}}% ({split})<extra></extra>"})
     which = " and ".join(sorted(splits))
     return figure(traces, {"title": f"{title} ({which} split)", "height": height, "barmode": "group",
                            "bargap": 0.2, "yaxis": {"title": {"text": "accuracy (%)"}, "range": [0, 101]},
@@ -236,9 +151,9 @@ def gap_ensemble_figure(runs: Sequence[ComparedRun], *, height: int = 420) -> go
             continue
         split = "test" if r.test is not None else "validation"
         ys = [getattr(source, key) for key, _ in GAP_ENSEMBLES]
-        traces.append({"type": "bar", "x": [name for _, name in GAP_ENSEMBLES], "y": ys, "name": _gap_label(r),
+        traces.append({"type": "bar", "x": [name for _, name in GAP_ENSEMBLES], "y": ys, "name": gap_label(r),
                        "marker": {"color": _gap_color(r, i)},
-                       "hovertemplate": f"{_gap_label(r)}<br>%{{x}}: %{{y:.2f}}% ({split})<extra></extra>"})
+                       "hovertemplate": f"{gap_label(r)}<br>%{{x}}: %{{y:.2f}}% ({split})<extra></extra>"})
     low = min((min(t["y"]) for t in traces), default=0.0)
     floor = max(0.0, 10 * (int(low) // 10) - 10)  # zoom in: the differences are a few points
     return figure(traces, {"title": title, "height": height, "barmode": "group", "bargap": 0.25,
@@ -285,18 +200,3 @@ def seconds_per_epoch_figure(runs: Sequence[ComparedRun], *, height: int = 360) 
              "textposition": "outside", "cliponaxis": False, "hovertemplate": "%{x}<br>%{y:.2f} s<extra></extra>"}
     return figure([trace], {"title": title, "height": height, "showlegend": False,
                             "yaxis": {"title": {"text": "seconds"}, "range": [0, max(ys) * 1.25]}})
-
-
-def gap_rows(runs: Sequence[ComparedRun], threshold: float) -> list[dict[str, Any]]:
-    """The gap in one table: per run, the test accuracy, epochs to the threshold, seconds per epoch."""
-    rows = []
-    for r in runs:
-        n = epochs_to_reach(r.epochs, threshold)
-        s = seconds_per_epoch(r.epochs)
-        rows.append({"how it learns": _gap_label(r), "run": r.label,
-                     "test acc % (vote)": None if r.test is None else round(r.test.acc_alpha, 2),
-                     "best val acc %": round(max((e.acc_alpha for e in r.trained), default=0.0), 2),
-                     f"epochs to {threshold:g}%": "not reached" if n is None else str(n),
-                     "s / epoch": None if s is None else round(s, 2),
-                     "epochs": r.epochs[-1].epoch if r.epochs else 0})
-    return rows

@@ -13,6 +13,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.colors import make_colorscale, sample_colorscale, sequential
 
+from ffviz.config import FIELDS, LIVE_FIELDS, short_label
 from ffviz.records import EpochRecord, EventRecord
 
 FONT_SIZE = 15  # readable from the back of a classroom
@@ -24,7 +25,13 @@ CLASS_COLORS = ("#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B"
 ENSEMBLE_COLOR = "#111111"
 CHANGE_COLOR = "#C2185B"
 TEXT_COLOR = "#31333F"  # Streamlit's text colour, for titles drawn as annotations
-LIVE_NAMES = {"lambda_entropy": "λ_entropy", "lambda_orth": "λ_orth", "lr": "learning rate"}
+# The live fields by the names a change marker gives them (stated on RunConfig's fields).
+LIVE_NAMES = {name: short_label(name) for name in LIVE_FIELDS}
+
+
+def _name(field: str) -> str:
+    """A changed field's name on a chart; a name no field has (a record from another version) as it is."""
+    return LIVE_NAMES.get(field) or (short_label(field) if field in FIELDS else field)
 
 
 def layer_colors(n: int) -> list[str]:
@@ -86,7 +93,7 @@ def highlight_style(i: int, highlight: int | None) -> dict[str, Any]:
 
 def format_changes(changes: dict[str, list[Any]]) -> str:
     """{"lambda_entropy": [0.01, 0.03]} -> "λ_entropy 0.01 → 0.03"."""
-    return ", ".join(f"{LIVE_NAMES.get(k, k)} {_num(old)} → {_num(new)}" for k, (old, new) in changes.items())
+    return ", ".join(f"{_name(k)} {_num(old)} → {_num(new)}" for k, (old, new) in changes.items())
 
 
 def _num(v: Any) -> str:
@@ -136,8 +143,8 @@ def change_markers(events: Iterable[EventRecord], *, axis: str, epochs: Sequence
 
 
 def _short(changes: dict[str, list[Any]]) -> str:
-    short = {"lambda_entropy": "λe", "lambda_orth": "λo", "lr": "lr"}
-    return " ".join(f"{short.get(k, k)}={_num(new)}" for k, (_, new) in changes.items())
+    tiny = {"lambda_entropy": "λe", "lambda_orth": "λo", "lr": "lr"}  # the flag above a chart is a few pixels wide
+    return " ".join(f"{tiny.get(k) or _name(k)}={_num(new)}" for k, (_, new) in changes.items())
 
 
 def epoch_marker(epoch: int | None, xref: str = "x") -> list[dict[str, Any]]:

@@ -19,12 +19,13 @@ from ffviz.data import dataset_names
 from ffviz.data.registry import server_data_root
 from ffviz.runs import update_meta
 from ffviz.upload_process import run_worker
-from pages.common import access_ui, share_ui, sources, state
-from pages.common.runs_ui import MSG_KEY, PICK_KEY
+from pages.common import access_ui, classroom, sources, state
+from pages.common.keys import RUNS_MSG_KEY as MSG_KEY
+from pages.common.keys import RUNS_PICK_KEY as PICK_KEY
 
 
 def import_box() -> None:
-    off = share_ui.current().classroom
+    off = classroom.current().classroom
     mb = MAX_UPLOAD_BYTES // 1024 // 1024
     st.file_uploader("A state_dict saved by the authors' CAW-Conv ResNet scripts (.pth, .pt)", type=["pth", "pt"],
                      key="authors_file", max_upload_size=mb, disabled=off,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 from ffviz import access
-from ffviz.config import RunConfig
+from ffviz.config import LIVE_FIELDS, RunConfig
 from ffviz.figures import batch_loss_figure, format_changes, layer_accuracy_figure
 from ffviz.figures.style import set_events
 from ffviz.ui_state import ACTIVE, LiveRun, format_seconds, progress
-from pages.common import access_ui, settings, share_ui, sources, state
+from pages.common import access_ui, classroom, settings, sources, state
+from pages.common.keys import RETRAIN_OVERLAY_KEY
 from pages.common.widgets import explain, plot
 
 
@@ -25,7 +26,7 @@ def buttons(cfg: RunConfig | None, lr: LiveRun | None, run_state: str) -> None:
     done = lr.epochs[-1].epoch if lr and lr.epochs else 0
     can_continue = (lr is not None and not active and run_state in ("stopped", "interrupted") and mine
                     and (lr.dir / "checkpoints" / "last.pt").exists() and done < lr.reader.config.epochs)
-    button = share_ui.button  # st.button, unless a classroom link hides or locks it
+    button = classroom.button  # st.button, unless a classroom link hides or locks it
     others = watch_only or ""
     with st.container(horizontal=True, gap="small", key="run_controls"):
         button("start", "Start", icon=":material/play_arrow:", type="primary", key="btn_start", on_click=_start,
@@ -94,7 +95,7 @@ def _resume(run_id: str, run_state: str) -> None:
 def _reset(run_id: str, steerable: bool) -> None:
     if steerable and access_ui.guard(_meta(run_id), "stop this run"):
         state.manager().cancel(run_id)
-    st.session_state[state.COMPARE_KEY] = None
+    st.session_state[RETRAIN_OVERLAY_KEY] = None
     state.set_current_run(None)
     settings.load(settings.defaults())
 
@@ -108,7 +109,7 @@ def _retrain(cfg: RunConfig, run_id: str, steerable: bool) -> None:
 def live_values(lr: LiveRun) -> dict[str, float]:
     """The live fields' values now: the config's, updated by every recorded change."""
     cfg = lr.reader.config
-    out = {"lambda_entropy": cfg.lambda_entropy, "lambda_orth": cfg.lambda_orth, "lr": cfg.lr}
+    out = {name: float(getattr(cfg, name)) for name in LIVE_FIELDS}
     for ev in set_events(lr.events):
         out.update({k: float(v[1]) for k, v in ev.changes.items() if k in out})
     return out

@@ -1,6 +1,7 @@
-"""The Train page's settings: one widget per RunConfig field, built from the field's type, choices and help text.
+"""The Train page's settings: one widget per RunConfig field, built from the field's facts (ffviz/config.py: type,
+label, help, range, choices, liveness) and placed in its group's expander (fields.py).
 
-Widget values live in session state under ``cfg_<field>`` and persist across page switches. The three live fields
+Widget values live in session state under ``cfg_<field>`` and persist across page switches. The live fields
 (λ_entropy, λ_orthogonality, learning rate) are sliders that also steer the running run at its next batch.
 """
 
@@ -15,22 +16,21 @@ from typing import Any
 import streamlit as st
 
 from ffviz import access
-from ffviz.config import RunConfig, field_info
+from ffviz.config import FIELDS, LIVE_FIELDS, RunConfig, label, short_label
 from ffviz.data import DATASETS, dataset_names
 from ffviz.estimate import expected_seconds
-from ffviz.figures.style import LIVE_NAMES
 from ffviz.presets import PRESETS
 from ffviz.recipes import CLASSROOM, STATED_SECONDS, recipe_config
-from ffviz.share import SERVER_ONLY
-from ffviz.ui_state import CHOICE_LABELS, LABELS, LIVE_OPTIONS, TRAIN_GROUPS, format_seconds, live_options, other_fields
-from pages.common import access_ui, share_ui, state
+from ffviz.ui_state import format_seconds
+from pages.common import access_ui, state
+from pages.common.classroom import current, hidden, locked
+from pages.common.fields import MORE, OPEN_GROUPS, SERVER_ONLY, choice_label, other_fields, slider_options, train_groups
+from pages.common.keys import CFG_PREFIX as PREFIX
+from pages.common.keys import CFG_READY_KEY, RETRAIN_OVERLAY_KEY
 
-PREFIX = "cfg_"
-FIELDS = {f.name: f for f in field_info()}
-EXTRA_HELP = {
-    "lambda_entropy": "Moves the running run at its next batch; the change is marked on the charts.",
-    "lambda_orth": "Moves the running run at its next batch; the change is marked on the charts.",
-    "lr": "Peak of the cosine schedule. Moves the running run at its next batch; marked on the charts.",
+LIVE_NOTE = "Moves the running run at its next batch; the change is marked on the charts."  # every live field's
+EXTRA_HELP = {  # what the Train page adds to a field's own help
+    "lr": "Peak of the cosine schedule.",
     "temperature": "Higher T: softer assignments at the start; the temperature is learnable from there.",
 }
 
@@ -71,13 +71,13 @@ def load(cfg: RunConfig) -> None:
     the session's settings (ensure_initialised leaves them alone)."""
     for name, value in cfg.to_dict().items():
         st.session_state[PREFIX + name] = _to_widget(name, value)
-    st.session_state["_cfg_ready"] = True
+    st.session_state[CFG_READY_KEY] = True
 
 
 def open_run(run_id: str | None) -> None:
     """Make run_id the session's run, with its settings in the widgets and no previous run overlaid."""
     state.set_current_run(run_id)
-    st.session_state[state.COMPARE_KEY] = None
+    st.session_state[RETRAIN_OVERLAY_KEY] = None
     lr = state.live(run_id)
     if lr is not None:
         load(lr.reader.config)
@@ -85,7 +85,7 @@ def open_run(run_id: str | None) -> None:
 
 def ensure_initialised(cfg: RunConfig) -> None:
     """On a session's first visit, the widgets start from ``cfg`` (the current run's, else the defaults)."""
-    if not st.session_state.get("_cfg_ready"):
+    if not st.session_state.get(CFG_READY_KEY):
         load(cfg)
     for name, f in FIELDS.items():  # a field added to RunConfig after the session started
         st.session_state.setdefault(PREFIX + name, _to_widget(name, f.default if f.default is not
@@ -108,6 +108,8 @@ def _help(name: str) -> str:
     text = FIELDS[name].metadata["help"]
     if name in EXTRA_HELP:
         text += " " + EXTRA_HELP[name]
+    if name in LIVE_FIELDS:
+        text += " " + LIVE_NOTE
     if name == "dataset":
         text += "\n\n" + "\n".join(f"- **{d.name}**: {d.description}" for d in DATASETS.values())
     if name == "preset":
@@ -128,40 +130,48 @@ def _dataset_changed() -> None:
 
 def widget(name: str, *, disabled: bool = False) -> None:
     """The widget of one config field (none when a classroom link hides it; disabled when it locks it)."""
-    if share_ui.hidden(name):
+    if hidden(name):
         return
-    disabled = disabled or share_ui.locked(name)
+    disabled = disabled or locked(name)
     f, key = FIELDS[name], PREFIX + name
-    label, help_ = LABELS.get(name, name.replace("_", " ")), _help(name)
-    common = {"key": key, "help": help_, "disabled": disabled, "persist_state": "session"}
+    common = {"key": key, "help": _help(name), "disabled": disabled, "persist_state": "session"}
     if name == "dataset":
-        st.selectbox(label, dataset_names(), on_change=_dataset_changed, **common)
+        st.selectbox(label(name), dataset_names(), on_change=_dataset_changed, **common)
     elif name == "preset":
-        st.selectbox(label, list(PRESETS), format_func=lambda p: f"{p} ({PRESETS[p].num_layers} layers, "
+        st.selectbox(label(name), list(PRESETS), format_func=lambda p: f"{p} ({PRESETS[p].num_layers} layers, "
                      f"{'/'.join(map(str, PRESETS[p].widths))} ch)", **common)
-    elif name in LIVE_OPTIONS:
-        st.select_slider(label, options=live_options(name, st.session_state[key]), format_func=_fmt_live,
-                         on_change=_live_change, args=(name,), **{**common, "disabled": share_ui.locked(name)})
-    elif "choices" in f.metadata:
-        names = CHOICE_LABELS.get(name, {})
-        st.selectbox(label, list(f.metadata["choices"]), format_func=lambda c: names.get(c, c), **common)
+    elif name in LIVE_FIELDS:
+        st.select_slider(label(name), options=slider_options(name, st.session_state[key]), format_func=_fmt_live,
+                         on_change=_live_change, args=(name,), **{**common, "disabled": locked(name)})
+    elif f.metadata["choices"] is not None:
+        st.selectbox(label(name), list(f.metadata["choices"]), format_func=lambda c: choice_label(name, c), **common)
     elif f.type == "bool":
-        st.toggle(label, **common)
-    elif f.type == "int":
-        st.number_input(label, min_value=0, step=1, **common)
-    elif f.type == "float":
-        v = float(st.session_state[key]) or 1.0
-        step = 10.0 ** math.floor(math.log10(abs(v))) if v else 0.01
-        st.number_input(label, min_value=0.0, step=step, format="%g", **common)
+        st.toggle(label(name), **common)
+    elif f.type in ("int", "float"):
+        _number(name, common)
     else:
-        st.text_input(label, **common)
+        st.text_input(label(name), **common)
+
+
+def _number(name: str, common: dict[str, Any]) -> None:
+    """A number input that stops at the field's range (from 0 where the field states none, or allows 0 besides)."""
+    meta = FIELDS[name].metadata
+    lo, hi = meta["range"] or (0, None)
+    lo = min(lo, *meta["also"]) if meta["also"] else lo
+    if FIELDS[name].type == "int":
+        st.number_input(label(name), min_value=int(lo), max_value=None if hi is None else int(hi), step=1, **common)
+        return
+    v = float(st.session_state[common["key"]]) or 1.0
+    step = 10.0 ** math.floor(math.log10(abs(v))) if v else 0.01
+    st.number_input(label(name), min_value=float(lo), max_value=None if hi is None else float(hi), step=step,
+                    format="%g", **common)
 
 
 def live_controls(running: bool) -> None:
-    """The three sliders that act on a running run; a line says whether they do right now."""
+    """The sliders of the live fields, which act on a running run; a line says whether they do right now."""
     with st.container(border=True):
         st.markdown("**Change while it trains**")
-        for name in LIVE_OPTIONS:
+        for name in LIVE_FIELDS:
             widget(name)
         lr = state.live(state.current_run_id()) if running else None
         if running and lr is not None and access.why_not(access_ui.identity(), lr.reader.meta):
@@ -173,20 +183,20 @@ def live_controls(running: bool) -> None:
 
 
 def groups(disabled: bool = False) -> None:
-    """Every other setting, grouped as in RunConfig; the rarely touched ones under "More settings"."""
-    for title, names in TRAIN_GROUPS:
-        names = tuple(n for n in names if n not in LIVE_OPTIONS)
+    """Every other setting, in its group's expander; the fields without a label under "More settings"."""
+    for title, names in train_groups():
+        names = tuple(n for n in names if n not in LIVE_FIELDS)
         if not names:
             continue
-        with st.expander(title, expanded=title in ("Data and network", "Optimisation")):
+        with st.expander(title, expanded=title in OPEN_GROUPS):
             for name in names:
                 widget(name, disabled=disabled)
-    with st.expander("More settings"):
+    with st.expander(MORE):
         for name in other_fields():
             if name not in SERVER_ONLY:  # where data lives is the server's setting (access_ui.apply_data_settings)
                 widget(name, disabled=disabled)
         st.button("Restore the defaults", key="cfg_restore", on_click=lambda: load(defaults()),
-                  disabled=disabled or share_ui.current().classroom)
+                  disabled=disabled or current().classroom)
 
 
 def sync_live(run_id: str, values_now: dict[str, float]) -> None:
@@ -202,7 +212,7 @@ def _live_change(name: str) -> None:
     value = float(st.session_state[PREFIX + name])
     if state.is_managed_active(run_id):
         lr = state.live(run_id)
-        if lr is None or not access_ui.guard(lr.reader.meta, f"change {LIVE_NAMES.get(name, name)} of this run"):
+        if lr is None or not access_ui.guard(lr.reader.meta, f"change {short_label(name)} of this run"):
             return  # the value stays on the slider for this session's next Start; the run is left alone
         state.manager().control(run_id).set(**{name: value})
-        st.session_state["_toast"] = f"{LIVE_NAMES.get(name, name)} → {_fmt_live(value)} at the next batch"
+        st.session_state["_toast"] = f"{short_label(name)} → {_fmt_live(value)} at the next batch"

@@ -2,10 +2,10 @@
 hidden and locked controls for the whole session; build the link of the screen being shown.
 
     share_ui.apply_link(page.url_path)      # streamlit_app.py, before the sidebar and the page
-    if not share_ui.hidden("lr"): st.slider(..., disabled=share_ui.locked("lr"))
     share_ui.link_panel(page.url_path)      # the sidebar's "Share this screen" and the teacher's classroom link
 
-What a link means is decided in ffviz/share.py (no Streamlit there); here it only flows into session state.
+What a link means is decided in links.py (no Streamlit there); here it only flows into session state. What a link
+hides or locks is read by classroom.py.
 """
 
 from __future__ import annotations
@@ -14,11 +14,23 @@ import dataclasses
 
 import streamlit as st
 
-from ffviz.share import (
+from ffviz.config import label
+from pages.common import settings, sources, state
+from pages.common.classroom import current
+from pages.common.classroom import link as _link
+from pages.common.keys import (
+    CFG_READY_KEY,
+    COMPARE_RUNS_KEY,
+    GAP_KEYS,
+    SHARE_KEY,
+    VIEW_PAGES,
+    epoch_key,
+    layer_key,
+)
+from pages.common.links import (
     BUTTONS,
     CONFIG_FIELDS,
     CONTROLS,
-    VIEW_PAGES,
     ShareState,
     config_changes,
     decode,
@@ -26,50 +38,15 @@ from ffviz.share import (
     fit_to_run,
     share_url,
 )
-from ffviz.ui_state import LABELS
-from pages.common import access_ui, settings, sources, state
 from pages.common.text import plain
 
-SHARE_KEY = "_share"  # the ShareState of the link this session opened with
 APPLIED_KEY = "_share_applied"
 NOTES_KEY = "_share_notes"  # (page path, notes) shown on that page until the user goes elsewhere
-VIEW_PREFIX = {"assignments": "asg", "regularizers": "reg", "goodness": "good", "contributions": "con"}
-GAP_KEYS = {"learnable": "gap_learnable", "static": "gap_static", "backprop": "gap_backprop"}
-COMPARE_KEY = "cmp_runs"
 CONTROL_LABELS = {
-    **{name: LABELS.get(name, name.replace("_", " ")) for name in CONFIG_FIELDS},
+    **{name: label(name) for name in CONFIG_FIELDS},
     **{b: f"{'One epoch' if b == 'step' else b.capitalize()} button" for b in BUTTONS},
     "run_picker": "Run picker (sidebar)", "epoch": "Epoch slider and Play", "layer": "Layer picker",
 }
-
-
-def _link() -> ShareState:
-    """What the link this session opened with says (its own hide and lock, nothing of the server's)."""
-    return st.session_state.get(SHARE_KEY) or ShareState()
-
-
-def current() -> ShareState:
-    """The link's state with the teacher's classroom settings on top (for a student): a link can hide or lock more
-    than the server does, never less."""
-    link = _link()
-    if access_ui.identity().teacher:
-        return link
-    server, _ = access_ui.classroom_settings()
-    if not server.classroom:
-        return link
-    hide = tuple(dict.fromkeys((*link.hide, *server.hide)))
-    return dataclasses.replace(link, hide=hide, lock=tuple(dict.fromkeys((*link.lock, *server.lock))),
-                               lock_all=link.lock_all or server.lock_all)
-
-
-def hidden(control: str) -> bool:
-    """True when the session's link hides this control: the page does not draw it."""
-    return current().is_hidden(control)
-
-
-def locked(control: str) -> bool:
-    """True when the session's link locks this control: the page draws it disabled."""
-    return current().is_locked(control)
 
 
 # ----------------------------------------------------------------------------------------------------- on load
@@ -107,13 +84,12 @@ def _apply(link: ShareState, params: dict) -> list[str]:
         if lr is not None and lr.epochs:
             fitted, more = fit_to_run(link, [e.epoch for e in lr.epochs], len(lr.epochs[-1].val_acc))
             notes += more
-            prefix = VIEW_PREFIX[link.page]
             if fitted.epoch is not None:
-                ss[f"{prefix}_epoch"] = fitted.epoch
+                ss[epoch_key(link.page)] = fitted.epoch
             if fitted.layer is not None:
-                ss[f"{prefix}_layer"] = fitted.layer
+                ss[layer_key(link.page)] = fitted.layer
     if link.compare and link.page == "compare":
-        ss[COMPARE_KEY] = list(link.compare)
+        ss[COMPARE_RUNS_KEY] = list(link.compare)
     elif link.compare and link.page == "gap":
         for run_id in link.compare:
             lr = state.live(run_id)
@@ -155,16 +131,16 @@ def screen(page_path: str) -> ShareState:
     ss = st.session_state
     page = page_path or "home"
     run = state.current_run_id()
-    cfg = settings.config()[0] if ss.get("_cfg_ready") else None
+    cfg = settings.config()[0] if ss.get(CFG_READY_KEY) else None
     if cfg is None:
         lr = state.live(run)
         cfg = lr.reader.config if lr is not None else settings.defaults()
     epoch = layer = None
     if page in VIEW_PAGES:
-        epoch, layer = ss.get(f"{VIEW_PREFIX[page]}_epoch"), ss.get(f"{VIEW_PREFIX[page]}_layer")
+        epoch, layer = ss.get(epoch_key(page)), ss.get(layer_key(page))
     compare: tuple[str, ...] = ()
     if page == "compare":
-        compare = tuple(ss.get(COMPARE_KEY) or ())
+        compare = tuple(ss.get(COMPARE_RUNS_KEY) or ())
     elif page == "gap":
         compare = tuple(r for r in (ss.get(k) for k in GAP_KEYS.values()) if r)
     link = _link()
@@ -202,10 +178,3 @@ def link_panel(page_path: str) -> None:
                 st.code(share_url(base, teacher), language=None, wrap_lines=True)
             else:
                 st.caption("Pick controls to hide or lock, and the classroom link appears here.")
-
-
-def button(control: str, *args, disabled: bool = False, **kwargs) -> bool:
-    """st.button under a classroom link: not drawn when hidden, drawn disabled when locked."""
-    if hidden(control):
-        return False
-    return st.button(*args, disabled=disabled or locked(control), **kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ffviz.ui_state import run_label
-from pages.common import settings, share_ui, sources, state
+from pages.common import classroom, settings, sources, state
 from pages.common.widgets import STATUS_COLORS
 
 PICKER = "run_picker"
@@ -26,10 +26,10 @@ def render() -> None:
         options = ids if current in ids or current is None else [current, *ids]
         st.session_state[PICKER] = current
         labels = {rid: run_label(sources.find_run(rid) or state.root() / rid) for rid in options}
-        if not share_ui.hidden("run_picker"):
+        if not classroom.hidden("run_picker"):
             st.selectbox("Run", options, key=PICKER, index=None, format_func=lambda r: labels.get(r, r),
                          on_change=_picked, label_visibility="collapsed", placeholder="Pick a run",
-                         disabled=share_ui.locked("run_picker"))
+                         disabled=classroom.locked("run_picker"))
         if current:
             run_state = state.status(current)
             lr = state.live(current)

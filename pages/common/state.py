@@ -21,9 +21,7 @@ from ffviz.runs import list_runs
 from ffviz.runstate import ACTIVE, run_state
 from ffviz.ui_state import LiveRun, runs_root
 from pages.common import access_ui, require_frame, sources
-
-RUN_KEY = "run"  # session state and query parameter holding the current run id ("" = deliberately none)
-COMPARE_KEY = "compare_run"  # the previous run, overlaid after "Retrain"
+from pages.common.keys import RETRAIN_OVERLAY_KEY, RUN_KEY
 
 
 @st.cache_resource(show_spinner=False)
@@ -105,7 +103,7 @@ def submit(cfg: RunConfig, *, compare_with: str | None = None) -> str | None:
     if not access_ui.check_submit(cfg, manager().active()):
         return None
     run_id = manager().submit(cfg, owner=access_ui.identity().token)
-    st.session_state[COMPARE_KEY] = compare_with
+    st.session_state[RETRAIN_OVERLAY_KEY] = compare_with
     set_current_run(run_id)
     keep_bounded(root())
     return run_id

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ffviz.ui_state import ACTIVE, LiveRun, format_seconds, progress
-from pages.common import share_ui, state
+from pages.common import classroom, state
 from pages.common.text import plain
 
 STATUS_COLORS = {"running": "green", "starting": "green", "queued": "orange", "paused": "orange",
@@ -131,9 +131,10 @@ def layer_select(num_layers: int, *, key: str, widths: list[int] | None = None, 
 
     def label(i: int) -> str:
         return f"layer {i} ({widths[i]} channels)" if widths and i < len(widths) else f"layer {i}"
-    if share_ui.hidden("layer"):  # a classroom link fixed the layer
+    if classroom.hidden("layer"):  # a classroom link fixed the layer
         return int(st.session_state[key])
-    return st.selectbox("Layer", list(range(num_layers)), format_func=label, key=key, disabled=share_ui.locked("layer"),
+    return st.selectbox("Layer", list(range(num_layers)), format_func=label, key=key,
+                        disabled=classroom.locked("layer"),
                         help="Layer 0 sees the image; the last layer is the deepest.")
 
 
@@ -156,10 +157,10 @@ def epoch_scrubber(lr: LiveRun, run_state: str, *, key: str) -> int:
     elif not playing and ss.get(last_key) == ss[key]:
         ss[key] = last  # sitting on the newest epoch: follow it as epochs arrive (the last one too)
     ss[last_key] = last
-    if share_ui.hidden("epoch"):  # a classroom link fixed the epoch
+    if classroom.hidden("epoch"):  # a classroom link fixed the epoch
         st.markdown(f"Epoch **{ss[key]}**")
         return int(ss[key])
-    locked = share_ui.locked("epoch")
+    locked = classroom.locked("epoch")
     cols = st.columns([5, 1.3], vertical_alignment="bottom")
     with cols[1]:
         st.toggle("Play", key=play_key, help="Step through the epochs, one a second.", disabled=first == last or locked,

@@ -2,7 +2,7 @@
 
     params = encode(ShareState(page="train", config={"lambda_entropy": 0.03, "seed": 7}, hide=("lr",), lock_all=True))
     # {"page": "train", "lambda_entropy": "0.03", "seed": "7", "hide": "lr", "lock": "all"}
-    state, notes = decode(st.query_params.to_dict(), known_runs=ids)
+    state, notes = decode(st.query_params.to_dict(), known_runs=ids)     # share_ui.apply_link
 
 A link carries the page, the run it shows, every RunConfig field that differs from the defaults (by field name), the
 seed (always), the epoch and layer of a view page, the runs of a comparison, and a teacher's ``hide=`` and ``lock=``
@@ -13,29 +13,29 @@ button or picker is locked by naming it.
 Links come from anyone, so ``decode`` never raises: an unknown key, a value of the wrong type, an unknown run or
 control is dropped; a number out of range is clamped to the range. Each of these adds a note that says what happened,
 for the page to show. A setting the server owns (where datasets live) cannot be set by a link.
+
+What a setting may hold is RunConfig's to say (ffviz/config.py: its type, range and rules); the pages a link may
+name are the app's table (keys.py). No Streamlit here: the codec is tested without a UI.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from ffviz.config import RunConfig, field_info
-from ffviz.data.registry import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE, dataset_names, resolve_name
+from ffviz.config import EXPECTED, FIELDS, RunConfig, field_info, parse, parse_int
+from ffviz.data.registry import dataset_names, resolve_name
 from ffviz.presets import PRESETS
+from pages.common.fields import SERVER_ONLY
+from pages.common.keys import PAGE_NAMES as PAGES
+from pages.common.keys import VIEW_PAGES as VIEW_PAGES
 
-# The app's pages by URL path ("" is Home); a link names one with ``page=``.
-PAGES = ("home", "train", "assignments", "regularizers", "goodness", "contributions", "runs", "compare", "gap",
-         "sweep")
-VIEW_PAGES = ("assignments", "regularizers", "goodness", "contributions")  # pages with an epoch slider and a layer
-# Settings that belong to the server, not to a screen: a link may not point the server at another folder.
-SERVER_ONLY = ("data_root",)
+# SERVER_ONLY: settings that belong to the server, not to a screen: a link may not point the server at another folder.
 CONFIG_FIELDS = tuple(f.name for f in field_info() if f.name not in SERVER_ONLY)
 # What a teacher can hide or lock, by name: every setting, the run buttons, the run picker, the view pickers.
 BUTTONS = ("start", "pause", "step", "resume", "stop", "reset", "retrain")
@@ -52,21 +52,13 @@ MAX_VALUE_CHARS = 2000
 MAX_COMPARE = 8
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")  # a run folder's name; never a path
 
-# Inclusive bounds a link's numbers are clamped to: what the config accepts, cut to what a shared server should run.
+# Inclusive bounds a link's numbers are clamped to: each field's range, its top cut to its link_max where it has one.
 RANGES: dict[str, tuple[float, float]] = {
-    "image_size": (MIN_IMAGE_SIZE, MAX_IMAGE_SIZE), "dropout": (0.0, 0.9), "good_mean": (-10.0, 10.0),
-    "good_max": (-10.0, 10.0), "good_min": (-10.0, 10.0), "temperature": (0.01, 1000.0), "temp_decay": (0.5, 1.0),
-    "temp_min": (0.001, 1000.0), "temp_max": (0.001, 1000.0), "label_smoothing": (0.0, 0.9),
-    "lambda_entropy": (0.0, 10.0), "lambda_orth": (0.0, 10.0), "orth_warmup_epochs": (0, 10_000),
-    "contribution_tau": (0.001, 1000.0), "epochs": (1, 1000), "batch_size": (1, 4096), "eval_batch_size": (1, 8192),
-    "lr": (1e-6, 10.0), "lr_min": (0.0, 10.0), "weight_decay": (0.0, 1.0), "grad_clip": (0.0, 1000.0),
-    "seed": (0, 2**31 - 1), "probe_size": (0, 2000), "batch_log_every": (1, 10_000),
-}
-MAX_STAGES, MAX_WIDTH = 5, 4096
-_FIELDS = {f.name: f for f in field_info()}
+    name: (f.metadata["range"][0], f.metadata["link_max"] or f.metadata["range"][1])
+    for name, f in FIELDS.items() if f.metadata["range"] and f.type in ("int", "float")}
+MAX_STAGES = 5  # a link's widths: at most this many stages, each within the field's range and link_max
+_FIELDS = FIELDS
 _DEFAULTS = dataclasses.asdict(RunConfig())  # widths stay a tuple, as decode makes them
-_EXPECTED = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text",
-             "tuple[int, ...]": "a comma-separated list of whole numbers"}
 
 
 @dataclass(frozen=True)
@@ -258,33 +250,18 @@ def _run_id(value: str, known: Collection[str] | None, notes: list[str], key: st
 
 
 def _int(text: str) -> int | None:
-    text = text.strip()
     try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        x = float(text)
+        return parse_int(text.strip())
     except (ValueError, OverflowError):
         return None
-    return int(x) if math.isfinite(x) and x.is_integer() else None
-
-
-def _float(text: str) -> float | None:
-    try:
-        x = float(text.strip())
-    except (ValueError, OverflowError):
-        return None
-    return x if math.isfinite(x) else None
 
 
 def _config_value(name: str, text: str, notes: list[str]) -> Any:
-    """One setting from its URL text, typed and in range; None (with a note) when it cannot be used."""
+    """One setting from its URL text, typed (config.parse) and in its range; None (with a note) when it cannot be
+    used. Rules that tie settings together are RunConfig's: ``_consistent`` applies them to the whole link."""
     f = _FIELDS[name]
-    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-    wrong = f"Ignored {name}={_show(text)}: expected {_EXPECTED.get(kind, kind)}."
     text = text.strip()
-    if "choices" in f.metadata:
+    if f.metadata["choices"] is not None:
         choice = text.lower()
         if choice not in f.metadata["choices"]:
             notes.append(f"Ignored {name}={_show(text)}: choose one of {', '.join(f.metadata['choices'])}.")
@@ -301,40 +278,24 @@ def _config_value(name: str, text: str, notes: list[str]) -> Any:
             notes.append(f"Ignored preset={_show(text)}: choose one of {', '.join(PRESETS)}.")
             return None
         return text
-    if kind == "bool":
-        low = text.lower()
-        if low in ("1", "true", "yes", "on"):
-            return True
-        if low in ("0", "false", "no", "off"):
-            return False
-        notes.append(wrong)
+    try:
+        value = parse(name, text)
+    except ValueError:
+        notes.append(f"Ignored {name}={_show(text)}: expected {EXPECTED.get(f.type, f.type)}.")
         return None
-    if kind == "tuple[int, ...]":
-        return _widths(text, notes, wrong)
-    if kind == "int":
-        value = _int(text)
-        if value is None:
-            notes.append(wrong)
+    if f.type == "tuple[int, ...]":
+        lo, hi = f.metadata["range"][0], f.metadata["link_max"]
+        if len(value) > MAX_STAGES or any(not lo <= w <= hi for w in value):
+            notes.append(f"Ignored {name}={_show(text)}: at most {MAX_STAGES} stages of {lo} to {hi} channels.")
             return None
-        if name == "channels":
-            if value not in (0, 1, 3):
-                notes.append(f"Ignored channels={value}: use 0 (the dataset's own), 1 or 3.")
-                return None
-            return value
-        if name == "image_size" and value == 0:
-            return 0
-        return _clamp(name, value, notes, int)
-    if kind == "float":
-        value = _float(text)
-        if value is None:
-            notes.append(wrong)
-            return None
-        return _clamp(name, value, notes, float)
-    return text
+        return value
+    if name in RANGES and value not in f.metadata["also"]:
+        return _clamp(name, value, notes, type(value))
+    return value
 
 
 def _clamp(name: str, value: float, notes: list[str], cast: type) -> Any:
-    lo, hi = RANGES.get(name, (-math.inf, math.inf))
+    lo, hi = RANGES[name]
     if value < lo or value > hi:
         clamped = cast(min(max(value, lo), hi))
         shown = format_value(cast(value))
@@ -343,21 +304,6 @@ def _clamp(name: str, value: float, notes: list[str], cast: type) -> Any:
                      f"using {format_value(clamped)}.")
         return clamped
     return cast(value)
-
-
-def _widths(text: str, notes: list[str], wrong: str) -> tuple[int, ...] | None:
-    parts = [p for p in text.replace(" ", "").split(",") if p]
-    widths = [_int(p) for p in parts]
-    if any(w is None for w in widths):
-        notes.append(wrong)
-        return None
-    if len(widths) > MAX_STAGES or any(not 1 <= w <= MAX_WIDTH for w in widths):  # type: ignore[operator]
-        notes.append(f"Ignored widths={_show(text)}: at most {MAX_STAGES} stages of 1 to {MAX_WIDTH} channels.")
-        return None
-    if any(b != 2 * a for a, b in zip(widths, widths[1:], strict=False)):  # type: ignore[operator]
-        notes.append(f"Ignored widths={_show(text)}: each stage must be twice as wide as the one before.")
-        return None
-    return tuple(widths)  # type: ignore[arg-type]
 
 
 _FIELD_IN_MESSAGE = re.compile(r"^([a-z_]+)=")
