@@ -20,10 +20,15 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from ffviz.config import RunConfig
 from ffviz.data import DataSplits
-from ffviz.losses import entropy_penalty, orthogonality_penalty
+from ffviz.fast.activation import activate_and_pool
+from ffviz.fast.clip import clip_per_layer
+from ffviz.fast.dropout import keep_mask
+from ffviz.fast.norm import instance_norm
+from ffviz.fast.pool import avg_pool2
+from ffviz.losses import entropy_penalty, orthogonality_penalty, regularizer_terms
 from ffviz.model import FFNet, pooled_goodness
-from ffviz.model.layer import GoodnessSpec, activate_and_pool, instance_norm, keep_mask
-from ffviz.model.network import avg_pool2
+from ffviz.model.layer import GoodnessSpec
+from ffviz.step import lean_backward
 from ffviz.trainer import Trainer
 
 
@@ -50,6 +55,15 @@ def randomize(model: FFNet, seed: int = 3) -> None:
             if layer.learnable:
                 layer.A.copy_(torch.randn(layer.A.shape, generator=gen))
                 layer.log_T.fill_(math.log(0.5 + torch.rand((), generator=gen).item()))
+
+
+def lambdas(tr: Trainer, warm: float) -> tuple[float, float]:
+    """The regularizers' weights in the loss, in the registry's order (entropy, orth), with the orth warm-up."""
+    return (tr.cfg.lambda_entropy, tr.cfg.lambda_orth * warm)
+
+
+def lean(tr: Trainer, x: torch.Tensor, y: torch.Tensor, rw: torch.Tensor):
+    return lean_backward(tr.model, x, y, rw, tr.cfg)
 
 
 def batches(tr: Trainer, steps: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -84,7 +98,7 @@ def test_step_equals_one_optimizer_per_layer(mode: str, orth_scaling: str, ff_st
     tr.model.train()
     ref.train()
     for x, y in batches(tr, 4):
-        tr._step(x, y, 0.5)
+        tr._step(x, y, lambdas(tr, 0.5))
         authors_step(ref, opts, x, y, tr.cfg, 0.5)
     for (name, p), q in zip(tr.model.named_parameters(), ref.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5, msg=name)
@@ -99,8 +113,7 @@ def test_clipping_was_active() -> None:
     tr = make_trainer()
     randomize(tr.model)
     x, y = batches(tr, 1)[0]
-    loss, *_ = tr._losses(x, y, torch.tensor([tr.cfg.lambda_entropy, tr.cfg.lambda_orth]))
-    loss.backward()
+    tr._losses(x, y, torch.tensor([tr.cfg.lambda_entropy, tr.cfg.lambda_orth])).loss.backward()
     norms = [torch.nn.utils.get_total_norm([p.grad for p in layer.parameters()]).item() for layer in tr.model.layers]
     assert max(norms) > 0.05
 
@@ -108,17 +121,20 @@ def test_clipping_was_active() -> None:
 # ------------------------------------------------------------------------------------------------ lean = fused
 @pytest.mark.parametrize("mode", ["learnable", "static"])
 def test_lean_gives_the_fused_gradients(mode: str) -> None:
-    fused, lean = make_trainer(mode=mode), make_trainer(mode=mode, ff_step="lean")
+    fused, lean_tr = make_trainer(mode=mode), make_trainer(mode=mode, ff_step="lean")
     randomize(fused.model)
-    randomize(lean.model)
+    randomize(lean_tr.model)
     x, y = batches(fused, 1)[0]
     rw = torch.tensor([fused.cfg.lambda_entropy, fused.cfg.lambda_orth * 0.5])
-    loss_f, ce_f, ent_f, orth_f, _ = fused._losses(x, y, rw)
-    loss_f.backward()
-    loss_l, ce_l, ent_l, orth_l, _ = lean._lean_backward(x, y, rw)
-    torch.testing.assert_close(loss_l, loss_f.detach())
-    torch.testing.assert_close(ce_l, ce_f.detach())
-    for (name, p), q in zip(fused.model.named_parameters(), lean.model.parameters(), strict=True):
+    f = fused._losses(x, y, rw)
+    f.loss.backward()
+    le = lean(lean_tr, x, y, rw)
+    torch.testing.assert_close(le.loss, f.loss.detach())
+    torch.testing.assert_close(le.ce, f.ce.detach())
+    torch.testing.assert_close(le.correct, f.correct)
+    for name in f.terms:
+        torch.testing.assert_close(le.terms[name], f.terms[name].detach())
+    for (name, p), q in zip(fused.model.named_parameters(), lean_tr.model.parameters(), strict=True):
         assert p.grad is not None and q.grad is not None, name
         torch.testing.assert_close(q.grad, p.grad, rtol=1e-5, atol=1e-7, msg=name)
 
@@ -151,15 +167,15 @@ def saved_bytes_peak(fn) -> int:
 
 def test_lean_keeps_fewer_activations() -> None:
     """The lean step's saved tensors are one layer's at most; the fused step keeps every layer's until backward."""
-    fused, lean = make_trainer(), make_trainer(ff_step="lean")
+    fused, lean_tr = make_trainer(), make_trainer(ff_step="lean")
     x, y = batches(fused, 1)[0]
     rw = torch.tensor([0.01, 0.0])
 
     def fused_step() -> None:
-        fused._losses(x, y, rw)[0].backward()
+        fused._losses(x, y, rw).loss.backward()
 
     peak_fused = saved_bytes_peak(fused_step)
-    peak_lean = saved_bytes_peak(lambda: lean._lean_backward(x, y, rw))
+    peak_lean = saved_bytes_peak(lambda: lean(lean_tr, x, y, rw))
     assert 0 < peak_lean < peak_fused / 2
 
 
@@ -183,7 +199,7 @@ def test_no_layer_computes_the_gradient_of_its_input(ff_step: str) -> None:
     randomize(tr.model)
     x, y = batches(tr, 1)[0]
     with ConvBackwardRecorder() as rec:
-        tr._step(x, y, 0.0)
+        tr._step(x, y, lambdas(tr, 0.0))
     assert len(rec.masks) == tr.model.num_layers
     assert all(mask[:2] == [False, True] for mask in rec.masks), rec.masks
 
@@ -195,7 +211,7 @@ def test_backprop_computes_input_gradients() -> None:
     randomize(tr.model)
     x, y = batches(tr, 1)[0]
     with ConvBackwardRecorder() as rec:
-        tr._step(x, y, 0.0)
+        tr._step(x, y, lambdas(tr, 0.0))
     assert len(rec.masks) == tr.model.num_layers
     assert sum(mask[0] for mask in rec.masks) == tr.model.num_layers - 1
 
@@ -208,15 +224,16 @@ def test_assignment_terms_equal_per_layer(scaling: str, epoch: int) -> None:
     net = FFNet(in_channels=1, num_classes=10, widths=(10, 20, 40), image_size=8)
     randomize(net)
     net.set_epoch(epoch)
-    terms = net.assignment_terms(scaling)
-    assert len(terms.w) == net.num_layers
+    assign = net.assignments()
+    terms = regularizer_terms(assign.padded, assign.channels, RunConfig(orth_scaling=scaling))
+    assert len(assign.w) == net.num_layers
     for i, layer in enumerate(net.layers):
         w = layer.assignment()
-        torch.testing.assert_close(terms.w[i], w, rtol=1e-6, atol=1e-7)
-        torch.testing.assert_close(terms.entropy[i], entropy_penalty(w), rtol=1e-5, atol=1e-7)
-        torch.testing.assert_close(terms.orth[i], orthogonality_penalty(w, scaling), rtol=1e-5, atol=1e-12)
+        torch.testing.assert_close(assign.w[i], w, rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(terms["entropy"][i], entropy_penalty(w), rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(terms["orth"][i], orthogonality_penalty(w, scaling), rtol=1e-5, atol=1e-12)
     # and their gradients
-    (terms.entropy.sum() + 3 * terms.orth.sum() + sum((w * w).sum() for w in terms.w)).backward()
+    (terms["entropy"].sum() + 3 * terms["orth"].sum() + sum((w * w).sum() for w in assign.w)).backward()
     batched = [p.grad.clone() for p in net.parameters() if p.grad is not None]
     net.zero_grad(set_to_none=True)
     sum(entropy_penalty(w) + 3 * orthogonality_penalty(w, scaling) + (w * w).sum()
@@ -232,9 +249,10 @@ def test_assignment_terms_equal_per_layer(scaling: str, epoch: int) -> None:
 
 def test_assignment_terms_static() -> None:
     net = FFNet(in_channels=1, num_classes=10, widths=(10, 20), image_size=8, learnable=False)
-    terms = net.assignment_terms()
-    assert all(torch.equal(w, layer.W_static) for w, layer in zip(terms.w, net.layers, strict=True))
-    assert torch.equal(terms.entropy, torch.zeros(9)) and torch.equal(terms.orth, torch.zeros(9))
+    assign = net.assignments()
+    terms = regularizer_terms(assign.padded, assign.channels, RunConfig())
+    assert all(torch.equal(w, layer.W_static) for w, layer in zip(assign.w, net.layers, strict=True))
+    assert torch.equal(terms["entropy"], torch.zeros(9)) and torch.equal(terms["orth"], torch.zeros(9))
 
 
 def test_clip_per_layer_equals_clip_grad_norm() -> None:
@@ -248,7 +266,7 @@ def test_clip_per_layer_equals_clip_grad_norm() -> None:
         q.grad = p.grad.clone()
     for layer in ref.layers:
         torch.nn.utils.clip_grad_norm_(layer.parameters(), 0.5)
-    tr._clip_per_layer(0.5)
+    clip_per_layer(tr._layer_params, 0.5, tr._const)
     for p, q in zip(tr.model.parameters(), ref.parameters(), strict=True):
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-6, atol=1e-8)
     gen = torch.Generator().manual_seed(1)
@@ -310,6 +328,6 @@ def test_instance_norm_and_pool_helpers() -> None:
 def test_same_seed_same_weights() -> None:
     a, b = make_trainer(), make_trainer()
     for x, y in batches(a, 3):
-        a._step(x, y, 0.0)
-        b._step(x, y, 0.0)
+        a._step(x, y, lambdas(a, 0.0))
+        b._step(x, y, lambdas(b, 0.0))
     assert all(torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True))
