@@ -4,8 +4,8 @@
   steps it leaves the same weights as one AdamW per layer, each stepping in turn right after its own backward;
 - lean: each layer's backward right after its forward; the same gradients as fused;
 - no layer computes the gradient of its input (every convolution backward is asked for the weight gradient only);
-- the batched pieces equal the per-layer ones they replace: assignments and penalties, per-layer clipping, and the
-  hand-written backward of ReLU + dropout + goodness pooling.
+- the batched assignments and penalties equal the per-layer ones (the speed tricks in ffviz/fast/ are checked
+  against their plain forms in tests/test_fast.py).
 """
 
 from __future__ import annotations
@@ -20,14 +20,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from ffviz.config import RunConfig
 from ffviz.data import DataSplits
-from ffviz.fast.activation import activate_and_pool
-from ffviz.fast.clip import clip_per_layer
-from ffviz.fast.dropout import keep_mask
-from ffviz.fast.norm import instance_norm
-from ffviz.fast.pool import avg_pool2
 from ffviz.losses import entropy_penalty, orthogonality_penalty, regularizer_terms
-from ffviz.model import FFNet, pooled_goodness
-from ffviz.model.layer import GoodnessSpec
+from ffviz.model import FFNet
 from ffviz.step import lean_backward
 from ffviz.trainer import Trainer
 
@@ -253,76 +247,6 @@ def test_assignment_terms_static() -> None:
     terms = regularizer_terms(assign.padded, assign.channels, RunConfig())
     assert all(torch.equal(w, layer.W_static) for w, layer in zip(assign.w, net.layers, strict=True))
     assert torch.equal(terms["entropy"], torch.zeros(9)) and torch.equal(terms["orth"], torch.zeros(9))
-
-
-def test_clip_per_layer_equals_clip_grad_norm() -> None:
-    tr = make_trainer()
-    gen = torch.Generator().manual_seed(1)
-    for i, layer in enumerate(tr.model.layers):
-        for p in layer.parameters():
-            p.grad = torch.randn(p.shape, generator=gen) * (0.01 if i % 3 == 0 else 1.0)  # some layers under the clip
-    ref = copy.deepcopy(tr.model)
-    for p, q in zip(tr.model.parameters(), ref.parameters(), strict=True):
-        q.grad = p.grad.clone()
-    for layer in ref.layers:
-        torch.nn.utils.clip_grad_norm_(layer.parameters(), 0.5)
-    clip_per_layer(tr._layer_params, 0.5, tr._const)
-    for p, q in zip(tr.model.parameters(), ref.parameters(), strict=True):
-        torch.testing.assert_close(p.grad, q.grad, rtol=1e-6, atol=1e-8)
-    gen = torch.Generator().manual_seed(1)
-    clipped = [(p.grad - torch.randn(p.shape, generator=gen) * (0.01 if i % 3 == 0 else 1.0)).abs().max().item()
-               for i, layer in enumerate(tr.model.layers) for p in layer.parameters()]
-    assert max(clipped) > 0.1 and min(clipped) == 0.0  # some layers were clipped, some were under the limit
-
-
-def ties(z: torch.Tensor) -> torch.Tensor:
-    """Put ties at the max and the min into some maps (constant maps, plateaus) as images with flat backgrounds do."""
-    z = z.clone()
-    z[0, 0] = 0.3
-    z[1, 1, :2] = -1.0
-    z[1, 1, 2:] = 2.0
-    z[2, 1] = (torch.arange(z[2, 1].numel()).view(z[2, 1].shape) % 3 + 1.0).to(z.dtype)
-    return z
-
-
-@pytest.mark.parametrize("channels_last", [False, True])
-@pytest.mark.parametrize("dropout", [0.0, 0.3])
-def test_activate_and_pool_gradient(channels_last: bool, dropout: float) -> None:
-    spec = GoodnessSpec()
-    z = ties(torch.randn(4, 6, 5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
-    if channels_last:
-        z = z.contiguous(memory_format=torch.channels_last)
-    z.requires_grad_(True)
-    keep, scale = keep_mask(z.detach(), dropout, torch.Generator().manual_seed(1)) if dropout else (None, 1.0)
-    gp = torch.randn(4, 6, dtype=torch.float64)
-    gy = torch.randn(4, 6, 5, 5, dtype=torch.float64)
-    for with_gy in (False, True):
-        y, p = activate_and_pool(z, keep, scale, spec)
-        ((p * gp).sum() + ((y * gy).sum() if with_gy else 0)).backward()
-        got, z.grad = z.grad, None
-        y_ref = F.relu(z) * (1.0 if keep is None else keep)
-        ((pooled_goodness(y_ref, spec) * gp).sum() + ((y_ref * gy).sum() if with_gy else 0)).backward()
-        torch.testing.assert_close(y, y_ref)
-        torch.testing.assert_close(p, pooled_goodness(y_ref, spec))
-        torch.testing.assert_close(got, z.grad)
-        z.grad = None
-
-
-def test_keep_mask() -> None:
-    z = torch.zeros(400, 500)
-    a, scale = keep_mask(z, 0.1, torch.Generator().manual_seed(0))
-    b, _ = keep_mask(z, 0.1, torch.Generator().manual_seed(0))
-    assert torch.equal(a, b)  # the run's generator alone decides
-    assert abs((a == 0).float().mean().item() - 0.1) < 0.003
-    assert scale == pytest.approx(a.max().item(), rel=1e-6)
-    assert scale == pytest.approx(1 / 0.9, rel=1e-4) and len(a.unique()) == 2 and a.min().item() == 0.0
-    assert a.mean().item() == pytest.approx(1.0, abs=0.01)  # expected output unchanged
-
-
-def test_instance_norm_and_pool_helpers() -> None:
-    y = torch.relu(torch.randn(3, 5, 6, 6, generator=torch.Generator().manual_seed(0)))
-    torch.testing.assert_close(instance_norm(y), F.instance_norm(y), rtol=1e-4, atol=1e-5)
-    assert torch.equal(avg_pool2(y), F.avg_pool2d(y, 2))
 
 
 def test_same_seed_same_weights() -> None:
