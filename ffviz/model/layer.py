@@ -58,6 +58,8 @@ def static_assignment(channels: int, num_classes: int) -> torch.Tensor:
 
 
 class CAWConv(nn.Module):
+    """One CAW-Conv layer: the module docstring's maths; its local loss on (g, W) is ffviz.losses.ff_loss."""
+
     def __init__(self, in_channels: int, out_channels: int, num_classes: int, *, stride: int = 1,
                  dropout: float = 0.1, learnable: bool = True, spec: GoodnessSpec = GoodnessSpec()) -> None:
         super().__init__()
@@ -114,6 +116,7 @@ class CAWConv(nn.Module):
             # float32: under bf16, g (the logits) would keep about 3 significant digits, too few to tell the classes
             # apart while W is nearly uniform (bf16 training then fails to learn)
             g = p @ w.to(p.dtype)  # (B, K)
-        # In FF modes the norm carries no gradient (the next layer detaches its input): skip building its graph.
+        # h = InstanceNorm(y), after the goodness. In FF modes it carries no gradient (the next layer detaches its
+        # input), so it runs without autograd (ffviz.fast.norm).
         h = instance_norm(y.detach() if detach_input else y)
         return h, g, p, w
