@@ -58,7 +58,8 @@ def ff_loss(g: torch.Tensor, y: torch.Tensor, terms: dict[str, torch.Tensor], la
     g = g.float()  # logits in float32 even under bf16 autocast
     num_layers, batch, k = g.shape
     # all layers' cross-entropies in one call: (L * B, K) logits against the labels repeated per layer
-    ce = F.cross_entropy(g.reshape(num_layers * batch, k), y.repeat(num_layers), reduction="none",
+    labels = y if num_layers == 1 else y.repeat(num_layers)  # (L * B,) the labels once per layer
+    ce = F.cross_entropy(g.reshape(num_layers * batch, k), labels, reduction="none",
                          label_smoothing=label_smoothing).view(num_layers, batch).mean(1)  # (L,)
     reg = weighted_terms(terms, lambdas)  # (L,)
     loss = ce.sum() if local else ce[-1]

@@ -37,32 +37,29 @@ def fused_loss(model: FFNet, x: torch.Tensor, y: torch.Tensor, lambdas: torch.Te
 
 def lean_backward(model: FFNet, x: torch.Tensor, y: torch.Tensor, lambdas: torch.Tensor, cfg, *,
                   autocast: Callable[[], AbstractContextManager] = nullcontext) -> LossStats:
-    """The memory-lean Forward-Forward step: each layer's loss_l = ff_loss of that layer alone, and its backward
-    right after its own forward, so only one layer's activations are alive at a time. Same gradients as fused_loss.
+    """The memory-lean Forward-Forward step: each layer's cross-entropy (ff_loss of that layer alone) and its
+    backward right after its own forward, so only one layer's activations are alive at a time; then the
+    regularizers. Same gradients as fused_loss.
 
-    All layers' W and regularizers come from one small shared graph: the layers' backwards leave the gradients of W
-    and of the regularizer values in detached copies, and one last backward carries them to A and log T.
+    All layers' W come from one small shared graph: the layers' backwards leave the gradients of W in detached
+    copies, and one last backward carries them, with the regularizers' own, to A and log T.
     """
     assign = model.assignments()
     terms = regularizer_terms(assign.padded, assign.channels, cfg)
     w_leaves = [w.detach().requires_grad_(w.requires_grad) for w in assign.w]
-    t_leaves = {name: t.detach().requires_grad_(t.requires_grad) for name, t in terms.items()}
     parts = []
     with autocast():
         for out in model.layers_forward(x, detach=True, ws=w_leaves):
-            i = out.index
-            part = ff_loss(out.g[None], y, {name: t[i:i + 1] for name, t in t_leaves.items()}, lambdas,
-                           label_smoothing=cfg.label_smoothing)
+            part = ff_loss(out.g[None], y, {}, lambdas, label_smoothing=cfg.label_smoothing)  # CE_l alone
             part.loss.backward()  # frees this layer's graph before the next layer runs
             parts.append(part)
-    if assign.padded is not None:  # learnable W: carry the collected gradients into A and log T
-        leaves = [*t_leaves.values(), *w_leaves]
-        grads = [leaf.grad if leaf.grad is not None else torch.zeros_like(leaf) for leaf in leaves]
-        torch.autograd.backward([*terms.values(), *assign.w], grads)
-    ce, terms = torch.cat([p.ce.detach() for p in parts]), {name: t.detach() for name, t in terms.items()}
-    reg = weighted_terms(terms, lambdas)
-    # the loss that was minimised: Σ_l loss_l, summed as ff_loss sums it
-    return LossStats(loss=ce.sum() if reg is None else ce.sum() + reg.sum(), ce=ce, terms=terms,
+    reg = weighted_terms(terms, lambdas)  # (L,)
+    if assign.padded is not None:  # learnable W: carry the collected gradients and the regularizers' to A and log T
+        grads = [leaf.grad if leaf.grad is not None else torch.zeros_like(leaf) for leaf in w_leaves]
+        torch.autograd.backward([reg.sum(), *assign.w], [torch.ones_like(reg[0]), *grads])
+    ce = torch.cat([p.ce.detach() for p in parts])
+    # the loss that was minimised, Σ_l loss_l, summed as ff_loss sums it
+    return LossStats(loss=ce.sum() + reg.detach().sum(), ce=ce, terms={k: t.detach() for k, t in terms.items()},
                      correct=torch.cat([p.correct for p in parts]))
 
 
