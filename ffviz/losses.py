@@ -12,9 +12,10 @@ see CAWConv) and its assignment W_l (C_l, K):
     O(W) = mean( (Ŵᵀ Ŵ - I)² ),  Ŵ = W with unit-length class columns          # (K, K); "authors" scaling: / (K²·C)
 
 Each layer's input is detached (CAWConv), so the one backward of the sum gives every layer exactly the gradient of
-its own loss_l. The regularizers are a registry (ffviz.regularizers: one function and one entry per term, the weight's
-RunConfig field and its schedule); the static baseline has no A and no regularizers; in backprop mode the network's
-loss is the last layer's cross-entropy plus the regularizers.
+its own loss_l; each layer then takes its own AdamW step, its gradient clipped to norm 1 per layer (the trainer).
+The regularizers are a registry (ffviz.regularizers: one function and one entry per term, the weight's RunConfig
+field and its schedule); the static baseline has no A and no regularizers; in backprop mode the network's loss is
+the last layer's cross-entropy plus the regularizers.
 
 After an epoch, the layers' contributions to the prediction are alpha = softmax_l(-L̄_l / tau), L̄_l a layer's mean
 cross-entropy (`layer_contributions`); the prediction is argmax_k Σ_l alpha_l · g_l,k.
