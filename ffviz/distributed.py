@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -123,3 +126,27 @@ def report_sync(model: torch.nn.Module, ctx: DistContext | None) -> bool:
               f"{'identical on every rank' if same else 'DIFFER between ranks: ' + ', '.join(map(str, digests))}",
               flush=True)
     return same
+
+
+class _LossModule(torch.nn.Module):
+    """A loss function of the network's parameters as a module, for DistributedDataParallel to wrap."""
+
+    def __init__(self, model: torch.nn.Module, loss_fn: Callable[..., Any]) -> None:
+        super().__init__()
+        self.model = model
+        self.loss_fn = loss_fn
+
+    def forward(self, *args: Any) -> Any:
+        return self.loss_fn(*args)
+
+
+def wrap_ddp(model: torch.nn.Module, loss_fn: Callable[..., Any], ctx: DistContext, cuda: bool) -> Callable[..., Any]:
+    """loss_fn(*args) (the fused step's forward and loss) under DDP: its backward all-reduces the gradients.
+
+    Rank 0's weights are broadcast once at the start. The buffers (decay^epoch, index tables) are the same on every
+    rank: no need to broadcast them every step.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # broadcast_buffers is being renamed
+        return torch.nn.parallel.DistributedDataParallel(_LossModule(model, loss_fn), broadcast_buffers=False,
+                                                         device_ids=[ctx.local_rank] if cuda else None)

@@ -44,10 +44,10 @@ class EpochRecord:
     # training statistics, averaged over the epoch's batches (None at epoch 0)
     train_loss: float | None
     train_ce: list[float] | None
-    train_entropy: list[float] | None  # raw H(W) per layer
-    train_orth: list[float] | None  # raw O(W) per layer
-    train_entropy_w: list[float] | None  # lambda_entropy * H(W)
-    train_orth_w: list[float] | None  # lambda_orth * warm-up * O(W)
+    # each regularizer of ffviz.regularizers by name, per layer: its raw value R(W), and as weighted in the loss
+    # (lambda * schedule * R(W)); e.g. {"entropy": [...], "orth": [...]}
+    train_terms: dict[str, list[float]] | None
+    train_terms_w: dict[str, list[float]] | None
     train_acc: list[float] | None  # per layer, %
     # validation
     val_ce: list[float]
@@ -97,12 +97,30 @@ def to_dict(record: Any) -> dict[str, Any]:
     return dataclasses.asdict(record)
 
 
+# Runs written before the regularizers became a registry kept each term in fields of its own.
+_LEGACY_TERMS = {"entropy": ("train_entropy", "train_entropy_w"), "orth": ("train_orth", "train_orth_w")}
+
+
+def _upgrade_epoch(d: dict[str, Any]) -> dict[str, Any]:
+    """An old epoch record's train_entropy, train_orth (and their _w) as the train_terms mappings."""
+    if "train_terms" in d or not any(raw in d for raw, _ in _LEGACY_TERMS.values()):
+        return d
+    d = dict(d)
+    for key, index in (("train_terms", 0), ("train_terms_w", 1)):
+        terms = {name: d.pop(fields[index], None) for name, fields in _LEGACY_TERMS.items()}
+        d[key] = None if all(v is None for v in terms.values()) else {k: v for k, v in terms.items() if v is not None}
+    return d
+
+
 def from_dict(d: dict[str, Any]) -> Any:
-    """Rebuild a record; fields a newer writer added are dropped so old readers keep working."""
+    """Rebuild a record; fields a newer writer added are dropped so old readers keep working, and an old epoch
+    record's per-term fields become the train_terms mappings."""
     try:
         cls = RECORD_TYPES[d["kind"]]
     except KeyError:
         raise ValueError(f"not a run record (kind={d.get('kind')!r}); known kinds: {', '.join(RECORD_TYPES)}") from None
+    if cls is EpochRecord:
+        d = _upgrade_epoch(d)
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in d.items() if k in names})
 

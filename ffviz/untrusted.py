@@ -166,6 +166,9 @@ def _is(value: Any, kind: str) -> bool:
         return (isinstance(value, dict) and len(value) <= 100 and all(
             isinstance(k, str) and isinstance(v, list) and len(v) <= 2 and all(_scalar(x) for x in v)
             for k, v in value.items()))
+    if kind.startswith("dict[str,") and kind.endswith("]"):  # e.g. an epoch's regularizer terms by name
+        return isinstance(value, dict) and len(value) <= 100 and all(
+            isinstance(k, str) and len(k) <= MAX_TEXT and _is(v, kind[9:-1]) for k, v in value.items())
     return False
 
 

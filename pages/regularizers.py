@@ -4,6 +4,7 @@ beside the cross-entropy; and the Gram matrix ŴᵀŴ that the orthogonality ter
 import streamlit as st
 
 from ffviz.figures import gram_figure, regularizer_figure
+from ffviz.regularizers import REGULARIZERS
 from ffviz.ui_state import LiveRun
 from pages.common.widgets import epoch_scrubber, explain, layer_select, plot, view_page
 
@@ -25,10 +26,12 @@ def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
     left, right = st.columns([1.5, 1], gap="medium")
     with left:
         plot(regularizer_figure(lr.epochs, layer, lr.events, log=log, current_epoch=epoch))
-        explain(f"Dotted: the raw terms. H(W) falls as channels commit to classes; O(W) falls as classes stop "
-                f"sharing channels. Solid: what they add to the loss (λ_entropy = {cfg.lambda_entropy:g}, "
-                f"λ_orth = {cfg.lambda_orth:g}, orthogonality scaling '{cfg.orth_scaling}', warmed up over "
-                f"{cfg.orth_warmup_epochs} epochs), against the cross-entropy in black. Flags mark live changes.")
+        raw = "; ".join(f"{r.symbol} {r.description}" for r in REGULARIZERS.values())
+        weights = ", ".join(f"λ_{r.weight_field.removeprefix('lambda_')} = {getattr(cfg, r.weight_field, 0.0):g}"
+                            for r in REGULARIZERS.values())
+        explain(f"Dotted: the raw terms. {raw}. Solid: what they add to the loss ({weights}, orthogonality "
+                f"scaling '{cfg.orth_scaling}', warmed up over {cfg.orth_warmup_epochs} epochs), against the "
+                f"cross-entropy in black. Flags mark live changes.")
     with right:
         plot(gram_figure(lr.snapshot(epoch).w[layer], names, layer=layer, epoch=epoch))
         explain("Each cell compares two classes' columns of W: 1 means the two classes draw on exactly the same "

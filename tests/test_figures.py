@@ -139,15 +139,15 @@ def test_regularizer_figure_raw_and_weighted_beside_the_cross_entropy(run):
     assert len(fig.data) == 5 and fig.data[0].name == "cross-entropy"
     assert fig.layout.yaxis.type == "log"
     assert list(fig.data[0].x) == [1, 2]  # epoch 0 has no training statistics
-    assert fig.data[1].y[0] == pytest.approx(run.epochs[1].train_entropy_w[3])
+    assert fig.data[1].y[0] == pytest.approx(run.epochs[1].train_terms_w["entropy"][3])
     linear = valid(F.regularizer_figure(run.epochs, 3, log=False))
     assert linear.layout.yaxis.type is None
 
 
 def test_static_runs_have_no_regularizers_and_no_temperature(run):
     static = [dataclasses.replace(e, temperature=[math.nan] * LAYERS,
-                                  train_entropy=None if e.train_entropy is None else [0.0] * LAYERS,
-                                  train_orth=None if e.train_orth is None else [0.0] * LAYERS) for e in run.epochs]
+                                  train_terms=None if e.train_terms is None else {
+                                      "entropy": [0.0] * LAYERS, "orth": [0.0] * LAYERS}) for e in run.epochs]
     for fig in (F.regularizer_figure(static, 0), F.temperature_figure(static)):
         valid(fig)
         assert not fig.data and "static" in fig.layout.annotations[0].text

@@ -4,8 +4,8 @@
   steps it leaves the same weights as one AdamW per layer, each stepping in turn right after its own backward;
 - lean: each layer's backward right after its forward; the same gradients as fused;
 - no layer computes the gradient of its input (every convolution backward is asked for the weight gradient only);
-- the batched pieces equal the per-layer ones they replace: assignments and penalties, per-layer clipping, and the
-  hand-written backward of ReLU + dropout + goodness pooling.
+- the batched assignments and penalties equal the per-layer ones (the speed tricks in ffviz/fast/ are checked
+  against their plain forms in tests/test_fast.py).
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from ffviz.config import RunConfig
 from ffviz.data import DataSplits
-from ffviz.losses import entropy_penalty, orthogonality_penalty
-from ffviz.model import FFNet, pooled_goodness
-from ffviz.model.layer import GoodnessSpec, activate_and_pool, instance_norm, keep_mask
-from ffviz.model.network import avg_pool2
+from ffviz.losses import entropy_penalty, orthogonality_penalty, regularizer_terms
+from ffviz.model import FFNet
+from ffviz.step import lean_backward
 from ffviz.trainer import Trainer
 
 
@@ -50,6 +49,15 @@ def randomize(model: FFNet, seed: int = 3) -> None:
             if layer.learnable:
                 layer.A.copy_(torch.randn(layer.A.shape, generator=gen))
                 layer.log_T.fill_(math.log(0.5 + torch.rand((), generator=gen).item()))
+
+
+def lambdas(tr: Trainer, warm: float) -> tuple[float, float]:
+    """The regularizers' weights in the loss, in the registry's order (entropy, orth), with the orth warm-up."""
+    return (tr.cfg.lambda_entropy, tr.cfg.lambda_orth * warm)
+
+
+def lean(tr: Trainer, x: torch.Tensor, y: torch.Tensor, rw: torch.Tensor):
+    return lean_backward(tr.model, x, y, rw, tr.cfg)
 
 
 def batches(tr: Trainer, steps: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -84,7 +92,7 @@ def test_step_equals_one_optimizer_per_layer(mode: str, orth_scaling: str, ff_st
     tr.model.train()
     ref.train()
     for x, y in batches(tr, 4):
-        tr._step(x, y, 0.5)
+        tr._step(x, y, lambdas(tr, 0.5))
         authors_step(ref, opts, x, y, tr.cfg, 0.5)
     for (name, p), q in zip(tr.model.named_parameters(), ref.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5, msg=name)
@@ -99,8 +107,7 @@ def test_clipping_was_active() -> None:
     tr = make_trainer()
     randomize(tr.model)
     x, y = batches(tr, 1)[0]
-    loss, *_ = tr._losses(x, y, torch.tensor([tr.cfg.lambda_entropy, tr.cfg.lambda_orth]))
-    loss.backward()
+    tr._losses(x, y, torch.tensor([tr.cfg.lambda_entropy, tr.cfg.lambda_orth])).loss.backward()
     norms = [torch.nn.utils.get_total_norm([p.grad for p in layer.parameters()]).item() for layer in tr.model.layers]
     assert max(norms) > 0.05
 
@@ -108,17 +115,20 @@ def test_clipping_was_active() -> None:
 # ------------------------------------------------------------------------------------------------ lean = fused
 @pytest.mark.parametrize("mode", ["learnable", "static"])
 def test_lean_gives_the_fused_gradients(mode: str) -> None:
-    fused, lean = make_trainer(mode=mode), make_trainer(mode=mode, ff_step="lean")
+    fused, lean_tr = make_trainer(mode=mode), make_trainer(mode=mode, ff_step="lean")
     randomize(fused.model)
-    randomize(lean.model)
+    randomize(lean_tr.model)
     x, y = batches(fused, 1)[0]
     rw = torch.tensor([fused.cfg.lambda_entropy, fused.cfg.lambda_orth * 0.5])
-    loss_f, ce_f, ent_f, orth_f, _ = fused._losses(x, y, rw)
-    loss_f.backward()
-    loss_l, ce_l, ent_l, orth_l, _ = lean._lean_backward(x, y, rw)
-    torch.testing.assert_close(loss_l, loss_f.detach())
-    torch.testing.assert_close(ce_l, ce_f.detach())
-    for (name, p), q in zip(fused.model.named_parameters(), lean.model.parameters(), strict=True):
+    f = fused._losses(x, y, rw)
+    f.loss.backward()
+    le = lean(lean_tr, x, y, rw)
+    torch.testing.assert_close(le.loss, f.loss.detach())
+    torch.testing.assert_close(le.ce, f.ce.detach())
+    torch.testing.assert_close(le.correct, f.correct)
+    for name in f.terms:
+        torch.testing.assert_close(le.terms[name], f.terms[name].detach())
+    for (name, p), q in zip(fused.model.named_parameters(), lean_tr.model.parameters(), strict=True):
         assert p.grad is not None and q.grad is not None, name
         torch.testing.assert_close(q.grad, p.grad, rtol=1e-5, atol=1e-7, msg=name)
 
@@ -151,15 +161,15 @@ def saved_bytes_peak(fn) -> int:
 
 def test_lean_keeps_fewer_activations() -> None:
     """The lean step's saved tensors are one layer's at most; the fused step keeps every layer's until backward."""
-    fused, lean = make_trainer(), make_trainer(ff_step="lean")
+    fused, lean_tr = make_trainer(), make_trainer(ff_step="lean")
     x, y = batches(fused, 1)[0]
     rw = torch.tensor([0.01, 0.0])
 
     def fused_step() -> None:
-        fused._losses(x, y, rw)[0].backward()
+        fused._losses(x, y, rw).loss.backward()
 
     peak_fused = saved_bytes_peak(fused_step)
-    peak_lean = saved_bytes_peak(lambda: lean._lean_backward(x, y, rw))
+    peak_lean = saved_bytes_peak(lambda: lean(lean_tr, x, y, rw))
     assert 0 < peak_lean < peak_fused / 2
 
 
@@ -183,7 +193,7 @@ def test_no_layer_computes_the_gradient_of_its_input(ff_step: str) -> None:
     randomize(tr.model)
     x, y = batches(tr, 1)[0]
     with ConvBackwardRecorder() as rec:
-        tr._step(x, y, 0.0)
+        tr._step(x, y, lambdas(tr, 0.0))
     assert len(rec.masks) == tr.model.num_layers
     assert all(mask[:2] == [False, True] for mask in rec.masks), rec.masks
 
@@ -195,7 +205,7 @@ def test_backprop_computes_input_gradients() -> None:
     randomize(tr.model)
     x, y = batches(tr, 1)[0]
     with ConvBackwardRecorder() as rec:
-        tr._step(x, y, 0.0)
+        tr._step(x, y, lambdas(tr, 0.0))
     assert len(rec.masks) == tr.model.num_layers
     assert sum(mask[0] for mask in rec.masks) == tr.model.num_layers - 1
 
@@ -208,15 +218,16 @@ def test_assignment_terms_equal_per_layer(scaling: str, epoch: int) -> None:
     net = FFNet(in_channels=1, num_classes=10, widths=(10, 20, 40), image_size=8)
     randomize(net)
     net.set_epoch(epoch)
-    terms = net.assignment_terms(scaling)
-    assert len(terms.w) == net.num_layers
+    assign = net.assignments()
+    terms = regularizer_terms(assign.padded, assign.channels, RunConfig(orth_scaling=scaling))
+    assert len(assign.w) == net.num_layers
     for i, layer in enumerate(net.layers):
         w = layer.assignment()
-        torch.testing.assert_close(terms.w[i], w, rtol=1e-6, atol=1e-7)
-        torch.testing.assert_close(terms.entropy[i], entropy_penalty(w), rtol=1e-5, atol=1e-7)
-        torch.testing.assert_close(terms.orth[i], orthogonality_penalty(w, scaling), rtol=1e-5, atol=1e-12)
+        torch.testing.assert_close(assign.w[i], w, rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(terms["entropy"][i], entropy_penalty(w), rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(terms["orth"][i], orthogonality_penalty(w, scaling), rtol=1e-5, atol=1e-12)
     # and their gradients
-    (terms.entropy.sum() + 3 * terms.orth.sum() + sum((w * w).sum() for w in terms.w)).backward()
+    (terms["entropy"].sum() + 3 * terms["orth"].sum() + sum((w * w).sum() for w in assign.w)).backward()
     batched = [p.grad.clone() for p in net.parameters() if p.grad is not None]
     net.zero_grad(set_to_none=True)
     sum(entropy_penalty(w) + 3 * orthogonality_penalty(w, scaling) + (w * w).sum()
@@ -232,84 +243,15 @@ def test_assignment_terms_equal_per_layer(scaling: str, epoch: int) -> None:
 
 def test_assignment_terms_static() -> None:
     net = FFNet(in_channels=1, num_classes=10, widths=(10, 20), image_size=8, learnable=False)
-    terms = net.assignment_terms()
-    assert all(torch.equal(w, layer.W_static) for w, layer in zip(terms.w, net.layers, strict=True))
-    assert torch.equal(terms.entropy, torch.zeros(9)) and torch.equal(terms.orth, torch.zeros(9))
-
-
-def test_clip_per_layer_equals_clip_grad_norm() -> None:
-    tr = make_trainer()
-    gen = torch.Generator().manual_seed(1)
-    for i, layer in enumerate(tr.model.layers):
-        for p in layer.parameters():
-            p.grad = torch.randn(p.shape, generator=gen) * (0.01 if i % 3 == 0 else 1.0)  # some layers under the clip
-    ref = copy.deepcopy(tr.model)
-    for p, q in zip(tr.model.parameters(), ref.parameters(), strict=True):
-        q.grad = p.grad.clone()
-    for layer in ref.layers:
-        torch.nn.utils.clip_grad_norm_(layer.parameters(), 0.5)
-    tr._clip_per_layer(0.5)
-    for p, q in zip(tr.model.parameters(), ref.parameters(), strict=True):
-        torch.testing.assert_close(p.grad, q.grad, rtol=1e-6, atol=1e-8)
-    gen = torch.Generator().manual_seed(1)
-    clipped = [(p.grad - torch.randn(p.shape, generator=gen) * (0.01 if i % 3 == 0 else 1.0)).abs().max().item()
-               for i, layer in enumerate(tr.model.layers) for p in layer.parameters()]
-    assert max(clipped) > 0.1 and min(clipped) == 0.0  # some layers were clipped, some were under the limit
-
-
-def ties(z: torch.Tensor) -> torch.Tensor:
-    """Put ties at the max and the min into some maps (constant maps, plateaus) as images with flat backgrounds do."""
-    z = z.clone()
-    z[0, 0] = 0.3
-    z[1, 1, :2] = -1.0
-    z[1, 1, 2:] = 2.0
-    z[2, 1] = (torch.arange(z[2, 1].numel()).view(z[2, 1].shape) % 3 + 1.0).to(z.dtype)
-    return z
-
-
-@pytest.mark.parametrize("channels_last", [False, True])
-@pytest.mark.parametrize("dropout", [0.0, 0.3])
-def test_activate_and_pool_gradient(channels_last: bool, dropout: float) -> None:
-    spec = GoodnessSpec()
-    z = ties(torch.randn(4, 6, 5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
-    if channels_last:
-        z = z.contiguous(memory_format=torch.channels_last)
-    z.requires_grad_(True)
-    keep, scale = keep_mask(z.detach(), dropout, torch.Generator().manual_seed(1)) if dropout else (None, 1.0)
-    gp = torch.randn(4, 6, dtype=torch.float64)
-    gy = torch.randn(4, 6, 5, 5, dtype=torch.float64)
-    for with_gy in (False, True):
-        y, p = activate_and_pool(z, keep, scale, spec)
-        ((p * gp).sum() + ((y * gy).sum() if with_gy else 0)).backward()
-        got, z.grad = z.grad, None
-        y_ref = F.relu(z) * (1.0 if keep is None else keep)
-        ((pooled_goodness(y_ref, spec) * gp).sum() + ((y_ref * gy).sum() if with_gy else 0)).backward()
-        torch.testing.assert_close(y, y_ref)
-        torch.testing.assert_close(p, pooled_goodness(y_ref, spec))
-        torch.testing.assert_close(got, z.grad)
-        z.grad = None
-
-
-def test_keep_mask() -> None:
-    z = torch.zeros(400, 500)
-    a, scale = keep_mask(z, 0.1, torch.Generator().manual_seed(0))
-    b, _ = keep_mask(z, 0.1, torch.Generator().manual_seed(0))
-    assert torch.equal(a, b)  # the run's generator alone decides
-    assert abs((a == 0).float().mean().item() - 0.1) < 0.003
-    assert scale == pytest.approx(a.max().item(), rel=1e-6)
-    assert scale == pytest.approx(1 / 0.9, rel=1e-4) and len(a.unique()) == 2 and a.min().item() == 0.0
-    assert a.mean().item() == pytest.approx(1.0, abs=0.01)  # expected output unchanged
-
-
-def test_instance_norm_and_pool_helpers() -> None:
-    y = torch.relu(torch.randn(3, 5, 6, 6, generator=torch.Generator().manual_seed(0)))
-    torch.testing.assert_close(instance_norm(y), F.instance_norm(y), rtol=1e-4, atol=1e-5)
-    assert torch.equal(avg_pool2(y), F.avg_pool2d(y, 2))
+    assign = net.assignments()
+    terms = regularizer_terms(assign.padded, assign.channels, RunConfig())
+    assert all(torch.equal(w, layer.W_static) for w, layer in zip(assign.w, net.layers, strict=True))
+    assert torch.equal(terms["entropy"], torch.zeros(9)) and torch.equal(terms["orth"], torch.zeros(9))
 
 
 def test_same_seed_same_weights() -> None:
     a, b = make_trainer(), make_trainer()
     for x, y in batches(a, 3):
-        a._step(x, y, 0.0)
-        b._step(x, y, 0.0)
+        a._step(x, y, lambdas(a, 0.0))
+        b._step(x, y, lambdas(b, 0.0))
     assert all(torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True))

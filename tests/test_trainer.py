@@ -63,15 +63,18 @@ def test_records_cover_every_layer_and_epoch_zero(digits8) -> None:
     assert first.train_ce is None and first.images_per_sec is None  # untrained snapshot
     num_layers = t.model.num_layers
     for r in c.epochs[1:]:
-        for name in ("train_ce", "train_entropy", "train_orth", "train_entropy_w", "train_orth_w", "train_acc",
-                     "val_ce", "val_acc", "alpha", "temperature", "good_true", "good_wrong", "w_sharpness"):
+        for name in ("train_ce", "train_acc", "val_ce", "val_acc", "alpha", "temperature", "good_true", "good_wrong",
+                     "w_sharpness"):
             assert len(getattr(r, name)) == num_layers, name
         assert math.isclose(sum(r.alpha), 1.0, rel_tol=1e-5)
         assert r.images_per_sec > 0 and r.lr > 0 and r.device.startswith("cpu")
         assert all(sum(c) == w for c, w in zip(r.channels_per_class, [10] + [10] * 4 + [20] * 4, strict=True))
-        # weighted terms are the raw terms times the (warmed-up) weights
-        assert r.train_entropy_w == pytest.approx([r.lambda_entropy * v for v in r.train_entropy])
-        assert r.train_orth_w == pytest.approx([r.lambda_orth * r.orth_warmup * v for v in r.train_orth])
+        # every regularizer per layer; weighted terms are the raw terms times the (warmed-up) weights
+        assert set(r.train_terms) == set(r.train_terms_w) == {"entropy", "orth"}
+        assert all(len(v) == num_layers for v in (*r.train_terms.values(), *r.train_terms_w.values()))
+        assert r.train_terms_w["entropy"] == pytest.approx([r.lambda_entropy * v for v in r.train_terms["entropy"]])
+        assert r.train_terms_w["orth"] == pytest.approx([r.lambda_orth * r.orth_warmup * v
+                                                          for v in r.train_terms["orth"]])
     # W before the first step is uniform; the snapshot holds every layer
     assert len(c.snapshots[0].w) == num_layers
     assert torch.allclose(torch.from_numpy(c.snapshots[0].w[3]), torch.full((10, 10), 0.1))
@@ -164,7 +167,7 @@ def test_pause_step_and_live_changes_from_another_thread(digits8) -> None:
     assert change.step == 3  # takes effect at the next batch
     assert c.batches[3].lr == pytest.approx(cosine_lr(t.cfg, 0))  # the new peak lr, epoch 0 of the schedule
     assert all(r.lambda_entropy == 0.0 for r in c.epochs[1:])
-    assert all(v == 0.0 for v in c.epochs[-1].train_entropy_w)
+    assert all(v == 0.0 for v in c.epochs[-1].train_terms_w["entropy"])
 
 
 def test_one_epoch_then_pause(digits8) -> None:

@@ -42,7 +42,7 @@ def run_outcome(epochs: Sequence[EpochRecord], test: TestRecord | None, status: 
     trained = [e for e in epochs if e.epoch > 0]
     last = epochs[-1] if epochs else None
     done = status == "finished" and test is not None
-    orth = [e.train_orth for e in trained if e.train_orth is not None]
+    orth = [e.train_terms["orth"] for e in trained if e.train_terms and "orth" in e.train_terms]
     return RunOutcome(
         status=status, epochs_done=last.epoch if last else 0,
         accuracy=float(test.acc_alpha) if done else None,

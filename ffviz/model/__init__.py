@@ -2,7 +2,7 @@
 
 from ffviz.model.build import build_network, count_parameters
 from ffviz.model.layer import CAWConv, GoodnessSpec, pooled_goodness, static_assignment
-from ffviz.model.network import FFNet, LayerOut, validate_widths
+from ffviz.model.network import Assignments, FFNet, LayerOut, validate_widths
 
-__all__ = ["CAWConv", "FFNet", "GoodnessSpec", "LayerOut", "build_network", "count_parameters", "pooled_goodness",
-           "static_assignment", "validate_widths"]
+__all__ = ["Assignments", "CAWConv", "FFNet", "GoodnessSpec", "LayerOut", "build_network", "count_parameters",
+           "pooled_goodness", "static_assignment", "validate_widths"]

@@ -1,10 +1,15 @@
 """One CAW-Conv layer: a 3x3 conv whose channels vote for classes through a learnable soft assignment W.
 
-    y = Dropout(ReLU(Conv3x3(x)))                                # (B, C, H, W)
+    y = Dropout(ReLU(Conv3x3(x.detach())))                       # (B, C, H, W)  no gradient crosses layers
     p = a*mean_hw(y) + b*max_hw(y) - d*min_hw(y)                 # (B, C)  per-channel goodness, not squared
+    T_e = clamp(exp(log_T), 0.1, 100) * 0.995^epoch              # ()      assignment temperature, log_T0 = ln 10
     W = softmax(A / T_e, dim=classes)                            # (C, K)  each channel spreads one unit over K
     g = p @ W                                                    # (B, K)  class goodness = the layer's logits
-    h = InstanceNorm(y)                                          # what the next layer sees
+    h = InstanceNorm(y)                                          # what the next layer sees (goodness read before)
+
+A (C, K) starts at the constant 0.5, so W starts uniform, every g_k is equal and the conv gets zero gradient: A
+moves first and breaks the symmetry through the data. The layer's local loss on g and W is ffviz/losses.py.
+(a, b, d) = (0.94, 0.06, 0.05) by default; (0.97, 0.03, 0.03) in the authors' MNIST setting.
 
 With ``assignment="static"`` W is the fixed block one-hot of CwComp/DeeperForward: channel c belongs to class
 c // (C/K), scaled by K/C so that g_k is the mean goodness of class k's block.
@@ -18,6 +23,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ffviz.fast import layout
+from ffviz.fast.activation import relu_dropout_goodness
+from ffviz.fast.norm import instance_norm
 
 
 @dataclass(frozen=True)
@@ -38,91 +47,6 @@ def pooled_goodness(y: torch.Tensor, spec: GoodnessSpec) -> torch.Tensor:
     return spec.mean * y.mean(dim=(2, 3)) + spec.max * y.amax(dim=(2, 3)) - spec.min * y.amin(dim=(2, 3))
 
 
-# Dropout masks on the CPU come from 16 random bits per activation: PyTorch's CPU generator makes 64 bits at a time
-# about ten times faster than it makes floats for bernoulli_ (1.5 ms against 15 ms for the 1.3M activations of a
-# side-by-side step). The drop probability is thus rounded to a multiple of 2^-16 (0.1 -> 0.100006), and kept
-# activations are scaled by 1 / (1 - that probability), so the layer's expected output is unchanged.
-_MASK_LEVELS = 1 << 16
-
-
-def keep_mask(z: torch.Tensor, p: float, generator: torch.Generator | None) -> tuple[torch.Tensor, float]:
-    """A float mask shaped like z, `scale` = 1 / (1 - p) where the activation is kept, 0 where it is dropped; and
-    that scale."""
-    if z.device.type == "cpu" and generator is not None:
-        threshold = round(p * _MASK_LEVELS)
-        scale = _MASK_LEVELS / (_MASK_LEVELS - threshold)
-        words = torch.empty((z.numel() + 3) // 4, dtype=torch.int64).random_(-(1 << 63), None, generator=generator)
-        bits = words.view(torch.int16)[: z.numel()].view(z.shape)  # uniform on [-2^15, 2^15)
-        # comparisons straight into a float tensor: several times faster on the CPU than making a bool mask
-        keep = torch.ge(bits, threshold - (_MASK_LEVELS >> 1), out=torch.empty(z.shape, dtype=z.dtype))
-        return keep.mul_(scale), scale
-    keep = torch.empty_like(z).bernoulli_(1.0 - p, generator=generator)  # z's layout (channels-last on CUDA)
-    return keep.mul_(1.0 / (1.0 - p)), 1.0 / (1.0 - p)
-
-
-class _ActivateAndPool(torch.autograd.Function):
-    """z (B, C, H, W) conv output -> y = ReLU(z) * keep, and p = a*mean + b*max - d*min of y over (H, W).
-
-    One hand-written backward instead of autograd's chain (dropout, ReLU, mean, amax, amin): it saves y alone (not
-    the mask: wherever y > 0 the mask is the keep scale), makes no bool tensors (slow on the CPU) and touches the
-    big tensor about half as often. Ties at the max (or min) share its gradient equally, as amax/amin do.
-    """
-
-    @staticmethod
-    def forward(ctx, z: torch.Tensor, keep: torch.Tensor | None, scale: float, a: float, b: float, d: float
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        ctx.set_materialize_grads(False)  # FF modes never use y's gradient: no zero tensor for it
-        y = torch.relu(z)
-        if keep is not None:
-            y.mul_(keep)
-        mx, mn = y.amax(dim=(2, 3)), y.amin(dim=(2, 3))  # (B, C), exact in any dtype
-        # p in float32 even under bf16 autocast: the class goodness built from it must resolve small differences
-        acc = torch.promote_types(y.dtype, torch.float32)
-        p = y.mean(dim=(2, 3), dtype=acc).mul_(a).add_(mx.to(acc), alpha=b).sub_(mn.to(acc), alpha=d)
-        ctx.save_for_backward(y, mx, mn)
-        ctx.coeffs = (scale if keep is not None else 1.0, a, b, d)
-        return y, p
-
-    @staticmethod
-    def backward(ctx, grad_y: torch.Tensor | None, grad_p: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
-        y, mx, mn = ctx.saved_tensors
-        scale, a, b, d = ctx.coeffs
-        # dy/dz = keep where z > 0, i.e. `scale` wherever y > 0 and 0 elsewhere: scale the small factors below,
-        # then zero the positions where y == 0
-        grad_p = torch.zeros_like(mx) if grad_p is None else (grad_p if scale == 1.0 else grad_p * scale)
-        at_max = torch.eq(y, mx[:, :, None, None], out=torch.empty_like(y))  # (B, C, H, W) 1.0 where y is the max
-        at_min = torch.eq(y, mn[:, :, None, None], out=torch.empty_like(y))
-        # (B, C, 1, 1), shared among ties; tie counts in float32 (bf16 counts exactly only up to 256)
-        g_max = (grad_p * b / at_max.sum(dim=(2, 3), dtype=torch.float32))[:, :, None, None]
-        g_min = (grad_p * -d / at_min.sum(dim=(2, 3), dtype=torch.float32))[:, :, None, None]
-        g_mean = (grad_p * (a / (y.shape[2] * y.shape[3])))[:, :, None, None]
-        grad = at_max.mul_(g_max).addcmul_(at_min, g_min).add_(g_mean)
-        if grad_y is not None:
-            grad = grad.add_(grad_y, alpha=scale)
-        return torch.ops.aten.threshold_backward(grad, y, 0.0), None, None, None, None, None
-
-
-def activate_and_pool(z: torch.Tensor, keep: torch.Tensor | None, scale: float, spec: GoodnessSpec
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(y, p) = (ReLU(z) * keep, pooled_goodness(y)) with the fused backward of `_ActivateAndPool`; ``keep`` is
-    0 or ``scale`` everywhere (`keep_mask`), or None for no dropout."""
-    return _ActivateAndPool.apply(z, keep, scale, spec.mean, spec.max, spec.min)
-
-
-def instance_norm(y: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """(B, C, H, W) -> each (sample, channel) map to zero mean and unit variance; as F.instance_norm, but about three
-    times faster on the CPU (where there is no gradient to carry, which is always the case in the FF modes)."""
-    if y.requires_grad and torch.is_grad_enabled():
-        return F.instance_norm(y, eps=eps)
-    if y.device.type == "cpu":
-        h = y - y.mean(dim=(2, 3), keepdim=True)
-        var = h.square().mean(dim=(2, 3), keepdim=True)  # biased, as instance norm
-        return h.mul_(var.add_(eps).rsqrt_())
-    # one pass for both statistics; keeps y's dtype and layout (bf16, channels-last), which F.instance_norm does not
-    var, mean = torch.var_mean(y, dim=(2, 3), keepdim=True, correction=0)
-    return (y - mean).mul_(var.add_(eps).rsqrt_())
-
-
 def static_assignment(channels: int, num_classes: int) -> torch.Tensor:
     """(C, K) block one-hot scaled by K/C: contiguous blocks of C/K channels per class."""
     if channels % num_classes:
@@ -134,6 +58,8 @@ def static_assignment(channels: int, num_classes: int) -> torch.Tensor:
 
 
 class CAWConv(nn.Module):
+    """One CAW-Conv layer: the module docstring's maths; its local loss on (g, W) is ffviz.losses.ff_loss."""
+
     def __init__(self, in_channels: int, out_channels: int, num_classes: int, *, stride: int = 1,
                  dropout: float = 0.1, learnable: bool = True, spec: GoodnessSpec = GoodnessSpec()) -> None:
         super().__init__()
@@ -177,25 +103,20 @@ class CAWConv(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """x (B, Cin, H, W) -> (h (B, C, H', W') for the next layer, g (B, K), p (B, C), W (C, K)).
 
-        ``w``: this layer's assignment when the caller computed it already (`FFNet.assignment_terms` does all
-        layers at once); otherwise it is computed here.
+        ``w``: this layer's assignment when the caller computed it already (`FFNet.assignments` does all layers at
+        once); otherwise it is computed here.
         """
         if detach_input:
             x = x.detach()  # Forward-Forward: no gradient ever crosses into the previous layer
-        if self.conv.weight.device.type == "cpu" and self.conv.weight.is_contiguous(memory_format=torch.channels_last) \
-                and not self.conv.weight.is_contiguous():
-            # oneDNN's convolutions are faster channels-last, PyTorch's CPU reductions and norms channels-first
-            z = self.conv(x.contiguous(memory_format=torch.channels_last)).contiguous()
-        else:
-            z = self.conv(x)
-        keep, scale = keep_mask(z, self.dropout, self.generator) if self.training and self.dropout > 0 else (None, 1.0)
-        y, p = activate_and_pool(z, keep, scale, self.spec)
-        w = self.assignment() if w is None else w
+        z = layout.conv(self.conv, x)  # (B, C, H', W') Conv3x3, channels-last inside on the CPU (ffviz.fast.layout)
+        # y = Dropout(ReLU(z)) and p = pooled_goodness(y), in one op with a hand-written backward (ffviz.fast)
+        y, p = relu_dropout_goodness(z, self.dropout if self.training else 0.0, self.generator, self.spec)
+        w = self.assignment() if w is None else w  # (C, K)
         with torch.autocast(p.device.type, enabled=False):
             # float32: under bf16, g (the logits) would keep about 3 significant digits, too few to tell the classes
             # apart while W is nearly uniform (bf16 training then fails to learn)
-            g = p @ w.to(p.dtype)
-        # Goodness is read before the norm. In FF modes the norm carries no gradient (the next layer detaches its
-        # input anyway), so skip building its graph.
+            g = p @ w.to(p.dtype)  # (B, K)
+        # h = InstanceNorm(y), after the goodness. In FF modes it carries no gradient (the next layer detaches its
+        # input), so it runs without autograd (ffviz.fast.norm).
         h = instance_norm(y.detach() if detach_input else y)
         return h, g, p, w

@@ -24,17 +24,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from ffviz.architecture import validate_widths
-from ffviz.losses import ENTROPY_EPS
+from ffviz.fast.pool import avg_pool2
 from ffviz.model.layer import CAWConv, GoodnessSpec
 
 
 @dataclass
-class AssignmentTerms:
-    """Every layer's assignment and the two penalties its local loss adds (see ffviz.losses)."""
+class Assignments:
+    """Every layer's assignment W, as a list and as one zero-padded tensor for the regularizers (ffviz.losses)."""
 
     w: list[torch.Tensor]  # per layer (C_l, K)
-    entropy: torch.Tensor  # (L,) H(W_l); zeros for static layers
-    orth: torch.Tensor  # (L,) O(W_l); zeros for static layers
+    padded: torch.Tensor | None  # (L, C_max, K) the same, rows beyond C_l zero; None for the static W (no terms)
+    channels: torch.Tensor  # (L,) C_l
 
 
 @dataclass
@@ -43,11 +43,6 @@ class LayerOut:
     g: torch.Tensor  # (B, K) class goodness (logits)
     p: torch.Tensor  # (B, C) pooled per-channel goodness
     w: torch.Tensor  # (C, K) assignment used
-
-
-def avg_pool2(x: torch.Tensor) -> torch.Tensor:
-    """F.avg_pool2d(x, 2), summed in the same order (so the same bits), three times faster on the CPU."""
-    return (x[..., ::2, ::2] + x[..., ::2, 1::2] + x[..., 1::2, ::2] + x[..., 1::2, 1::2]) * 0.25
 
 
 class FFNet(nn.Module):
@@ -65,7 +60,7 @@ class FFNet(nn.Module):
                 layers.append(CAWConv(cin, width, num_classes, stride=stride, dropout=dropout, learnable=learnable,
                                       spec=spec))
         self.layers = nn.ModuleList(layers)
-        # assignment_terms lays every layer's W (C_l, K) into one zero-padded (L, C_max, K) tensor; these are the
+        # assignments() lays every layer's W (C_l, K) into one zero-padded (L, C_max, K) tensor; these are the
         # rows of that tensor's (L * C_max, K) view that the layers' channels fill.
         sizes = [layer.conv.out_channels for layer in layers]
         self._sizes = sizes
@@ -86,16 +81,12 @@ class FFNet(nn.Module):
         for layer in self.layers:
             layer.generator = generator
 
-    def assignment_terms(self, orth_scaling: str = "mean") -> AssignmentTerms:
-        """All layers' W = softmax(A / T_e) and their entropy and orthogonality penalties, in a few batched ops.
-
-        The same values as each layer's `assignment()` with `entropy_penalty` and `orthogonality_penalty` on it
-        (tests/test_step.py checks it), but some 20 operations for the whole network instead of 25 per layer.
-        """
+    def assignments(self) -> Assignments:
+        """All layers' W = softmax(A / T_e) in one batched softmax: the same values as each layer's `assignment()`
+        (tests/test_step.py checks it), in a few operations for the whole network instead of several per layer."""
         layers = self.layers
-        zeros = torch.zeros(self.num_layers, device=self._pad_rows.device)
         if not layers[0].learnable:
-            return AssignmentTerms(w=[layer.W_static for layer in layers], entropy=zeros, orth=zeros)
+            return Assignments(w=[layer.W_static for layer in layers], padded=None, channels=self._sizes_t)
         spec = layers[0].spec
         a = torch.cat([layer.A for layer in layers])  # (sum C, K)
         log_t = torch.stack([layer.log_T for layer in layers])  # (L,)
@@ -103,25 +94,15 @@ class FFNet(nn.Module):
         t = log_t.exp().clamp(spec.temp_min, spec.temp_max) * factor  # (L,) T_e
         w = F.softmax(a / t.repeat_interleave(self._sizes_t, output_size=a.shape[0])[:, None], dim=1)  # (sum C, K)
         num_layers, cmax, k = self.num_layers, max(self._sizes), w.shape[1]
-        # Zero padding adds nothing to the penalties: 0 * log(0 + eps) = 0, and zero rows add nothing to the
-        # column norms or the Gram matrices.
-        w_pad = w.new_zeros(num_layers * cmax, k).index_copy(0, self._pad_rows, w).view(num_layers, cmax, k)
-        entropy = -(w_pad * torch.log(w_pad + ENTROPY_EPS)).sum(dim=1).mean(dim=1)  # (L,)
-        w_hat = w_pad / (w_pad.norm(dim=1, keepdim=True) + ENTROPY_EPS)  # unit-length class columns
-        gram = w_hat.transpose(1, 2) @ w_hat  # (L, K, K)
-        orth = ((gram - torch.eye(k, device=w.device, dtype=w.dtype)) ** 2).mean(dim=(1, 2))  # (L,)
-        if orth_scaling == "authors":
-            orth = orth / (k * k * self._sizes_t)
-        elif orth_scaling != "mean":
-            raise ValueError(f"orth_scaling={orth_scaling!r} is not valid; choose one of mean, authors")
-        return AssignmentTerms(w=list(w.split(self._sizes)), entropy=entropy, orth=orth)
+        padded = w.new_zeros(num_layers * cmax, k).index_copy(0, self._pad_rows, w).view(num_layers, cmax, k)
+        return Assignments(w=list(w.split(self._sizes)), padded=padded, channels=self._sizes_t)
 
     def layers_forward(self, x: torch.Tensor, *, detach: bool = True,
                        ws: list[torch.Tensor] | None = None) -> Iterator[LayerOut]:
         """Run the layers in order, yielding each one's outputs as soon as it is computed.
 
         A generator, so that the memory-lean step can run a layer's backward before the next layer's forward.
-        ``ws``: every layer's assignment, when computed already (`assignment_terms`).
+        ``ws``: every layer's assignment, when computed already (`assignments`).
         """
         last = self.num_layers - 1
         x = F.layer_norm(x, x.shape[1:])  # per sample over (C, H, W)

@@ -1,0 +1,179 @@
+"""Adding a regularizer, as a newcomer would, touches three files: its function and its registry entry in
+ffviz/regularizers.py, its weight field in ffviz/config.py, and this test.
+
+The test copies the ffviz package to a temporary folder, makes the newcomer's edit there (two package files, nothing
+else), and in a fresh interpreter whose PYTHONPATH is the copy checks that the new term flows everywhere on its own:
+training (the loss and the gradients change with its weight), the run records (the term per layer, raw and
+weighted), the run folder read back, and the Regularizers figure. Further checks (the CLI flag, the share link) are
+more functions in CHECKS below.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# ----------------------------------------------------------------------------------- the newcomer's edit
+# ffviz/regularizers.py: one function, above the registry, and one entry in it
+TERM = '''
+def toy(w: Any, channels: Any) -> Any:
+    """T(W) = Σ_c Σ_k W_ck²: large while W is spread, (L,) per layer."""
+    return (w * w).sum((-2, -1))
+
+
+'''
+ENTRY = '''    "toy": Regularizer(toy, weight_field="lambda_toy", symbol="T(W)", description="a toy term"),
+'''
+REGISTRY_LINE = "REGULARIZERS: dict[str, Regularizer] = {\n"
+# ffviz/config.py: its weight, one line beside the other regularizers' weights
+FIELD = '''    lambda_toy: float = _f(0.0, "Weight of the toy penalty on W.", group="regularizers")
+'''
+FIELD_AFTER = "    lambda_orth: float = _f("
+
+
+def newcomer_edit(pkg: Path) -> None:
+    reg = pkg / "regularizers.py"
+    text = reg.read_text()
+    assert text.count(REGISTRY_LINE) == 1, "the registry's opening line moved: update this test's anchor"
+    start = text.index(REGISTRY_LINE)
+    end = text.index("\n}\n", start) + 1  # the registry's closing brace: the new entry goes last
+    reg.write_text(text[:start] + TERM + text[start:end] + ENTRY + text[end:])
+    cfg = pkg / "config.py"
+    lines = cfg.read_text().splitlines(keepends=True)
+    at = [i for i, line in enumerate(lines) if line.startswith(FIELD_AFTER)]
+    assert len(at) == 1, "lambda_orth's field moved: update this test's anchor"
+    lines.insert(at[0] + 1, FIELD)
+    cfg.write_text("".join(lines))
+
+
+# ------------------------------------------------------------------------ checks, run against the copy
+SCRIPT = r'''
+import json, sys, tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import ffviz
+from ffviz.config import RunConfig
+from ffviz.data import load_dataset
+from ffviz.figures.regularizers import regularizer_figure
+from ffviz.regularizers import REGULARIZERS, get_regularizer
+from ffviz.runs import RunReader, RunWriter, new_run_dir
+from ffviz.trainer import Trainer
+
+assert Path(ffviz.__file__).parent == Path(sys.argv[1]), ffviz.__file__  # the copy, not the original
+TMP = Path(tempfile.mkdtemp())
+DATA = load_dataset("digits", image_size=8)
+LAMBDA = 0.05
+
+
+def tiny(**changes):
+    return RunConfig(**{**dict(preset="classroom-mini", epochs=2, batch_size=256, image_size=8, probe_size=8,
+                               device="cpu", orth_warmup_epochs=0), **changes})
+
+
+def train(name, **changes):
+    cfg = tiny(**changes)
+    run_dir = new_run_dir(TMP / name, cfg)
+    trainer = Trainer(cfg, data=DATA, callbacks=[RunWriter(run_dir)])
+    assert trainer.fit() == "finished", trainer.error
+    return trainer, RunReader(run_dir)
+
+
+RUNS = {}
+
+
+def check_registered():
+    assert get_regularizer("toy").weight_field == "lambda_toy"
+    assert list(REGULARIZERS) == ["entropy", "orth", "toy"]
+    assert RunConfig().lambda_toy == 0.0
+
+
+def check_training_changes_with_its_weight():
+    RUNS["off"] = train("off", lambda_toy=0.0)
+    RUNS["on"] = train("on", lambda_toy=LAMBDA)
+    off, on = RUNS["off"][1].epochs[-1], RUNS["on"][1].epochs[-1]
+    assert on.train_loss != off.train_loss
+    # one step's gradients differ (same seed, data and dropout masks): only the toy term differs. A uniform W (the
+    # initial one) gets no gradient from a term that treats the classes alike, so A is drawn at random first.
+    grads = {}
+    for key, lam in (("off", 0.0), ("on", LAMBDA)):
+        tr = Trainer(tiny(lambda_toy=lam), data=DATA)
+        gen = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for layer in tr.model.layers:
+                layer.A.copy_(torch.randn(layer.A.shape, generator=gen))
+        tr.model.train()
+        tr.optimizer.zero_grad()
+        x, y = DATA.train_x[:64], DATA.train_y[:64]
+        lambdas = torch.tensor([getattr(tr.cfg, r.weight_field) for r in REGULARIZERS.values()])
+        tr._losses(x, y, lambdas).loss.backward()
+        grads[key] = {name: p.grad.clone() for name, p in tr.model.layers[0].named_parameters()}
+    assert not torch.allclose(grads["off"]["A"], grads["on"]["A"])
+    # the conv's gradient is the cross-entropy's alone
+    torch.testing.assert_close(grads["off"]["conv.weight"], grads["on"]["conv.weight"])
+    # and the weights it trained differ
+    w_off = RUNS["off"][0].model.layers[2].A
+    w_on = RUNS["on"][0].model.layers[2].A
+    assert not torch.allclose(w_off, w_on)
+
+
+def check_records_carry_it_per_layer():
+    trainer, reader = RUNS["on"]
+    layers = trainer.model.num_layers
+    for e in reader.epochs[1:]:  # read back from the run folder
+        assert len(e.train_terms["toy"]) == layers and len(e.train_terms_w["toy"]) == layers
+        assert all(v > 0 for v in e.train_terms["toy"])
+        np.testing.assert_allclose(e.train_terms_w["toy"], [LAMBDA * v for v in e.train_terms["toy"]], rtol=1e-6)
+    assert reader.epochs[0].train_terms is None  # epoch 0: no training yet
+    assert reader.config.lambda_toy == LAMBDA and reader.test is not None
+    assert len(reader.snapshot(reader.epochs[-1].epoch).w) == layers
+    assert all(v == 0 for v in RUNS["off"][1].epochs[-1].train_terms_w["toy"])
+
+
+def check_regularizers_figure_shows_it():
+    reader = RUNS["on"][1]
+    fig = regularizer_figure(reader.epochs, 1, reader.events)
+    names = [t.name for t in fig.data]
+    assert any("T(W)" in n and "in the loss" in n for n in names), names
+    assert any(n == "T(W) raw" for n in names), names
+    raw = next(t for t in fig.data if t.name == "T(W) raw")
+    assert list(raw.y) == [e.train_terms["toy"][1] for e in reader.epochs[1:]]
+
+
+CHECKS = [check_registered, check_training_changes_with_its_weight, check_records_carry_it_per_layer,
+          check_regularizers_figure_shows_it]
+
+for check in CHECKS:
+    check()
+    print("ok", check.__name__, flush=True)
+print("all ok")
+'''
+
+
+def package_files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*.py") if "__pycache__" not in p.parts}
+
+
+def test_a_new_regularizer_is_one_function_one_entry_and_one_config_field(tmp_path: Path) -> None:
+    copy = tmp_path / "ffviz"
+    shutil.copytree(ROOT / "ffviz", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    newcomer_edit(copy)
+
+    # only the two package files changed
+    original = package_files(ROOT / "ffviz")
+    assert package_files(copy) == original
+    changed = sorted(f for f in original if not filecmp.cmp(ROOT / "ffviz" / f, copy / f, shallow=False))
+    assert changed == ["config.py", "regularizers.py"]
+
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(copy)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin",
+                                            "OMP_NUM_THREADS": "1", "HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "all ok" in done.stdout
