@@ -4,8 +4,8 @@ ffviz/regularizers.py, its weight field in ffviz/config.py, and this test.
 The test copies the ffviz package to a temporary folder, makes the newcomer's edit there (two package files, nothing
 else), and in a fresh interpreter whose PYTHONPATH is the copy checks that the new term flows everywhere on its own:
 training (the loss and the gradients change with its weight), the run records (the term per layer, raw and
-weighted), the run folder read back, and the Regularizers figure. Further checks (the CLI flag, the share link) are
-more functions in CHECKS below.
+weighted), the run folder read back, the Regularizers figure, and the CLI flag, the share link, the live controls
+and the Train page's group for its weight (tests/test_new_field.py draws that page with such a field).
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ def toy(w: Any, channels: Any) -> Any:
 ENTRY = '''    "toy": Regularizer(toy, weight_field="lambda_toy", symbol="T(W)", description="a toy term"),
 '''
 REGISTRY_LINE = "REGULARIZERS: dict[str, Regularizer] = {\n"
-# ffviz/config.py: its weight, one line beside the other regularizers' weights
-FIELD = '''    lambda_toy: float = _f(0.0, "Weight of the toy penalty on W.", group="regularizers")
-'''
-FIELD_AFTER = "    lambda_orth: float = _f("
+# ffviz/config.py: its weight, one line among the other regularizers' settings, with the facts the app reads
+FIELD = ('    lambda_toy: float = _f(0.0, "Weight of the toy penalty on W.", label="λ_toy", group="regularizers", '
+         'range=(0.0, 10.0), live=True)\n')
+FIELD_BEFORE = "    orth_scaling: str = _f("
 
 
 def newcomer_edit(pkg: Path) -> None:
@@ -45,9 +45,9 @@ def newcomer_edit(pkg: Path) -> None:
     reg.write_text(text[:start] + TERM + text[start:end] + ENTRY + text[end:])
     cfg = pkg / "config.py"
     lines = cfg.read_text().splitlines(keepends=True)
-    at = [i for i, line in enumerate(lines) if line.startswith(FIELD_AFTER)]
-    assert len(at) == 1, "lambda_orth's field moved: update this test's anchor"
-    lines.insert(at[0] + 1, FIELD)
+    at = [i for i, line in enumerate(lines) if line.startswith(FIELD_BEFORE)]
+    assert len(at) == 1, "orth_scaling's field moved: update this test's anchor"
+    lines.insert(at[0], FIELD)
     cfg.write_text("".join(lines))
 
 
@@ -147,8 +147,24 @@ def check_regularizers_figure_shows_it():
     assert list(raw.y) == [e.train_terms["toy"][1] for e in reader.epochs[1:]]
 
 
+def check_the_cli_the_link_and_the_live_controls_offer_its_weight():
+    import subprocess
+
+    from ffviz.config import LIVE_FIELDS
+    from pages.common.fields import train_groups
+    from pages.common.links import ShareState, config_changes, decode, encode
+
+    usage = subprocess.run([sys.executable, "-m", "ffviz", "train", "--help"], capture_output=True, text=True,
+                           check=True).stdout
+    assert "--lambda-toy" in usage, usage
+    state = ShareState(page="train", config=config_changes(RunConfig(lambda_toy=0.3)))
+    assert decode(encode(state)) == (state, [])
+    assert "lambda_toy" in LIVE_FIELDS
+    assert "lambda_toy" in dict(train_groups())["Regularizers"]
+
+
 CHECKS = [check_registered, check_training_changes_with_its_weight, check_records_carry_it_per_layer,
-          check_regularizers_figure_shows_it]
+          check_regularizers_figure_shows_it, check_the_cli_the_link_and_the_live_controls_offer_its_weight]
 
 for check in CHECKS:
     check()
@@ -164,6 +180,7 @@ def package_files(root: Path) -> set[str]:
 def test_a_new_regularizer_is_one_function_one_entry_and_one_config_field(tmp_path: Path) -> None:
     copy = tmp_path / "ffviz"
     shutil.copytree(ROOT / "ffviz", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "pages", tmp_path / "pages", ignore=shutil.ignore_patterns("__pycache__"))  # untouched
     newcomer_edit(copy)
 
     # only the two package files changed
