@@ -24,6 +24,7 @@ from browser_support import (
     screenshot,
     serve_app,
     settle,
+    settle_steady,
     wait_metric,
 )
 
@@ -45,6 +46,9 @@ def _set_number(page, label: str, value: int) -> None:
     """Type a number into a number input and make sure the app took it (a rerun in flight can swallow a first try)."""
     box = page.get_by_label(label, exact=True)
     for _ in range(4):
+        # While a script run is in flight the page can hold the old and the new copy of a block (Streamlit keeps the
+        # stale one until the run ends, when an element above it came or went): type only into a settled page.
+        settle_steady(page)
         box.fill(str(value))
         box.press("Enter")
         time.sleep(0.5)
@@ -75,6 +79,7 @@ def test_train_on_digits_watch_steer_and_visit_every_page(app):
         # Settings, as a user sets them.
         page.get_by_test_id("stSelectbox").filter(has_text="Network preset").click()
         page.get_by_role("option", name=re.compile(r"^classroom-mini")).click()
+        settle_steady(page)  # the preset's rerun: the settings below it are redrawn
         _set_number(page, "Epochs", 2)
 
         # "One epoch" right after Start: the run trains its first epoch and pauses, whatever the machine's speed.
