@@ -107,7 +107,7 @@ def _summarize(run_dir: Path, source: str) -> tuple[RunSummary, dict[str, Any]]:
     cfg = reader.config
     return RunSummary(
         dir=run_dir, run_id=run_dir.name, source=source, name=meta.get("name") or run_dir.name,
-        created=meta.get("created", ""), status=run_state(run_dir, meta),
+        created=meta.get("created", ""), status="",  # read on every call by summarize, never cached
         dataset=cfg.dataset, preset=cfg.preset, mode=cfg.mode, lambda_entropy=cfg.lambda_entropy,
         lambda_orth=cfg.lambda_orth, epochs_done=int(meta.get("epochs_done", len(reader_epochs) and
                                                                   reader_epochs[-1].epoch)),

@@ -107,11 +107,7 @@ class RunReader:
 
     @property
     def meta(self) -> dict[str, Any]:
-        """meta.json with every known key of its documented type (a wrong one is dropped: see untrusted.clean_meta)."""
-        try:
-            return clean_meta(cached_json(self.dir / "meta.json"))
-        except (FileNotFoundError, ValueError):
-            return {}
+        return clean_run_meta(self.dir)
 
     @property
     def test(self) -> TestRecord | None:
@@ -148,6 +144,15 @@ def _record_or_none(d: Any) -> Any:
         return parse_record(d)
     except ValueError:
         return None
+def clean_run_meta(run_dir: Path | str) -> dict[str, Any]:
+    """meta.json with every known key of its documented type (a wrong one is dropped: see untrusted.clean_meta); {}
+    when there is none or it does not read. Parsed once while unchanged: pages read every run's meta on every draw."""
+    try:
+        return clean_meta(cached_json(Path(run_dir) / "meta.json"))
+    except (OSError, ValueError):
+        return {}
+
+
 def list_runs(root: Path | str) -> list[Path]:
     """Run folders directly under root, newest first."""
     root = Path(root)

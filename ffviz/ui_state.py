@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot
-from ffviz.runs import RunReader
+from ffviz.runs import RunReader, clean_run_meta
 from ffviz.runstate import ACTIVE as ACTIVE  # re-exported for the pages: the states in which a run may still write
 from ffviz.runstate import run_state
 
@@ -213,7 +213,7 @@ def format_seconds(s: float | None) -> str:
 # ---------------------------------------------------------------------------------------------------- run lists
 def run_label(run_dir: Path, status: str | None = None, meta: dict[str, Any] | None = None) -> str:
     """A short line for the run picker: "26 Nov 17:52 · learnable-classroom · finished"."""
-    meta = meta if meta is not None else _read_meta(run_dir)
+    meta = meta if meta is not None else clean_run_meta(run_dir)
     status = status or run_state(run_dir, meta)
     name = run_dir.name
     try:
@@ -222,16 +222,6 @@ def run_label(run_dir: Path, status: str | None = None, meta: dict[str, Any] | N
     except ValueError:
         when, rest = "", name
     return " · ".join(p for p in (when, rest, status) if p)
-
-
-def _read_meta(run_dir: Path) -> dict[str, Any]:
-    from ffviz.filecache import cached_json
-    from ffviz.untrusted import clean_meta
-
-    try:  # known keys of their types only: an uploaded meta.json must not break the sidebar of every page
-        return clean_meta(cached_json(run_dir / "meta.json"))  # the sidebar labels every run on every page
-    except (OSError, ValueError):
-        return {}
 
 
 def image_for_display(x: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:

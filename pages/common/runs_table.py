@@ -6,19 +6,13 @@ folder until its files change, so a table of a hundred runs does not re-read a h
 
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
-from ffviz.catalog import (
-    RunSummary,
-    summarize,
-)
+from ffviz.catalog import RunSummary, scan_runs
 from ffviz.config import MODES
 from ffviz.data import dataset_names
-from ffviz.runstate import ACTIVE, STATES, run_state
+from ffviz.runstate import STATES
 from pages.common import sources, state
 from pages.common.keys import RUNS_PICK_KEY as PICK_KEY
 
@@ -43,42 +37,10 @@ ORDER = ("name", "status", "source", "date", "dataset", "preset", "mode", "λ en
 
 
 # ----------------------------------------------------------------------------------------------------- rows
-def _signature(run_dir: Path) -> tuple:
-    out = []
-    for name in ("config.json", "meta.json", "epochs.jsonl", "test.json"):
-        try:
-            s = (run_dir / name).stat()
-            out.append((s.st_mtime_ns, s.st_size))
-        except FileNotFoundError:
-            out.append(None)
-    return tuple(out)
-
-
-@st.cache_data(show_spinner=False, max_entries=1000)
-def _summary(path: str, source: str, signature: tuple) -> RunSummary | None:
-    del signature  # the cache key: a new epoch or a new status reads the folder again
-    try:
-        return summarize(Path(path), source)
-    except Exception:  # noqa: BLE001 - a folder that does not read is left out of the table, never breaks the page
-        return None
-
-
 def all_rows() -> list[RunSummary]:
-    """Every readable run, newest first, each in the state its folder says now."""
-    rows = []
-    for source, root in sources.roots().items():
-        if not root.is_dir():
-            continue
-        for d in root.iterdir():
-            if (d / "config.json").is_file() and (row := _summary(str(d), source, _signature(d))) is not None:
-                # The cached summary's state may be stale (a process dies without touching the files the cache
-                # key watches): an active run's state is read again, from its heartbeat.
-                rows.append(_with_status(row, run_state(d)) if row.status in ACTIVE else row)
-    return sorted(rows, key=lambda r: r.created, reverse=True)
-
-
-def _with_status(row: RunSummary, status: str) -> RunSummary:
-    return dataclasses.replace(row, status=status)
+    """Every readable run, newest first, each in the state its folder says now (ffviz.catalog.scan_runs: a row is
+    rebuilt only when its files change, its state is read on every call)."""
+    return scan_runs(sources.roots())
 
 
 def label(row: RunSummary) -> str:

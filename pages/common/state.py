@@ -17,7 +17,7 @@ from ffviz.catalog import enforce_retention, retention_limit
 from ffviz.config import RunConfig
 from ffviz.launcher import max_running_setting
 from ffviz.manager import RunManager
-from ffviz.runs import list_runs
+from ffviz.runs import clean_run_meta, list_runs
 from ffviz.runstate import ACTIVE, run_state
 from ffviz.ui_state import LiveRun, runs_root
 from pages.common import access_ui, require_frame, sources
@@ -129,13 +129,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def latest_finished() -> str | None:
     """The most recent run that trained to its end, for "Open a finished run"."""
-    from ffviz.storage import read_json
-    from ffviz.untrusted import clean_meta
-
     for p in (d for r in sources.roots().values() for d in list_runs(r)):  # shipped runs last
-        try:
-            if clean_meta(read_json(p / "meta.json")).get("status") == "finished":
-                return p.name
-        except (OSError, ValueError):
-            continue
+        if clean_run_meta(p).get("status") == "finished":
+            return p.name
     return None
