@@ -7,16 +7,20 @@ is a file in pages/ that reads like a description of its screen; each run trains
 launched by the server's RunManager.
 """
 
-# No torch, no scikit-learn, no pandas here: runs train in processes of their own (ffviz/launcher.py), so the first
+# No torch, no scikit-learn, no pandas here: runs train in processes of their own (ffviz/runner/launcher.py), so the
+# first
 # page of a fresh server draws after importing Streamlit, plotly and the run readers only.
 import streamlit as st
 
-from pages.common import FRAME_KEY, access_ui, keys, share_ui, sidebar, state
-from pages.common.links import CONTROLS
+from pages.common import FRAME_KEY
+from pages.common.frame import keys, sidebar, state
+from pages.common.server import access_ui
+from pages.common.share import share_ui
+from pages.common.share.links import CONTROLS
 
 st.set_page_config(page_title="ffviz · Forward-Forward, live", page_icon=":material/neurology:", layout="wide")
 
-# The pages, from the one table of pages (pages/common/keys.py) that share links and the tests read too.
+# The pages, from the one table of pages (pages/common/frame/keys.py) that share links and the tests read too.
 PAGES = [st.Page(p.script, title=p.title, icon=p.icon, default=p.name == "home") for p in keys.PAGES]
 
 access_ui.apply_data_settings(state.REPO)  # where data lives, and downloads: the server's settings, never a page's

@@ -64,7 +64,7 @@ class AppServer:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        from ffviz.manager import stop_runs
+        from ffviz.runner.manager import stop_runs
 
         stop_runs(self.runs_dir)  # each run is a process of its own and would outlive the server
 

@@ -1,5 +1,6 @@
 """Runs per machine: how many run processes, with how many threads each, keep the cores busy without oversubscribing
-them? The measurement behind FFVIZ_MAX_RUNNING's default (ffviz/launcher.py). Writes the "runs-per-core" section of
+them? The measurement behind FFVIZ_MAX_RUNNING's default (ffviz/runner/launcher.py). Writes the "runs-per-core" section
+of
 bench/REPORT.md.
 
     python bench/concurrency.py                          # classroom on digits, 3 epochs, 2 rounds (~3 min on 2 cores)
@@ -26,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.report import machine_description, write_section  # noqa: E402
-from ffviz.launcher import THREADS_PER_RUN, default_max_running  # noqa: E402
+from ffviz.runner.launcher import THREADS_PER_RUN, default_max_running  # noqa: E402
 
 
 def layouts(cores: int) -> list[tuple[int, int]]:
@@ -90,7 +91,7 @@ def main() -> int:
         rows,
         "",
         f"Most images/s together in this measurement: {best[0]} run(s) x {best[1]} thread(s). The code's default "
-        f"(ffviz/launcher.py): THREADS_PER_RUN = {THREADS_PER_RUN}, so FFVIZ_MAX_RUNNING = {default} on this "
+        f"(ffviz/runner/launcher.py): THREADS_PER_RUN = {THREADS_PER_RUN}, so FFVIZ_MAX_RUNNING = {default} on this "
         f"machine's {cores} cores, each run given {max(1, cores // default)} thread(s).",
         "",
         f"Command: `python bench/concurrency.py --preset {args.preset} --epochs {args.epochs} --rounds {args.rounds}`",

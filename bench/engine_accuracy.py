@@ -28,8 +28,8 @@ import torch  # noqa: E402
 from bench.report import machine_description, write_section  # noqa: E402
 from ffviz.config import RunConfig  # noqa: E402
 from ffviz.data import load_dataset  # noqa: E402
+from ffviz.method.trainer import Callback, Trainer  # noqa: E402
 from ffviz.recipes import RECIPES  # noqa: E402
-from ffviz.trainer import Callback, Trainer  # noqa: E402
 
 SIDE_BY_SIDE = dict(dataset="digits", image_size=16, channels=1, preset="side-by-side", batch_size=32, device="cpu")
 CLASSROOM = dict(RECIPES["classroom"], device="cpu")

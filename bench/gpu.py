@@ -36,7 +36,7 @@ import torch  # noqa: E402
 
 from ffviz.config import RunConfig  # noqa: E402
 from ffviz.data import DataSplits  # noqa: E402
-from ffviz.trainer import Callback, Trainer  # noqa: E402
+from ffviz.method.trainer import Callback, Trainer  # noqa: E402
 
 PAPER_WIDTHS = (100, 200, 400, 800)
 N_TRAIN, N_TEST, BATCH = 49_000, 10_000, 128

@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO))
 from bench.appserver import AppServer  # noqa: E402
 from bench.report import machine_description, write_section  # noqa: E402
 from bench.st_client import AppSession, RequestFailed  # noqa: E402
-from ffviz.launcher import MAX_RUNNING_ENV, max_running_setting  # noqa: E402
+from ffviz.runner.launcher import MAX_RUNNING_ENV, max_running_setting  # noqa: E402
 
 BROWSE_PAGES = ("", "assignments", "regularizers", "goodness", "contributions", "runs", "compare", "gap", "train")
 VIEW_PAGES = ("assignments", "regularizers", "goodness", "contributions")
@@ -238,7 +238,7 @@ def main() -> int:
     env = {"STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(SESSION_TTL)}
     if args.max_running is not None:
         env[MAX_RUNNING_ENV] = str(args.max_running)
-    limit = max_running_setting({**os.environ, **env})[0]  # what the server reads (no torch: ffviz.launcher)
+    limit = max_running_setting({**os.environ, **env})[0]  # what the server reads (no torch: ffviz.runner.launcher)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp, AppServer(Path(tmp) / "runs", env=env) as server:
         asyncio.run(_warm_up(server.url, shipped))

@@ -39,7 +39,7 @@ import torch  # noqa: E402
 from bench.report import machine_description, write_section  # noqa: E402
 from ffviz.config import RunConfig  # noqa: E402
 from ffviz.data import DataSplits, load_dataset  # noqa: E402
-from ffviz.trainer import Callback, Trainer  # noqa: E402
+from ffviz.method.trainer import Callback, Trainer  # noqa: E402
 
 PAPER = (100, 200, 400, 800)
 SIDE_BY_SIDE = (20, 40, 80, 160)

@@ -32,8 +32,8 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 from bench.report import machine_description, write_section  # noqa: E402
+from ffviz.method.trainer import Callback, Trainer  # noqa: E402
 from ffviz.recipes import recipe_config  # noqa: E402
-from ffviz.trainer import Callback, Trainer  # noqa: E402
 
 WIDTHS = (20, 40, 80, 160)
 

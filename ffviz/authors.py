@@ -36,16 +36,17 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ffviz.catalog import MAX_UNPACKED_BYTES, MAX_UPLOAD_BYTES
 from ffviz.config import RunConfig
 from ffviz.data.registry import resolve_name
-from ffviz.evaluate import collect_goodness
-from ffviz.losses import layer_contributions
-from ffviz.model.network import validate_widths
+from ffviz.method.evaluate import collect_goodness
+from ffviz.method.losses import layer_contributions
+from ffviz.method.model.network import validate_widths
+from ffviz.method.trainer import Trainer
 from ffviz.presets import PRESETS
-from ffviz.runs import RunWriter, new_run_dir, update_meta
-from ffviz.trainer import Trainer
-from ffviz.untrusted import check_tensors, check_zip_entries
+from ffviz.runner.run_writer import RunWriter
+from ffviz.store.catalog import MAX_UNPACKED_BYTES, MAX_UPLOAD_BYTES
+from ffviz.store.runs import new_run_dir, update_meta
+from ffviz.store.untrusted import check_tensors, check_zip_entries
 
 # (a, b, d) of p = a*mean + b*max - d*min, as their scripts pool goodness: MNIST's differs from the others'.
 AUTHORS_POOLING = {"mnist": (0.97, 0.03, 0.03)}
@@ -84,7 +85,7 @@ def read_authors_file(source: Path | bytes, *, name: str | None = None) -> tuple
         raise AuthorsCheckpointError(f"{name} is not a readable PyTorch file; choose the .pth file that torch.save "
                                      f"wrote")
     try:
-        # hostile until checked, as any upload (ffviz/untrusted.py): no compressed or oversized zip entries before
+        # hostile until checked, as any upload (ffviz/store/untrusted.py): no compressed or oversized zip entries before
         # torch.load, no tensor claiming more than its storage after it
         if data[:2] == b"PK":
             check_zip_entries(data, max_unpacked=MAX_UNPACKED_BYTES, what=name)

@@ -13,8 +13,8 @@
 Every RunConfig field is a flag (``--lambda-entropy 0.01``); ``python -m ffviz train --help`` lists them with the
 field docstrings. The paper's CIFAR-10 recipe is ``python -m ffviz train --recipe paper-cifar10``.
 
-A run trained here can be steered like one the app started (its folder's control.json, ffviz/steering.py) and
-proves it is alive with a heartbeat (ffviz/runstate.py), so the app shows its true state. ``--run-dir`` trains a
+A run trained here can be steered like one the app started (its folder's control.json, ffviz/runner/steering.py) and
+proves it is alive with a heartbeat (ffviz/store/runstate.py), so the app shows its true state. ``--run-dir`` trains a
 folder that already holds its config.json (the app queued it): from its last checkpoint if it has one.
 """
 
@@ -29,21 +29,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ffviz import distributed
-from ffviz.checkpoint import load_checkpoint
 from ffviz.cli_beyond import BEYOND_COMMANDS, add_beyond_commands
 from ffviz.config import RunConfig, field_info, parse
 from ffviz.data import DATASETS, MissingDataError
-from ffviz.launcher import carry_niceness_to_autogroup
+from ffviz.method import distributed
+from ffviz.method.trainer import Callback, Trainer
 from ffviz.presets import PRESETS
 from ffviz.recipes import RECIPES
 from ffviz.records import BatchRecord, EpochRecord, TestRecord
-from ffviz.run_writer import RunWriter, resume
-from ffviz.runs import list_runs, new_run_dir, update_meta
-from ffviz.runstate import Heartbeat, read_meta, run_state
-from ffviz.steering import FileControl
-from ffviz.storage import read_json
-from ffviz.trainer import Callback, Trainer
+from ffviz.runner.launcher import carry_niceness_to_autogroup
+from ffviz.runner.run_writer import RunWriter, resume
+from ffviz.runner.steering import FileControl
+from ffviz.store.checkpoint import load_checkpoint
+from ffviz.store.runs import list_runs, new_run_dir, update_meta
+from ffviz.store.runstate import Heartbeat, read_meta, run_state
+from ffviz.store.storage import read_json
 
 
 def _flag(name: str) -> str:
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{info.name:14s} {info.num_classes:3d} classes  {info.description}")
         return 0
     if args.command == "runs":
-        # The same authority the app's pages use (ffviz/runstate.py): a killed run reads interrupted here too.
+        # The same authority the app's pages use (ffviz/store/runstate.py): a killed run reads interrupted here too.
         for run_dir in list_runs(args.runs_dir):
             meta = read_meta(run_dir)
             print(f"{run_state(run_dir, meta):12s} {meta.get('epochs_done', 0):>4} epochs  {run_dir.name}")
@@ -277,7 +277,8 @@ def _train_run_dir(run_dir: Path, *, progress: bool) -> int:
 
 
 def _main_distributed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """``train`` under torchrun: every rank trains its part of each batch (ffviz.distributed); rank 0 alone writes
+    """``train`` under torchrun: every rank trains its part of each batch (ffviz.method.distributed); rank 0 alone
+    writes
     the run folder and prints progress."""
     try:
         if args.run_dir and not any((Path(args.run_dir) / "checkpoints" / f).exists() for f in ("last.pt",

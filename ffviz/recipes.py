@@ -46,7 +46,7 @@ RECIPES: dict[str, dict[str, Any]] = {
 
 
 # What a recipe takes on a 2-core laptop CPU, from the start of the run to its end, before this machine has shown its
-# own speed (the app then estimates from the runs it has seen: ffviz.estimate).
+# own speed (the app then estimates from the runs it has seen: ffviz.server.estimate).
 STATED_SECONDS: dict[str, float] = {"classroom": 15.0, "side-by-side": 80.0}
 
 

@@ -44,7 +44,7 @@ class EpochRecord:
     # training statistics, averaged over the epoch's batches (None at epoch 0)
     train_loss: float | None
     train_ce: list[float] | None
-    # each regularizer of ffviz.regularizers by name, per layer: its raw value R(W), and as weighted in the loss
+    # each regularizer of ffviz.method.regularizers by name, per layer: its raw value R(W), and as weighted in the loss
     # (lambda * schedule * R(W)); e.g. {"entropy": [...], "orth": [...]}
     train_terms: dict[str, list[float]] | None
     train_terms_w: dict[str, list[float]] | None

@@ -13,9 +13,9 @@ from ffviz.figures import (
 )
 from ffviz.figures.animation import assignment_gif
 from ffviz.figures.assignments import heatmap_height
-from ffviz.ui_state import LiveRun
-from pages.common.keys import epoch_key, layer_key
-from pages.common.widgets import epoch_scrubber, explain, layer_select, plot, view_page
+from ffviz.server.ui_state import LiveRun
+from pages.common.frame.keys import epoch_key, layer_key
+from pages.common.frame.widgets import epoch_scrubber, explain, layer_select, plot, view_page
 
 EPOCH_KEY = epoch_key("assignments")  # the epoch scrubber, whose Play toggle times the view (a link's epoch=)
 LAYER_KEY = layer_key("assignments")  # a link's layer=

@@ -6,9 +6,10 @@ import streamlit as st
 
 from ffviz.comparison import config_diff_rows
 from ffviz.figures.compare import accuracy_overlay_figure, final_layer_accuracy_figure, loss_overlay_figure
-from pages.common import run_pickers, runs_table, state
-from pages.common.keys import COMPARE_RUNS_KEY
-from pages.common.widgets import explain, plot
+from pages.common.frame import state
+from pages.common.frame.keys import COMPARE_RUNS_KEY
+from pages.common.frame.widgets import explain, plot
+from pages.common.runs import run_pickers, runs_table
 
 state.require_frame()
 st.title("Compare runs", anchor=False)

@@ -10,9 +10,9 @@ from ffviz.figures import (
     layer_accuracy_alpha_figure,
     pca_figure,
 )
-from ffviz.ui_state import LiveRun
-from pages.common.keys import epoch_key, layer_key
-from pages.common.widgets import epoch_scrubber, explain, layer_select, plot, view_page
+from ffviz.server.ui_state import LiveRun
+from pages.common.frame.keys import epoch_key, layer_key
+from pages.common.frame.widgets import epoch_scrubber, explain, layer_select, plot, view_page
 
 EPOCH_KEY = epoch_key("contributions")  # the epoch scrubber, whose Play toggle times the view (a link's epoch=)
 LAYER_KEY = layer_key("contributions")  # a link's layer=

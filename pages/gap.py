@@ -11,8 +11,9 @@ from ffviz.figures.compare import (
     gap_layer_accuracy_figure,
     seconds_per_epoch_figure,
 )
-from pages.common import run_pickers, runs_table, state
-from pages.common.widgets import explain, plot
+from pages.common.frame import state
+from pages.common.frame.widgets import explain, plot
+from pages.common.runs import run_pickers, runs_table
 
 state.require_frame()
 st.title("The gap: learnable, static, backprop", anchor=False)

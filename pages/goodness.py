@@ -5,11 +5,11 @@ prediction."""
 import streamlit as st
 
 from ffviz.figures import goodness_distribution_figure, image_goodness_figure, true_vs_wrong_figure
-from ffviz.ui_state import LiveRun
-from pages.common.images import validation_image
-from pages.common.keys import epoch_key, layer_key
-from pages.common.text import plain
-from pages.common.widgets import epoch_scrubber, explain, layer_select, plot, view_page
+from ffviz.server.ui_state import LiveRun
+from pages.common.frame.images import validation_image
+from pages.common.frame.keys import epoch_key, layer_key
+from pages.common.frame.text import plain
+from pages.common.frame.widgets import epoch_scrubber, explain, layer_select, plot, view_page
 
 EPOCH_KEY = epoch_key("goodness")  # the epoch scrubber, whose Play toggle times the view (a link's epoch=)
 LAYER_KEY = layer_key("goodness")  # a link's layer=

@@ -4,7 +4,9 @@ two one-click starts: train on digits, or open a finished run."""
 import streamlit as st
 
 from ffviz.presets import PRESETS
-from pages.common import access_ui, settings, state
+from pages.common.frame import state
+from pages.common.server import access_ui
+from pages.common.train import settings
 
 DIAGRAMS = state.REPO / "assets" / "diagrams"
 

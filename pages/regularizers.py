@@ -4,9 +4,9 @@ beside the cross-entropy; and the Gram matrix ŴᵀŴ that the orthogonality ter
 import streamlit as st
 
 from ffviz.figures import gram_figure, regularizer_figure
-from ffviz.regularizers import REGULARIZERS
-from ffviz.ui_state import LiveRun
-from pages.common.widgets import epoch_scrubber, explain, layer_select, plot, view_page
+from ffviz.method.regularizers import REGULARIZERS
+from ffviz.server.ui_state import LiveRun
+from pages.common.frame.widgets import epoch_scrubber, explain, layer_select, plot, view_page
 
 EPOCH_KEY = "reg_epoch"  # the epoch scrubber, whose Play toggle times the view
 

@@ -3,8 +3,10 @@ filtered; the picked run can be opened on every view page, downloaded, continued
 
 import streamlit as st
 
-from pages.common import access_ui, authors_ui, run_actions, runs_table, state, uploads_ui
-from pages.common.widgets import explain
+from pages.common.frame import state
+from pages.common.frame.widgets import explain
+from pages.common.runs import authors_ui, run_actions, runs_table, uploads_ui
+from pages.common.server import access_ui
 
 state.require_frame()
 run_actions.goto_if_requested()

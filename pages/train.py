@@ -7,9 +7,11 @@ moving a widget or closing the tab leaves it training, and this page reads its f
 import streamlit as st
 
 from ffviz.figures.style import LIVE_NAMES
-from pages.common import access_ui, controls, settings, state
-from pages.common.keys import RETRAIN_OVERLAY_KEY
-from pages.common.widgets import check_state_change, current, explain, next_steps, show_failure
+from pages.common.frame import state
+from pages.common.frame.keys import RETRAIN_OVERLAY_KEY
+from pages.common.frame.widgets import check_state_change, current, explain, next_steps, show_failure
+from pages.common.server import access_ui
+from pages.common.train import controls, settings
 
 lr, run_state = current()
 settings.ensure_initialised(lr.reader.config if lr else settings.defaults())

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING
 
 import pytest
 
-from ffviz.manager import stop_runs
+from ffviz.runner.manager import stop_runs
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

@@ -39,6 +39,6 @@ def runs(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("FFVIZ_RUNS_DIR", str(tmp_path))
     monkeypatch.delenv("FFVIZ_SHIPPED_DIR", raising=False)
     yield tmp_path
-    from pages.common import state
+    from pages.common.frame import state
 
     state._manager(str(tmp_path)).shutdown()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ffviz.config import RunConfig
-from ffviz.runs import RunWriter, new_run_dir
-from ffviz.trainer import Trainer
+from ffviz.method.trainer import Trainer
+from ffviz.runner.run_writer import RunWriter
+from ffviz.store.runs import new_run_dir
 
 
 def finished_tiny_run(root: Path, **changes) -> Path:

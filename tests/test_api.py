@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 import ffviz
 from ffviz.api import FIGURES
 from ffviz.cli import main
-from ffviz.runs import RunReader
+from ffviz.store.runs import RunReader
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((REPO / "assets" / "runs").glob("*learnable-default-lambdas"))[0]

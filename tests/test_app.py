@@ -12,8 +12,8 @@ from run_support import finished_tiny_run
 from streamlit.testing.v1 import AppTest
 
 from ffviz.config import RunConfig
-from ffviz.runs import RunReader
-from pages.common.keys import BY_NAME, VIEW_PAGES
+from ffviz.store.runs import RunReader
+from pages.common.frame.keys import BY_NAME, VIEW_PAGES
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = ["pages/home.py", "pages/train.py", *(BY_NAME[name].script for name in VIEW_PAGES)]  # [2:]: the views
@@ -154,7 +154,7 @@ def test_start_a_tiny_run_from_the_train_page_and_see_its_records(runs):
 
 def test_retrain_overlays_the_previous_run_and_reset_clears(finished_run, monkeypatch):
     monkeypatch.setenv("FFVIZ_RUNS_DIR", str(finished_run.parent))
-    from pages.common import state
+    from pages.common.frame import state
 
     at = visit(app().run(), "pages/train.py")
     at.number_input(key="cfg_epochs").set_value(1).run()

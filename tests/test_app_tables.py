@@ -1,4 +1,4 @@
-"""The app's tables agree with the files: one table of pages and session keys (pages/common/keys.py) names every
+"""The app's tables agree with the files: one table of pages and session keys (pages/common/frame/keys.py) names every
 page script, the view pages use its keys, and no module in pages/common imports one that imports it back."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from pages.common.keys import PAGES, VIEW_PAGES, epoch_key, layer_key
-from pages.common.links import decode
+from pages.common.frame.keys import PAGES, VIEW_PAGES, epoch_key, layer_key
+from pages.common.share.links import decode
 
 REPO = Path(__file__).resolve().parents[1]
 COMMON = REPO / "pages" / "common"
@@ -33,22 +33,26 @@ def test_each_view_page_uses_the_tables_keys() -> None:
         assert uses_table or (f'"{epoch_key(name)}"' in text and f'"{layer_key(name)}"' in text), name
 
 
-def _imports(path: Path) -> set[str]:
-    """The pages/common modules a module imports (``from pages.common import a``, ``from pages.common.a import``)."""
-    modules = {f.stem for f in COMMON.glob("*.py") if f.stem != "__init__"}
+def _module(path: Path) -> str:
+    return ".".join(path.relative_to(REPO).with_suffix("").parts)
+
+
+def _imports(path: Path, modules: set[str]) -> set[str]:
+    """The pages/common modules a module imports: ``from pages.common.x import a``, ``from pages.common.x.a import``."""
     out: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module == "pages.common":
-            out |= {a.name for a in node.names if a.name in modules}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pages.common."):
-            out.add(node.module.split(".")[2])
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pages.common"):
+            out |= {f"{node.module}.{a.name}" for a in node.names} & modules
+            out |= {node.module} & modules
         elif isinstance(node, ast.Import):
-            out |= {a.name.split(".")[2] for a in node.names if a.name.startswith("pages.common.")}
-    return out - {path.stem}
+            out |= {a.name for a in node.names} & modules
+    return out - {_module(path)}
 
 
 def test_no_import_cycle_in_pages_common() -> None:
-    graph = {f.stem: _imports(f) for f in COMMON.glob("*.py") if f.stem != "__init__"}
+    files = [f for f in COMMON.rglob("*.py") if f.stem != "__init__"]
+    modules = {_module(f) for f in files}
+    graph = {_module(f): _imports(f, modules) for f in files}
 
     def reaches(start: str, goal: str) -> bool:
         seen, todo = set(), [start]

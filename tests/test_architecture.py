@@ -1,4 +1,5 @@
-"""The torch-free arithmetic of the residual pattern (what the server's limits count) equals the network ffviz/model
+"""The torch-free arithmetic of the residual pattern (what the server's limits count) equals the network
+ffviz/method/model
 builds: the same parameter count for every preset and mode, and the same refusals."""
 
 from __future__ import annotations
@@ -6,11 +7,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ffviz.architecture import parameter_count, validate_widths
 from ffviz.config import RunConfig
-from ffviz.limits import count_parameters as counted_by_limits
-from ffviz.model import build_network, count_parameters
+from ffviz.method.architecture import parameter_count, validate_widths
+from ffviz.method.model import build_network, count_parameters
 from ffviz.presets import PRESETS
+from ffviz.server.limits import count_parameters as counted_by_limits
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
@@ -39,12 +40,12 @@ def test_widths_that_cannot_form_the_pattern_are_refused(widths, size, rule):
 
 
 def test_checking_a_run_against_the_limits_imports_no_torch():
-    """The server checks every Start against its limits: that must not load torch into it (ffviz/runstate.py's
+    """The server checks every Start against its limits: that must not load torch into it (ffviz/store/runstate.py's
     process model keeps the server light)."""
     import subprocess
     import sys
 
-    probe = ("import sys\nfrom ffviz.limits import Limits, check_run\nfrom ffviz.recipes import recipe_config\n"
+    probe = ("import sys\nfrom ffviz.server.limits import Limits, check_run\nfrom ffviz.recipes import recipe_config\n"
              "check_run(recipe_config('classroom'), Limits())\ncheck_run(recipe_config('paper-cifar10'), Limits())\n"
              "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)

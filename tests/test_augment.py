@@ -1,11 +1,11 @@
-"""Tests of the batch augmentations in ffviz.augment (CPU; a CUDA check runs only where a GPU exists)."""
+"""Tests of the batch augmentations in ffviz.method.augment (CPU; a CUDA check runs only where a GPU exists)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from ffviz.augment import augment_batch, random_crop, random_flip
+from ffviz.method.augment import augment_batch, random_crop, random_flip
 
 
 def _gen(seed: int = 0) -> torch.Generator:

@@ -17,13 +17,13 @@ import torch.nn.functional as F
 from streamlit.testing.v1 import AppTest
 
 from ffviz.authors import AuthorsCheckpointError, authors_layout, import_authors, read_authors_file
-from ffviz.checkpoint import load_checkpoint
 from ffviz.cli import main
 from ffviz.config import RunConfig
 from ffviz.data import load_dataset
-from ffviz.evaluate import collect_goodness
-from ffviz.model import build_network
-from ffviz.runs import RunReader
+from ffviz.method.evaluate import collect_goodness
+from ffviz.method.model import build_network
+from ffviz.store.checkpoint import load_checkpoint
+from ffviz.store.runs import RunReader
 
 REPO = Path(__file__).resolve().parents[1]
 WIDTHS = (10, 20)  # 9 layers: the classroom-mini pattern

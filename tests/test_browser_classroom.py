@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from browser_support import BROWSER_MARKS, VIEWPORT, chromium, no_exception, screenshot, serve_app, settle_steady
 
-from ffviz.access import COOKIE
-from ffviz.runs import RunReader
+from ffviz.server.access import COOKIE
+from ffviz.store.runs import RunReader
 
 pytestmark = BROWSER_MARKS
 PASSWORD = "open sesame"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from browser_support import BROWSER_MARKS, chromium, new_page, no_exception, screenshot, serve_app, settle_steady
 
-from pages.common.keys import VIEW_PAGES
+from pages.common.frame.keys import VIEW_PAGES
 
 pytestmark = BROWSER_MARKS
 

@@ -15,7 +15,7 @@ from browser_support import BROWSER_MARKS, chromium, new_page, no_exception, ser
 from hostile import ATTACKS, build_all
 from run_support import finished_tiny_run
 
-from pages.common.keys import PAGES as ALL_PAGES
+from pages.common.frame.keys import PAGES as ALL_PAGES
 
 pytestmark = [*BROWSER_MARKS, pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(),
                                                  reason="reads the server's memory the Linux way")]

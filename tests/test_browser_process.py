@@ -19,7 +19,7 @@ import time
 import pytest
 from browser_support import BROWSER_MARKS, chromium, new_page, no_exception, screenshot, serve_app, settle
 
-from ffviz.runstate import HEARTBEAT
+from ffviz.store.runstate import HEARTBEAT
 
 PAGES = [("Home", ""), ("Assignments", "assignments"), ("Regularizers", "regularizers"), ("Goodness", "goodness"),
          ("Layer contributions", "contributions"), ("Runs", "runs"), ("Compare runs", "compare"), ("The gap", "gap"),

@@ -12,11 +12,20 @@ from pathlib import Path
 import pytest
 import torch
 
-from ffviz.catalog import UploadError, delete_run, export_archive, history_csv, import_upload, scan_runs, summarize
 from ffviz.config import RunConfig
 from ffviz.data import load_dataset
-from ffviz.runs import RunReader, RunWriter, update_meta
-from ffviz.trainer import Trainer
+from ffviz.method.trainer import Trainer
+from ffviz.runner.run_writer import RunWriter
+from ffviz.store.catalog import (
+    UploadError,
+    delete_run,
+    export_archive,
+    history_csv,
+    import_upload,
+    scan_runs,
+    summarize,
+)
+from ffviz.store.runs import RunReader, update_meta
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +128,7 @@ def test_history_csv_has_a_row_per_epoch(run) -> None:
 
 
 def test_retention_keeps_the_newest_and_never_an_active_run(run, tmp_path) -> None:
-    from ffviz.catalog import enforce_retention
+    from ffviz.store.catalog import enforce_retention
 
     dirs = [import_upload(export_archive(run), tmp_path, filename=f"c{i}.zip") for i in range(4)]
     for i, d in enumerate(dirs):  # uploads age by the server's time of receipt, stamped at import
@@ -133,7 +142,7 @@ def test_retention_keeps_the_newest_and_never_an_active_run(run, tmp_path) -> No
 def test_uploads_over_the_stated_limit_are_refused(run, tmp_path, monkeypatch) -> None:
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
-    from ffviz import catalog
+    from ffviz.store import catalog
 
     # the limit the upload box states is the one Streamlit enforces (server.maxUploadSize, MB)
     server = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())["server"]

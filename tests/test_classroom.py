@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ffviz.access import ClassroomSettings, Identity, can_steer, new_token, why_not
-from ffviz.runs import RunReader
+from ffviz.server.access import ClassroomSettings, Identity, can_steer, new_token, why_not
+from ffviz.store.runs import RunReader
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse"
@@ -53,8 +53,11 @@ def _call_as_another_session(run_id: str, action: str) -> None:
     it, then shows what the app shows after any action: the refusal."""
     import streamlit as st
 
-    from ffviz.catalog import summarize
-    from pages.common import FRAME_KEY, access_ui, controls, run_actions, settings, sources
+    from ffviz.store.catalog import summarize
+    from pages.common import FRAME_KEY
+    from pages.common.runs import run_actions, sources
+    from pages.common.server import access_ui
+    from pages.common.train import controls, settings
 
     st.session_state[FRAME_KEY] = True  # as streamlit_app.py marks every run
     if action in ("pause", "step", "stop"):
@@ -78,7 +81,7 @@ def crafted(widget):
 
 
 def manager(runs: Path):
-    from pages.common import state
+    from pages.common.frame import state
 
     return state._manager(str(runs))
 
@@ -153,7 +156,7 @@ def test_a_wrong_password_is_refused(classroom):
     at.text_input(key="teacher_password").input("guess")
     at.button[[b.label for b in at.button].index("Sign in")].click().run()
     ok(at)
-    from pages.common import access_ui
+    from pages.common.server import access_ui
 
     # (AppTest shows the sidebar of a session's first run only; the refusal is drawn there, see the browser test)
     assert at.session_state["_ffviz_token"] not in access_ui._teachers()

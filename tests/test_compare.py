@@ -22,7 +22,7 @@ from ffviz.figures.compare import (
     seconds_per_epoch_figure,
 )
 from ffviz.records import EpochRecord
-from ffviz.runs import RunReader
+from ffviz.store.runs import RunReader
 
 SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "runs"
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from ffviz.config import RunConfig, field_info
-from ffviz.model.build import goodness_spec
+from ffviz.method.model.build import goodness_spec
 
 
 def test_defaults_are_methods_recipe() -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch
 
-from ffviz.checkpoint import load_checkpoint
-from ffviz.distributed import DistContext, batch_part, weights_digest
-from ffviz.model import FFNet
+from ffviz.method.distributed import DistContext, batch_part, weights_digest
+from ffviz.method.model import FFNet
+from ffviz.store.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,9 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-from ffviz.catalog import summarize
-from ffviz.runs import RunReader, list_runs, resume
-from ffviz.trainer import Trainer
+from ffviz.method.trainer import Trainer
+from ffviz.runner.run_writer import resume
+from ffviz.store.catalog import summarize
+from ffviz.store.runs import RunReader, list_runs
 
 
 def test_sigkill_mid_epoch_then_continue(tmp_path) -> None:

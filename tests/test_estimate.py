@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ffviz.estimate import START_SECONDS, expected_seconds
 from ffviz.recipes import recipe_config
+from ffviz.server.estimate import START_SECONDS, expected_seconds
 
 
 def _run(root, name: str, config: dict, records: list[dict]) -> None:

@@ -1,4 +1,5 @@
-"""Each speed trick in ffviz/fast/ (and the DDP wrapper) against the plain form it replaces: values and gradients, on
+"""Each speed trick in ffviz/method/fast/ (and the DDP wrapper) against the plain form it replaces: values and
+gradients, on
 the CPU, tiny shapes. Float32 sums in another order (another SIMD width: AVX2 or AVX-512) differ by a few ulps of
 the largest terms summed, so absolute tolerances scale with each tensor's largest entry (`close`)."""
 
@@ -13,17 +14,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from ffviz.config import RunConfig
-from ffviz.distributed import wrap_ddp
-from ffviz.fast import layout
-from ffviz.fast.activation import activate_and_pool, relu_dropout_goodness
-from ffviz.fast.clip import clip_per_layer
-from ffviz.fast.consts import DeviceConsts
-from ffviz.fast.dropout import keep_mask
-from ffviz.fast.norm import instance_norm
-from ffviz.fast.pool import avg_pool2
-from ffviz.model import FFNet, pooled_goodness
-from ffviz.model.layer import GoodnessSpec
-from ffviz.step import fused_loss
+from ffviz.method.distributed import wrap_ddp
+from ffviz.method.fast import layout
+from ffviz.method.fast.activation import activate_and_pool, relu_dropout_goodness
+from ffviz.method.fast.clip import clip_per_layer
+from ffviz.method.fast.consts import DeviceConsts
+from ffviz.method.fast.dropout import keep_mask
+from ffviz.method.fast.norm import instance_norm
+from ffviz.method.fast.pool import avg_pool2
+from ffviz.method.model import FFNet, pooled_goodness
+from ffviz.method.model.layer import GoodnessSpec
+from ffviz.method.step import fused_loss
 
 
 def close(got: torch.Tensor, want: torch.Tensor, rtol: float = 1e-5) -> None:
@@ -177,7 +178,7 @@ def test_ddp_wrapper_gives_the_plain_gradients() -> None:
     """One gloo process: DDP's all-reduce averages over one rank, so the gradients are the plain loss's."""
     import torch.distributed as dist
 
-    from ffviz.distributed import DistContext
+    from ffviz.method.distributed import DistContext
 
     os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
     os.environ.setdefault("MASTER_PORT", str(29500 + os.getpid() % 1000))
@@ -200,7 +201,7 @@ def test_ddp_wrapper_gives_the_plain_gradients() -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
 def test_captured_step_equals_the_eager_step() -> None:
     from ffviz.data import DataSplits
-    from ffviz.trainer import Trainer
+    from ffviz.method.trainer import Trainer
 
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(96, 1, 8, 8, generator=gen)

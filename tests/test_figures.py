@@ -16,8 +16,9 @@ from ffviz.figures.assignments import channel_order, color_cap
 from ffviz.figures.goodness import ensemble_scores, true_and_wrong
 from ffviz.figures.regularizers import gram_matrix
 from ffviz.figures.style import event_epoch_x, format_changes, layer_colors
-from ffviz.runs import RunReader, RunWriter
-from ffviz.trainer import Callback, Trainer
+from ffviz.method.trainer import Callback, Trainer
+from ffviz.runner.run_writer import RunWriter
+from ffviz.store.runs import RunReader
 
 LAYERS, CLASSES, PROBE = 9, 10, 20
 NAMES = [str(k) for k in range(CLASSES)]

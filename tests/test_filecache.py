@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from ffviz import filecache
-from ffviz.filecache import cached_build, cached_json
+from ffviz.store import filecache
+from ffviz.store.filecache import cached_build, cached_json
 
 
 @pytest.fixture(autouse=True)

@@ -16,10 +16,10 @@ from hostile import ATTACKS, build_all, future_dated
 from run_support import finished_tiny_run
 from streamlit.testing.v1 import AppTest
 
-from ffviz.catalog import UploadError, enforce_retention, export_archive, import_upload, scan_runs
-from ffviz.runs import RunReader
-from ffviz.ui_state import run_label
-from pages.common.keys import PAGES as ALL_PAGES
+from ffviz.server.ui_state import run_label
+from ffviz.store.catalog import UploadError, enforce_retention, export_archive, import_upload, scan_runs
+from ffviz.store.runs import RunReader
+from pages.common.frame.keys import PAGES as ALL_PAGES
 
 REPO = Path(__file__).resolve().parents[1]
 RSS_BUDGET_MIB = 50
@@ -61,7 +61,7 @@ def test_a_downloaded_archive_does_not_carry_its_owners_token(run, tmp_path):
     import io
     import zipfile
 
-    from ffviz.runs import update_meta
+    from ffviz.store.runs import update_meta
 
     copy = tmp_path / run.name
     shutil.copytree(run, copy)
@@ -77,7 +77,7 @@ RSS_SCRIPT = """
 import json, sys
 from pathlib import Path
 import numpy, torch
-from ffviz.catalog import UploadError, import_upload
+from ffviz.store.catalog import UploadError, import_upload
 
 def status(key):  # MiB
     return int(next(l for l in open("/proc/self/status") if l.startswith(key)).split()[1]) / 1024

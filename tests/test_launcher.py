@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ffviz.launcher import Launcher, autogroup_niceness, default_max_running, gpu_count, run_command, wrap
+from ffviz.runner.launcher import Launcher, autogroup_niceness, default_max_running, gpu_count, run_command, wrap
 
 
 def test_the_run_command_is_the_clis_own():
@@ -54,7 +54,7 @@ def test_threads_come_from_the_environment_or_the_share_of_cores():
 def test_a_launched_run_carries_its_niceness_to_its_own_autogroup():
     """With autogroups, niceness orders processes only within a session: a launched run (its own session, under
     nice) renices its session's autogroup, so the server's pages really go first; a CLI run in a terminal does not."""
-    probe = ("from ffviz.launcher import carry_niceness_to_autogroup as c, autogroup_niceness as n; done = c(); "
+    probe = ("from ffviz.runner.launcher import carry_niceness_to_autogroup as c, autogroup_niceness as n; done = c(); "
              "print(done, n())")
     cmd = [sys.executable, "-c", probe]
     launched = subprocess.run(["nice", "-n", "10", *cmd], capture_output=True, text=True, timeout=60,

@@ -10,8 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ffviz.losses import entropy_penalty, orthogonality_penalty
-from ffviz.model import CAWConv, GoodnessSpec, pooled_goodness, static_assignment
+from ffviz.method.losses import entropy_penalty, orthogonality_penalty
+from ffviz.method.model import CAWConv, GoodnessSpec, pooled_goodness, static_assignment
 
 COEFFS = [(0.94, 0.06, 0.05), (0.97, 0.03, 0.03)]  # CIFAR/F-MNIST/Tiny-ImageNet, MNIST
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ffviz.config import RunConfig
-from ffviz.limits import LimitError, Limits, check_run, count_parameters
+from ffviz.server.limits import LimitError, Limits, check_run, count_parameters
 
 DEFAULT = Limits()
 
@@ -50,8 +50,8 @@ def test_sessions_the_queue_and_the_disk_are_bounded():
 def test_parameters_are_counted_without_building_the_network():
     # 20,000 channels: 54 GiB of parameters if allocated; the meta device allocates nothing.
     assert count_parameters(RunConfig(widths=(20_000,))) > 3 * 10 ** 9
-    from ffviz.model.build import build_network
-    from ffviz.model.build import count_parameters as real
+    from ffviz.method.model.build import build_network
+    from ffviz.method.model.build import count_parameters as real
 
     cfg = RunConfig(preset="classroom-mini", image_size=8)
     assert count_parameters(cfg) == real(build_network(cfg, in_channels=1, num_classes=10, image_size=8))

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from ffviz.evaluate import ensemble_logits, split_metrics
-from ffviz.losses import entropy_penalty, layer_contributions, orth_warmup, orthogonality_penalty
-from ffviz.model import static_assignment
+from ffviz.method.evaluate import ensemble_logits, split_metrics
+from ffviz.method.losses import entropy_penalty, layer_contributions, orth_warmup, orthogonality_penalty
+from ffviz.method.model import static_assignment
 
 
 def random_w(c: int, k: int, seed: int = 0) -> torch.Tensor:

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from ffviz.config import RunConfig
-from ffviz.launcher import Launcher
-from ffviz.manager import RunManager
-from ffviz.runs import RunReader
-from ffviz.runstate import HEARTBEAT, pid_alive, run_state
-from ffviz.storage import read_json
+from ffviz.runner.launcher import Launcher
+from ffviz.runner.manager import RunManager
+from ffviz.store.runs import RunReader
+from ffviz.store.runstate import HEARTBEAT, pid_alive, run_state
+from ffviz.store.storage import read_json
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -177,7 +177,7 @@ def test_as_many_runs_train_at_once_as_the_setting_says(tmp_path, monkeypatch) -
 SERVER = textwrap.dedent("""
     import json, sys, time
     from ffviz.config import RunConfig
-    from ffviz.manager import RunManager
+    from ffviz.runner.manager import RunManager
     cfg = RunConfig(preset="classroom-mini", epochs=300, batch_size=64, image_size=8, probe_size=8, device="cpu")
     m = RunManager(sys.argv[1], max_running=1)
     ids = [m.submit(cfg, name="trains"), m.submit(cfg.replace(epochs=1), name="waits")]
@@ -274,6 +274,6 @@ def test_freed_memory_goes_back_to_the_system_on_linux():
     no-op that says so."""
     import sys
 
-    from ffviz.memory import release_free_memory
+    from ffviz.runner.memory import release_free_memory
 
     assert release_free_memory() is sys.platform.startswith("linux")

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ffviz.config import RunConfig
-from ffviz.model import FFNet, build_network, count_parameters, validate_widths
+from ffviz.method.model import FFNet, build_network, count_parameters, validate_widths
 from ffviz.presets import PRESETS
 
 PAPER = (100, 200, 400, 800)

@@ -33,11 +33,11 @@ print(json.dumps({"label": toy.label, "value": toy.value, "help": toy.help}))
 PROBE = r"""
 import json
 from ffviz.config import RunConfig, LIVE_FIELDS
-from ffviz.control import RunControl
+from ffviz.method.control import RunControl
 from ffviz.figures.style import LIVE_NAMES
-from pages.common.fields import slider_options, train_groups
-from pages.common.links import ShareState, config_changes, decode, encode
-from pages.common.share_ui import CONTROL_LABELS
+from pages.common.train.fields import slider_options, train_groups
+from pages.common.share.links import ShareState, config_changes, decode, encode
+from pages.common.share.share_ui import CONTROL_LABELS
 
 state = ShareState(page="train", config=config_changes(RunConfig(lambda_toy=0.3)))
 back, notes = decode(encode(state))

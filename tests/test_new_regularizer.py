@@ -1,5 +1,5 @@
 """Adding a regularizer, as a newcomer would, touches three files: its function and its registry entry in
-ffviz/regularizers.py, its weight field in ffviz/config.py, and this test.
+ffviz/method/regularizers.py, its weight field in ffviz/config.py, and this test.
 
 The test copies the ffviz package to a temporary folder, makes the newcomer's edit there (two package files, nothing
 else), and in a fresh interpreter whose PYTHONPATH is the copy checks that the new term flows everywhere on its own:
@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 # ----------------------------------------------------------------------------------- the newcomer's edit
-# ffviz/regularizers.py: one function, above the registry, and one entry in it
+# ffviz/method/regularizers.py: one function, above the registry, and one entry in it
 TERM = '''
 def toy(w: Any, channels: Any) -> Any:
     """T(W) = Σ_c Σ_k W_ck²: large while W is spread, (L,) per layer."""
@@ -37,7 +37,7 @@ FIELD_BEFORE = "    orth_scaling: str = _f("
 
 
 def newcomer_edit(pkg: Path) -> None:
-    reg = pkg / "regularizers.py"
+    reg = pkg / "method" / "regularizers.py"
     text = reg.read_text()
     assert text.count(REGISTRY_LINE) == 1, "the registry's opening line moved: update this test's anchor"
     start = text.index(REGISTRY_LINE)
@@ -63,9 +63,10 @@ import ffviz
 from ffviz.config import RunConfig
 from ffviz.data import load_dataset
 from ffviz.figures.regularizers import regularizer_figure
-from ffviz.regularizers import REGULARIZERS, get_regularizer
-from ffviz.runs import RunReader, RunWriter, new_run_dir
-from ffviz.trainer import Trainer
+from ffviz.method.regularizers import REGULARIZERS, get_regularizer
+from ffviz.store.runs import RunReader, new_run_dir
+from ffviz.runner.run_writer import RunWriter
+from ffviz.method.trainer import Trainer
 
 assert Path(ffviz.__file__).parent == Path(sys.argv[1]), ffviz.__file__  # the copy, not the original
 TMP = Path(tempfile.mkdtemp())
@@ -151,8 +152,8 @@ def check_the_cli_the_link_and_the_live_controls_offer_its_weight():
     import subprocess
 
     from ffviz.config import LIVE_FIELDS
-    from pages.common.fields import train_groups
-    from pages.common.links import ShareState, config_changes, decode, encode
+    from pages.common.train.fields import train_groups
+    from pages.common.share.links import ShareState, config_changes, decode, encode
 
     usage = subprocess.run([sys.executable, "-m", "ffviz", "train", "--help"], capture_output=True, text=True,
                            check=True).stdout
@@ -187,7 +188,7 @@ def test_a_new_regularizer_is_one_function_one_entry_and_one_config_field(tmp_pa
     original = package_files(ROOT / "ffviz")
     assert package_files(copy) == original
     changed = sorted(f for f in original if not filecmp.cmp(ROOT / "ffviz" / f, copy / f, shallow=False))
-    assert changed == ["config.py", "regularizers.py"]
+    assert changed == ["config.py", "method/regularizers.py"]
 
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(copy)], cwd=tmp_path, capture_output=True, text=True,
                           timeout=600, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin",

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from ffviz import regularizers
 from ffviz.config import RunConfig
 from ffviz.figures.regularizers import regularizer_figure
-from ffviz.losses import regularizer_terms
+from ffviz.method import regularizers
+from ffviz.method.losses import regularizer_terms
+from ffviz.method.regularizers import REGULARIZERS, get_regularizer, penalties, weights
 from ffviz.records import EpochRecord, from_dict
-from ffviz.regularizers import REGULARIZERS, get_regularizer, penalties, weights
-from ffviz.runs import RunReader
-from ffviz.untrusted import parse_record
+from ffviz.store.runs import RunReader
+from ffviz.store.untrusted import parse_record
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(p for p in (ROOT / "assets" / "runs").iterdir() if (p / "epochs.jsonl").exists())

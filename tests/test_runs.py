@@ -8,13 +8,14 @@ import pickle
 import pytest
 import torch
 
-from ffviz import runs
-from ffviz.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ffviz.config import RunConfig
 from ffviz.data import load_dataset
-from ffviz.runs import RunReader, RunWriter, list_runs
-from ffviz.storage import JsonlAppender, JsonlTail
-from ffviz.trainer import Callback, Trainer
+from ffviz.method.trainer import Callback, Trainer
+from ffviz.runner.run_writer import RunWriter
+from ffviz.store import runs
+from ffviz.store.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ffviz.store.runs import RunReader, list_runs
+from ffviz.store.storage import JsonlAppender, JsonlTail
 
 
 @pytest.fixture(scope="module")

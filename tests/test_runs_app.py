@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ffviz.catalog import export_archive, scan_runs
 from ffviz.config import RunConfig
 from ffviz.data import load_dataset
-from ffviz.runs import RunReader, RunWriter
-from ffviz.trainer import Trainer
+from ffviz.method.trainer import Trainer
+from ffviz.runner.run_writer import RunWriter
+from ffviz.store.catalog import export_archive, scan_runs
+from ffviz.store.runs import RunReader
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "assets" / "runs"

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from ffviz.runstate import HEARTBEAT, LAUNCH, PID_REUSE_SECONDS, STALE_SECONDS, Heartbeat, queued_runs, run_state
-from ffviz.storage import atomic_write_json
+from ffviz.store.runstate import HEARTBEAT, LAUNCH, PID_REUSE_SECONDS, STALE_SECONDS, Heartbeat, queued_runs, run_state
+from ffviz.store.storage import atomic_write_json
 
 DEAD_PID = 2 ** 22 + 12345  # above Linux's default pid_max: no such process
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ffviz.config import RunConfig
-from pages.common.links import (
+from pages.common.share.links import (
     CONFIG_FIELDS,
     CONTROLS,
     KEYS,

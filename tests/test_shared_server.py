@@ -10,8 +10,8 @@ import pytest
 from run_support import finished_tiny_run
 from streamlit.testing.v1 import AppTest
 
-from ffviz.catalog import DEFAULT_MAX_RUNS, retention_limit
-from ffviz.runs import update_meta
+from ffviz.store.catalog import DEFAULT_MAX_RUNS, retention_limit
+from ffviz.store.runs import update_meta
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT = 180  # generous: a busy machine (the app's runs train in their own processes beside the test)
@@ -54,7 +54,7 @@ def test_a_new_tab_does_not_open_a_run_another_session_is_training(runs, templat
     (finished,) = old_runs(template, runs, 1)
     teacher = session().run()
     training = start(teacher, epochs=200)  # long: it is still training while the student arrives
-    from pages.common import state
+    from pages.common.frame import state
 
     assert state._manager(str(runs)).info(training).state in ("queued", "starting", "running")
     student = session().run()
@@ -115,7 +115,7 @@ def test_the_runs_page_states_how_many_runs_train_at_once(runs, monkeypatch):
 
 @pytest.mark.parametrize(("raw", "noted"), [(None, False), ("4", False), ("0", True), ("two", True)])
 def test_max_running_reads_the_environment(raw, noted):
-    from ffviz.launcher import default_max_running, max_running_setting
+    from ffviz.runner.launcher import default_max_running, max_running_setting
 
     env = {} if raw is None else {"FFVIZ_MAX_RUNNING": raw}
     got, note = max_running_setting(env)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ffviz.steering import CONTROL, ControlFile, FileControl
+from ffviz.runner.steering import CONTROL, ControlFile, FileControl
 
 
 def test_commands_written_by_the_server_reach_the_run_in_order_once(tmp_path):

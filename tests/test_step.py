@@ -1,10 +1,10 @@
-"""The training step (ffviz.trainer.Trainer._step) against the Forward-Forward rule, computed the authors' way.
+"""The training step (ffviz.method.trainer.Trainer._step) against the Forward-Forward rule, computed the authors' way.
 
 - fused: one forward, the local losses summed, one backward, one optimizer step, clipping per layer; after several
   steps it leaves the same weights as one AdamW per layer, each stepping in turn right after its own backward;
 - lean: each layer's backward right after its forward; the same gradients as fused;
 - no layer computes the gradient of its input (every convolution backward is asked for the weight gradient only);
-- the batched assignments and penalties equal the per-layer ones (the speed tricks in ffviz/fast/ are checked
+- the batched assignments and penalties equal the per-layer ones (the speed tricks in ffviz/method/fast/ are checked
   against their plain forms in tests/test_fast.py).
 """
 
@@ -20,10 +20,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from ffviz.config import RunConfig
 from ffviz.data import DataSplits
-from ffviz.losses import entropy_penalty, orthogonality_penalty, regularizer_terms
-from ffviz.model import FFNet
-from ffviz.step import lean_backward
-from ffviz.trainer import Trainer
+from ffviz.method.losses import entropy_penalty, orthogonality_penalty, regularizer_terms
+from ffviz.method.model import FFNet
+from ffviz.method.step import lean_backward
+from ffviz.method.trainer import Trainer
 
 
 def tiny_data(n: int = 96, size: int = 8, seed: int = 0) -> DataSplits:

@@ -18,10 +18,10 @@ from test_authors import plotly_array
 from ffviz.cli import main
 from ffviz.config import RunConfig
 from ffviz.figures.sweep import RunOutcome, summarize_cells, sweep_heatmap
-from ffviz.runs import RunReader
-from ffviz.storage import read_json
-from ffviz.sweep import Sweep, SweepError, SweepSpec, list_sweeps, outcomes, parse_axis, parse_seeds
-from pages.common.links import decode
+from ffviz.runner.sweep import Sweep, SweepError, SweepSpec, list_sweeps, outcomes, parse_axis, parse_seeds
+from ffviz.store.runs import RunReader
+from ffviz.store.storage import read_json
+from pages.common.share.links import decode
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--preset", "classroom-mini", "--epochs", "1", "--image-size", "8", "--batch-size", "128", "--probe-size",
@@ -168,7 +168,7 @@ def test_a_sweep_started_from_the_page_and_a_class_link(runs):
     assert not at.exception, [e.value for e in at.exception]
     [sweep] = list_sweeps(runs)
     assert sweep.kind == "launched" and all(s.run_id for s in sweep.slots())
-    from pages.common import state
+    from pages.common.frame import state
 
     manager = state._manager(str(runs))
     for s in sweep.slots():

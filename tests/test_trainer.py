@@ -10,11 +10,12 @@ import pytest
 import torch
 
 from ffviz.config import RunConfig
-from ffviz.control import RunControl
 from ffviz.data import load_dataset
+from ffviz.method.control import RunControl
+from ffviz.method.trainer import Callback, Trainer, cosine_lr
 from ffviz.records import EpochRecord
-from ffviz.runs import RunReader, RunWriter, resume
-from ffviz.trainer import Callback, Trainer, cosine_lr
+from ffviz.runner.run_writer import RunWriter, resume
+from ffviz.store.runs import RunReader
 
 # Timing fields legitimately differ between two runs of the same config.
 TIMING = {"time", "images_per_sec", "epoch_seconds"}

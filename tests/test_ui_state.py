@@ -11,18 +11,19 @@ import torch
 
 from ffviz.config import RunConfig
 from ffviz.data import load_dataset
-from ffviz.runs import RunWriter, update_meta
-from ffviz.storage import atomic_write
-from ffviz.ui_state import (
+from ffviz.data.display import image_for_display
+from ffviz.runner.run_writer import RunWriter
+from ffviz.server.ui_state import (
     LiveRun,
     format_seconds,
-    image_for_display,
     progress,
     run_label,
     runs_root,
 )
-from pages.common.fields import other_fields
-from pages.common.fields import slider_options as live_options
+from ffviz.store.runs import update_meta
+from ffviz.store.storage import atomic_write
+from pages.common.train.fields import other_fields
+from pages.common.train.fields import slider_options as live_options
 
 CFG = RunConfig(preset="classroom-mini", epochs=2, batch_size=32, probe_size=8, device="cpu")
 
@@ -30,7 +31,7 @@ CFG = RunConfig(preset="classroom-mini", epochs=2, batch_size=32, probe_size=8, 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """A real 2-epoch run on 128 digits (4 batches an epoch): cheap, and every record kind is there."""
-    from ffviz.trainer import Trainer
+    from ffviz.method.trainer import Trainer
 
     full = load_dataset("digits")
     small = dataclasses.replace(full, train_x=full.train_x[:128], train_y=full.train_y[:128])

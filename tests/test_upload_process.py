@@ -8,8 +8,8 @@ import json
 import pytest
 from run_support import finished_tiny_run
 
-from ffviz.catalog import UploadError, export_archive
-from ffviz.upload_process import import_in_process
+from ffviz.server.upload_process import import_in_process
+from ffviz.store.catalog import UploadError, export_archive
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def test_a_worker_that_fails_midway_leaves_nothing_behind(tmp_path):
     cleaned up, and its last error line is the reason."""
     import sys
 
-    from ffviz.upload_process import run_worker
+    from ffviz.server.upload_process import run_worker
 
     dest = tmp_path / "uploaded"
     script = (f"import pathlib, sys; pathlib.Path({str(dest / 'half-written')!r}).mkdir(parents=True); "

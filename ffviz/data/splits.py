@@ -28,7 +28,7 @@ class DataSplits:
     Images are float32 ``(N, C, H, W)``, already normalised with ``mean``/``std``; labels are int64 ``(N,)`` in
     ``[0, num_classes)``. The tensors may be shared with the in-process cache of `load_dataset`: treat them as
     read-only (copy before any in-place change). ``augment`` tells the trainer to apply
-    `ffviz.augment.augment_batch` (random crop with 4-pixel padding + horizontal flip) to each training batch.
+    `ffviz.method.augment.augment_batch` (random crop with 4-pixel padding + horizontal flip) to each training batch.
     """
 
     name: str

@@ -1,4 +1,5 @@
-"""The regularizers on W (every term of ffviz.regularizers' registry), beside the cross-entropy they compete with, and
+"""The regularizers on W (every term of ffviz.method.regularizers' registry), beside the cross-entropy they compete
+with, and
 the Gram matrix the orthogonality term reads.
 
 loss_l = CE + Σ_r λ_r·schedule_r·R_r(W), by default λ_entropy·H(W) + λ_orth·warm-up·O(W). The raw terms say how far W
@@ -13,7 +14,6 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from ffviz import regularizers
 from ffviz.figures.style import (
     change_markers,
     colorscale,
@@ -24,8 +24,9 @@ from ffviz.figures.style import (
     layer_name,
     merge_layout,
 )
+from ffviz.method import regularizers
+from ffviz.method.regularizers import REGULARIZERS
 from ffviz.records import EpochRecord, EventRecord
-from ffviz.regularizers import REGULARIZERS
 
 CE_COLOR, ENT_COLOR, ORTH_COLOR = "#111111", "#1F77B4", "#E4572E"
 # a term's colour: its own where it has one, else the next of a palette (a newly registered term needs none here)
@@ -86,7 +87,7 @@ def regularizer_figure(epochs: Sequence[EpochRecord], layer: int, events: Sequen
 
 def gram_matrix(w: np.ndarray) -> np.ndarray:
     """(K, K) cosine similarities of W's class columns (the Ŵᵀ Ŵ the orthogonality term pushes towards I), in
-    float64: `ffviz.regularizers.gram_matrix`."""
+    float64: `ffviz.method.regularizers.gram_matrix`."""
     return regularizers.gram_matrix(np.asarray(w, dtype=np.float64))
 
 

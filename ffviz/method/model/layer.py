@@ -1,0 +1,123 @@
+"""One CAW-Conv layer: a 3x3 conv whose channels vote for classes through a learnable soft assignment W.
+
+    y = Dropout(ReLU(Conv3x3(x.detach())))                       # (B, C, H, W)  no gradient crosses layers
+    p = a*mean_hw(y) + b*max_hw(y) - d*min_hw(y)                 # (B, C)  per-channel goodness, not squared
+    T_e = clamp(exp(log_T), 0.1, 100) * 0.995^epoch              # ()      assignment temperature, log_T0 = ln 10
+    W = softmax(A / T_e, dim=classes)                            # (C, K)  each channel spreads one unit over K
+    g = p @ W                                                    # (B, K)  class goodness = the layer's logits
+    h = InstanceNorm(y)                                          # what the next layer sees (goodness read before)
+
+A (C, K) starts at the constant 0.5, so W starts uniform, every g_k is equal and the conv gets zero gradient: A
+moves first and breaks the symmetry through the data. The layer's local loss on g and W is ffviz/method/losses.py.
+(a, b, d) = (0.94, 0.06, 0.05) by default; (0.97, 0.03, 0.03) in the authors' MNIST setting.
+
+With ``assignment="static"`` W is the fixed block one-hot of CwComp/DeeperForward: channel c belongs to class
+c // (C/K), scaled by K/C so that g_k is the mean goodness of class k's block.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ffviz.method.fast import layout
+from ffviz.method.fast.activation import relu_dropout_goodness
+from ffviz.method.fast.norm import instance_norm
+
+
+@dataclass(frozen=True)
+class GoodnessSpec:
+    """How a layer pools goodness and sets its assignment temperature (all from RunConfig)."""
+
+    mean: float = 0.94
+    max: float = 0.06
+    min: float = 0.05
+    temperature: float = 10.0
+    temp_decay: float = 0.995
+    temp_min: float = 0.1
+    temp_max: float = 100.0
+
+
+def pooled_goodness(y: torch.Tensor, spec: GoodnessSpec) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C): a*mean + b*max - d*min over the spatial positions."""
+    return spec.mean * y.mean(dim=(2, 3)) + spec.max * y.amax(dim=(2, 3)) - spec.min * y.amin(dim=(2, 3))
+
+
+def static_assignment(channels: int, num_classes: int) -> torch.Tensor:
+    """(C, K) block one-hot scaled by K/C: contiguous blocks of C/K channels per class."""
+    if channels % num_classes:
+        raise ValueError(f"a layer of {channels} channels cannot be split evenly among {num_classes} classes")
+    per = channels // num_classes
+    w = torch.zeros(channels, num_classes)
+    w[torch.arange(channels), torch.arange(channels) // per] = num_classes / channels
+    return w
+
+
+class CAWConv(nn.Module):
+    """One CAW-Conv layer: the module docstring's maths; its local loss on (g, W) is ffviz.method.losses.ff_loss."""
+
+    def __init__(self, in_channels: int, out_channels: int, num_classes: int, *, stride: int = 1,
+                 dropout: float = 0.1, learnable: bool = True, spec: GoodnessSpec = GoodnessSpec()) -> None:
+        super().__init__()
+        if out_channels % num_classes:
+            raise ValueError(f"out_channels={out_channels} must be divisible by the number of classes "
+                             f"({num_classes}) so channels can be partitioned among classes")
+        self.spec = spec
+        self.learnable = learnable
+        self.conv = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+        self.dropout = dropout
+        # The trainer hands every layer its own generator so that dropout masks depend on the run's seed alone,
+        # not on whatever else (another run in another thread) draws from PyTorch's global RNG.
+        self.generator: torch.Generator | None = None
+        if learnable:
+            # Constant init: at step 0 every class gets the same goodness, so the conv gets zero gradient and
+            # A must break the symmetry first, through the data.
+            self.A = nn.Parameter(torch.full((out_channels, num_classes), 0.5))
+            self.log_T = nn.Parameter(torch.tensor(math.log(spec.temperature)))
+        else:
+            self.register_buffer("W_static", static_assignment(out_channels, num_classes))
+        # decay^epoch: a buffer rather than a Python float so a compiled graph need not recompile every epoch, and
+        # persistent so a loaded checkpoint has exactly the W it was trained with.
+        self.register_buffer("temp_factor", torch.tensor(1.0))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.temp_factor.fill_(self.spec.temp_decay ** epoch)
+
+    def temperature(self) -> torch.Tensor:
+        """T_e = clamp(exp(log T), min, max) * decay^epoch (a 0-dim tensor; NaN for static layers)."""
+        if not self.learnable:
+            return torch.tensor(float("nan"))
+        return self.log_T.exp().clamp(self.spec.temp_min, self.spec.temp_max) * self.temp_factor
+
+    def assignment(self) -> torch.Tensor:
+        """(C, K) channel -> class weights; rows sum to one (learnable) or K/C (static)."""
+        if not self.learnable:
+            return self.W_static
+        return F.softmax(self.A / self.temperature(), dim=1)
+
+    def forward(self, x: torch.Tensor, *, detach_input: bool = True, w: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x (B, Cin, H, W) -> (h (B, C, H', W') for the next layer, g (B, K), p (B, C), W (C, K)).
+
+        ``w``: this layer's assignment when the caller computed it already (`FFNet.assignments` does all layers at
+        once); otherwise it is computed here.
+        """
+        if detach_input:
+            x = x.detach()  # Forward-Forward: no gradient ever crosses into the previous layer
+        # (B, C, H', W') Conv3x3, channels-last inside on the CPU (ffviz.method.fast.layout)
+        z = layout.conv(self.conv, x)
+        # y = Dropout(ReLU(z)) and p = pooled_goodness(y), in one op with a hand-written backward (ffviz.method.fast)
+        y, p = relu_dropout_goodness(z, self.dropout if self.training else 0.0, self.generator, self.spec)
+        w = self.assignment() if w is None else w  # (C, K)
+        with torch.autocast(p.device.type, enabled=False):
+            # float32: under bf16, g (the logits) would keep about 3 significant digits, too few to tell the classes
+            # apart while W is nearly uniform (bf16 training then fails to learn)
+            g = p @ w.to(p.dtype)  # (B, K)
+        # h = InstanceNorm(y), after the goodness. In FF modes it carries no gradient (the next layer detaches its
+        # input), so it runs without autograd (ffviz.method.fast.norm).
+        h = instance_norm(y.detach() if detach_input else y)
+        return h, g, p, w

@@ -1,0 +1,145 @@
+"""The writer side of a run folder: what a run records as it goes, and continuing a run from its checkpoint.
+
+    trainer = Trainer(cfg, callbacks=[RunWriter(run_dir)])      # writes the folder described in ffviz/store/runs.py
+    trainer = resume(run_dir, epochs=30)                          # continues it from checkpoints/last.pt
+
+Kept apart from ffviz/store/runs.py (the readers) because it needs the trainer and torch, which a server drawing pages
+never imports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ffviz import records
+from ffviz.config import RunConfig
+from ffviz.data import DataSplits
+from ffviz.data.display import image_for_display
+from ffviz.method.trainer import Callback, Trainer
+from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
+from ffviz.store.checkpoint import load_checkpoint, save_checkpoint
+from ffviz.store.storage import JsonlAppender, JsonlTail, atomic_write, atomic_write_json, read_json
+
+PROBES = "probes.npz"  # the probe images' pixels, uint8, so a page shows them without loading the dataset (or torch)
+
+
+def write_probes(run_dir: Path, data: DataSplits, probe_size: int) -> None:
+    """The first probe_size validation images (the ones every snapshot's probe_index points at) as display pixels:
+    pixels (N, H, W) or (N, H, W, 3) uint8."""
+    probe = min(probe_size, len(data.val_y))
+    x = data.val_x[:probe].detach().float().cpu().numpy()  # (N, C, H, W), normalised
+    pixels = np.stack([image_for_display(img, data.mean, data.std) for img in x]) if probe else np.zeros((0, 1, 1))
+    atomic_write(Path(run_dir) / PROBES, lambda f: np.savez_compressed(f, pixels=pixels.astype(np.uint8)))
+
+
+class RunWriter(Callback):
+    """Writes everything a run emits into its folder. Resuming into an existing folder appends to it."""
+
+    def __init__(self, run_dir: Path | str, *, name: str | None = None) -> None:
+        self.dir = Path(run_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "snapshots").mkdir(exist_ok=True)
+        (self.dir / "checkpoints").mkdir(exist_ok=True)
+        self.name = name
+        self._batches = JsonlAppender(self.dir / "batches.jsonl")
+        self._epochs = JsonlAppender(self.dir / "epochs.jsonl")
+        self._events = JsonlAppender(self.dir / "events.jsonl")
+        self.meta: dict[str, Any] = read_json(self.dir / "meta.json") if (self.dir / "meta.json").exists() else {}
+
+    def on_start(self, trainer: Trainer) -> None:
+        if not (self.dir / "config.json").exists():
+            atomic_write_json(self.dir / "config.json", trainer.cfg.to_dict())
+        if trainer.epoch == 0:
+            # A fresh start into this folder: drop records from an earlier attempt that never finished an epoch.
+            for f in ("batches.jsonl", "epochs.jsonl"):
+                (self.dir / f).write_bytes(b"")
+        else:
+            self._truncate_after(trainer.step, trainer.epoch)
+        data = trainer.data
+        self.meta.update({
+            "name": self.name or self.meta.get("name") or self.dir.name, "status": "running",
+            "created": self.meta.get("created") or dt.datetime.now().isoformat(timespec="seconds"),
+            "device": trainer.device_name, "num_parameters": trainer.num_parameters,
+            "num_layers": trainer.model.num_layers, "widths": list(trainer.model.widths),
+            "dataset": data.name, "num_classes": data.num_classes, "class_names": list(data.class_names),
+            "in_channels": data.in_channels, "image_size": data.image_size,
+            "split_sizes": [len(data.train_y), len(data.val_y), len(data.test_y)],
+            "epochs_done": trainer.epoch, "pid": os.getpid(), "host": socket.gethostname(), "error": None,
+        })
+        self._write_meta()
+        if not (self.dir / PROBES).exists():
+            write_probes(self.dir, trainer.data, trainer.cfg.probe_size)
+
+    def on_batch(self, trainer: Trainer, record: BatchRecord) -> None:
+        self._batches.append(records.to_dict(record))
+
+    def on_epoch(self, trainer: Trainer, record: EpochRecord, snapshot: Snapshot) -> None:
+        arrays = snapshot.to_arrays()
+        atomic_write(self.dir / "snapshots" / f"epoch_{record.epoch:04d}.npz", lambda f: np.savez(f, **arrays))
+        # Order matters for a kill at any moment: the snapshot before the record (a reader that sees an epoch can
+        # open its snapshot), the record before the checkpoint (a resume from an older checkpoint drops the newer
+        # records and replays them, while a checkpoint newer than the records would leave a hole in the history).
+        self._batches.sync()
+        self._epochs.append(records.to_dict(record))
+        self._epochs.sync()
+        if record.epoch > 0:
+            save_checkpoint(self.dir / "checkpoints" / "last.pt", trainer.state_dict())
+        self.meta["epochs_done"] = record.epoch
+        self._write_meta()
+
+    def on_event(self, trainer: Trainer, record: EventRecord) -> None:
+        self._events.append(records.to_dict(record))
+        self._events.sync()
+        status = {"pause": "paused", "resume": "running", "step": "running"}.get(record.action)
+        if status and self.meta.get("status") != status:
+            self.meta["status"] = status
+            self._write_meta()
+
+    def on_end(self, trainer: Trainer, status: str, test: TestRecord | None) -> None:
+        if test is not None:
+            atomic_write_json(self.dir / "test.json", records.to_dict(test))
+            save_checkpoint(self.dir / "checkpoints" / "final.pt", trainer.state_dict())
+        self.meta.update({"status": status, "error": trainer.error, "epochs_done": trainer.epoch,
+                          "train_time": trainer.train_time, "pid": None,
+                          "ended": dt.datetime.now().isoformat(timespec="seconds")})
+        self._write_meta()
+        for f in (self._batches, self._epochs, self._events):
+            f.close()
+
+    def _write_meta(self) -> None:
+        atomic_write_json(self.dir / "meta.json", self.meta)
+
+    def _truncate_after(self, step: int, epoch: int) -> None:
+        """On resume, drop records written after the checkpoint (a partial epoch that will be replayed)."""
+        self._batches.close()
+        self._epochs.close()
+        for fname, keep in (("batches.jsonl", lambda r: r["step"] <= step),
+                            ("epochs.jsonl", lambda r: r["epoch"] <= epoch)):
+            path = self.dir / fname
+            kept = b"".join(json.dumps(r, allow_nan=True).encode() + b"\n" for r in JsonlTail(path).read_new()
+                            if keep(r))
+            atomic_write(path, lambda f, data=kept: f.write(data))
+        self._batches = JsonlAppender(self.dir / "batches.jsonl")
+        self._epochs = JsonlAppender(self.dir / "epochs.jsonl")
+
+
+def resume(run_dir: Path | str, *, callbacks: list[Callback] | tuple[Callback, ...] = (), control=None,
+           epochs: int | None = None, data=None) -> Trainer:
+    """A trainer that continues the run in run_dir from its last checkpoint (optionally to more epochs)."""
+    run_dir = Path(run_dir)
+    # last.pt is the newest; a shipped or uploaded run may carry only final.pt.
+    paths = [p for p in (run_dir / "checkpoints" / "last.pt", run_dir / "checkpoints" / "final.pt") if p.exists()]
+    if not paths:
+        raise FileNotFoundError(f"{run_dir} has no checkpoint to resume from (it never finished an epoch)")
+    ck = load_checkpoint(paths[0])
+    if epochs is not None:
+        ck["config"] = {**ck["config"], "epochs": int(epochs)}
+    return Trainer(RunConfig.from_dict(ck["config"]), checkpoint=ck, data=data, control=control,
+                   callbacks=[RunWriter(run_dir), *callbacks])

@@ -1,0 +1,163 @@
+"""Run folders: what a run writes as it goes, and how anyone reads it back, even while it is still running.
+
+    runs/20261126-172000-learnable-classroom/
+        config.json        the RunConfig the run started with (live changes are events)
+        meta.json          status, device, parameter count, dataset facts, error; rewritten atomically
+        batches.jsonl      BatchRecord per line            (appended; a torn last line is ignored)
+        epochs.jsonl       EpochRecord per line, from epoch 0
+        events.jsonl       EventRecord per line
+        test.json          TestRecord, once finished
+        snapshots/epoch_0003.npz   Snapshot of each epoch (W of every layer, probe goodness, predictions)
+        checkpoints/last.pt        after every epoch;  checkpoints/final.pt  once finished
+        heartbeat.json     the run process's pid and host, rewritten every second (ffviz/store/runstate.py)
+        control.json       commands a server wrote for the run (ffviz/runner/steering.py)
+        process.log        the run process's output, when a server launched it (ffviz/runner/launcher.py)
+
+This module only reads (and creates folders): JSON, JSON lines and npz, no torch, so a server draws every page
+without importing it. The writer side, ``RunWriter`` and ``resume``, lives in ffviz/runner/run_writer.py: it needs
+the trainer and torch, and the store imports nothing of the runner.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ffviz.config import RunConfig
+from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
+from ffviz.store.filecache import cached_json
+from ffviz.store.storage import JsonlTail, atomic_write_json, read_json
+from ffviz.store.untrusted import clean_meta, parse_record
+
+# Snapshots a RunReader keeps in memory, the least recently used dropped first: a paper-size run has hundreds of
+# epochs and a resnet17 snapshot is a few MB, while a view scrubs around a handful at a time.
+SNAPSHOT_CACHE = 12
+
+
+def new_run_dir(root: Path | str, cfg: RunConfig, name: str | None = None) -> Path:
+    """A fresh, uniquely named folder under root: <time>-<mode>-<preset>[-name]."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{cfg.mode}-{cfg.preset}" + (f"-{_slug(name)}" if name else "")
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(1000):
+        path = root / (base if i == 0 else f"{base}-{i}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a new run folder under {root}")
+
+
+def init_run_dir(run_dir: Path, cfg: RunConfig, *, name: str | None = None, owner: str | None = None) -> None:
+    """Write the config and a "queued" meta, so the folder is a listed run before its first epoch. ``queued_at``
+    orders the on-disk queue (ffviz/store/runstate.py); ``owner``: the session that may steer it
+    (ffviz/server/access.py), none
+    for the teacher's runs."""
+    atomic_write_json(run_dir / "config.json", cfg.to_dict())
+    meta = {"name": name or run_dir.name, "status": "queued", "queued_at": time.time(),
+            "created": dt.datetime.now().isoformat(timespec="seconds")}
+    if owner:
+        meta["owner"] = owner
+    atomic_write_json(run_dir / "meta.json", meta)
+
+
+def update_meta(run_dir: Path, **changes: Any) -> None:
+    path = Path(run_dir) / "meta.json"
+    meta = read_json(path) if path.exists() else {}
+    meta.update(changes)
+    atomic_write_json(path, meta)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "run"
+
+
+class RunReader:
+    """Reads a run folder; ``refresh`` picks up what was appended since the last call (cheap to poll)."""
+
+    def __init__(self, run_dir: Path | str) -> None:
+        self.dir = Path(run_dir)
+        if not (self.dir / "config.json").exists():
+            raise FileNotFoundError(f"{self.dir} is not an ffviz run folder (no config.json)")
+        self.config = RunConfig.from_dict(read_json(self.dir / "config.json"))
+        self.batches: list[BatchRecord] = []
+        self.epochs: list[EpochRecord] = []
+        self.events: list[EventRecord] = []
+        self._tails = {"batches": JsonlTail(self.dir / "batches.jsonl"),
+                       "epochs": JsonlTail(self.dir / "epochs.jsonl"),
+                       "events": JsonlTail(self.dir / "events.jsonl")}
+        self._snapshots: OrderedDict[int, Snapshot] = OrderedDict()  # an LRU of SNAPSHOT_CACHE epochs
+        self.refresh()
+
+    def refresh(self) -> bool:
+        """Read new records; True when anything arrived."""
+        grew = False
+        for key, tail in self._tails.items():
+            rows = [rec for r in tail.read_new() if (rec := _record_or_none(r)) is not None]
+            getattr(self, key).extend(rows)
+            grew |= bool(rows)
+        return grew
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return clean_run_meta(self.dir)
+
+    @property
+    def test(self) -> TestRecord | None:
+        path = self.dir / "test.json"
+        try:
+            rec = parse_record(read_json(path)) if path.exists() else None
+        except ValueError:
+            return None
+        return rec if isinstance(rec, TestRecord) else None
+
+    def snapshot(self, epoch: int) -> Snapshot:
+        """The Snapshot of one epoch, read once while it stays among the SNAPSHOT_CACHE most recently used. Not
+        thread-safe on its own: the app's LiveRun calls it under its lock."""
+        if epoch in self._snapshots:
+            self._snapshots.move_to_end(epoch)
+            return self._snapshots[epoch]
+        with np.load(self.dir / "snapshots" / f"epoch_{epoch:04d}.npz") as a:
+            snap = Snapshot.from_arrays(dict(a))
+        self._snapshots[epoch] = snap
+        while len(self._snapshots) > SNAPSHOT_CACHE:
+            self._snapshots.popitem(last=False)
+        return snap
+
+    def checkpoint(self, which: str = "last") -> dict[str, Any]:
+        from ffviz.store.checkpoint import load_checkpoint  # torch: only where a checkpoint is really read
+
+        return load_checkpoint(self.dir / "checkpoints" / f"{which}.pt")
+
+
+def _record_or_none(d: Any) -> Any:
+    """A record of the schema's types, or None for a line that is not one (skipped: one bad line from an upload or an
+    older writer must not break every page that reads the run)."""
+    try:
+        return parse_record(d)
+    except ValueError:
+        return None
+def clean_run_meta(run_dir: Path | str) -> dict[str, Any]:
+    """meta.json with every known key of its documented type (a wrong one is dropped: see untrusted.clean_meta); {}
+    when there is none or it does not read. Parsed once while unchanged: pages read every run's meta on every draw."""
+    try:
+        return clean_meta(cached_json(Path(run_dir) / "meta.json"))
+    except (OSError, ValueError):
+        return {}
+
+
+def list_runs(root: Path | str) -> list[Path]:
+    """Run folders directly under root, newest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return sorted((p for p in root.iterdir() if (p / "config.json").exists()), key=lambda p: p.name, reverse=True)
+

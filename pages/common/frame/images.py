@@ -1,0 +1,54 @@
+"""The probe images themselves, for showing one next to its goodness.
+
+A run writes its probe images' pixels into its folder (``probes.npz``, see ffviz/runner/run_writer.py), so a page shows
+them by reading one small npz. Only for an older run folder without that file is the dataset loaded here, which
+imports torch into the server (lazily, on that page only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from ffviz.config import RunConfig
+from ffviz.data import MissingDataError, load_dataset
+from ffviz.data.display import image_for_display
+
+PROBES = "probes.npz"  # as ffviz.runner.run_writer.PROBES (not imported from there: that module needs torch)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _probe_pixels(path: str, signature: float) -> np.ndarray | None:
+    del signature  # the cache key: a continued run may rewrite the file
+    try:
+        with np.load(path) as a:
+            return np.asarray(a["pixels"])
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+@st.cache_resource(show_spinner="Loading the validation images…", max_entries=2)
+def _validation_images(dataset: str, data_root: str, image_size: int, channels: int, seed: int):
+    try:
+        splits = load_dataset(dataset, root=data_root, image_size=image_size or None, channels=channels or None,
+                              seed=seed, download=False)
+    except (MissingDataError, ValueError, OSError):
+        return None
+    return splits.val_x.numpy().copy(), tuple(splits.mean), tuple(splits.std)
+
+
+def validation_image(cfg: RunConfig, index: int, run_dir: Path | None = None) -> np.ndarray | None:
+    """Pixels of validation image ``index`` of the run's dataset, or None when they are not here. ``run_dir``: the
+    run's folder, whose probes.npz holds the probe images."""
+    path = Path(run_dir) / PROBES if run_dir is not None else None
+    if path is not None and path.exists():
+        pixels = _probe_pixels(str(path), path.stat().st_mtime)
+        if pixels is not None and 0 <= index < len(pixels):
+            return pixels[index]
+    found = _validation_images(cfg.dataset, cfg.data_root, cfg.image_size, cfg.channels, cfg.seed)
+    if found is None or not 0 <= index < len(found[0]):
+        return None
+    x, mean, std = found
+    return image_for_display(x[index], mean, std)

@@ -1,0 +1,137 @@
+"""Where a session's state lives: one RunManager per server, one LiveRun per run folder, the current run per session.
+
+A run's state always comes from its folder (ffviz/store/runstate.py): the server launches runs as processes and keeps
+nothing about them that a restart would lose.
+
+The current run is kept in ``st.session_state["run"]`` and mirrored into the URL (``?run=<run id>``), so a tab
+closed and reopened on the same URL finds the same run; a session with neither opens the most recent run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from ffviz.config import RunConfig
+from ffviz.runner.launcher import max_running_setting
+from ffviz.runner.manager import RunManager
+from ffviz.server.ui_state import LiveRun, runs_root
+from ffviz.store.catalog import enforce_retention, retention_limit
+from ffviz.store.runs import clean_run_meta, list_runs
+from ffviz.store.runstate import ACTIVE, run_state
+from pages.common import require_frame
+from pages.common.frame.keys import RETRAIN_OVERLAY_KEY, RUN_KEY
+from pages.common.runs import sources
+from pages.common.server import access_ui
+
+
+@st.cache_resource(show_spinner=False)
+def _manager(root: str) -> RunManager:
+    return RunManager(root, max_running=max_running_setting()[0])
+
+
+def manager() -> RunManager:
+    """The server's one RunManager (per runs folder): it launches each run as a process and starts the queue."""
+    return _manager(str(runs_root()))
+
+
+def root() -> Path:
+    return runs_root()
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _live(run_dir: str) -> LiveRun:
+    return LiveRun(run_dir)
+
+
+def live(run_id: str | None) -> LiveRun | None:
+    """The shared reader of a run, refreshed (only new lines are read); None when there is no such run."""
+    path = sources.find_run(run_id)  # the runs folder, its uploads, or the shipped runs
+    if path is None:
+        return None
+    lr = _live(str(path))
+    lr.refresh()
+    return lr
+
+
+def status(run_id: str | None, meta: dict | None = None) -> str:
+    """The run's state, from its folder (ffviz/store/runstate.py); "" when there is no such run."""
+    path = sources.find_run(run_id)
+    return run_state(path, meta) if path is not None else ""
+
+
+def is_managed_active(run_id: str | None) -> bool:
+    """True when the run is in this server's runs folder and may still change (so it can be steered)."""
+    path = sources.find_run(run_id)
+    return path is not None and path.parent == root() and run_state(path) in ACTIVE
+
+
+def run_ids() -> list[str]:
+    """The runs folder's runs, newest first (a fresh session opens the first; shipped runs are opened by choice)."""
+    return [p.name for p in list_runs(root())]
+
+
+def current_run_id() -> str | None:
+    """The session's run; on a fresh session, the URL's ``?run=``, else the most recent run."""
+    require_frame()
+    ss = st.session_state
+    if RUN_KEY not in ss:
+        wanted = st.query_params.get(RUN_KEY)
+        # Not a run this server is training for another session: on a shared classroom server a new tab would
+        # otherwise land on a classmate's run, with its Pause and Stop buttons.
+        ids = [run_id for run_id in run_ids() if not is_managed_active(run_id)]
+        ss[RUN_KEY] = wanted if sources.find_run(wanted) else (ids[0] if ids else "")
+    return ss[RUN_KEY] or None
+
+
+def set_current_run(run_id: str | None) -> None:
+    st.session_state[RUN_KEY] = run_id or ""
+    sync_url()
+
+
+def sync_url() -> None:
+    """Mirror the current run into the URL (it is dropped on page switches; this puts it back)."""
+    run_id = st.session_state.get(RUN_KEY) or None
+    if run_id and st.query_params.get(RUN_KEY) != run_id:
+        st.query_params[RUN_KEY] = run_id
+    elif not run_id and RUN_KEY in st.query_params:
+        del st.query_params[RUN_KEY]
+
+
+def submit(cfg: RunConfig, *, compare_with: str | None = None) -> str | None:
+    """Start a run with this config, owned by this session, and make it the session's current run; ``compare_with``
+    is overlaid on it. None when the server's limits refuse it (the page shows why, see access_ui.show_denied)."""
+    if not access_ui.check_submit(cfg, manager().active()):
+        return None
+    run_id = manager().submit(cfg, owner=access_ui.identity().token)
+    st.session_state[RETRAIN_OVERLAY_KEY] = compare_with
+    set_current_run(run_id)
+    keep_bounded(root())
+    return run_id
+
+
+def keep_bounded(folder: Path) -> None:
+    """Apply the retention policy (ffviz.store.catalog) to a runs or uploads folder after a run was added to it: as many
+    runs as it keeps; uploads also within the disk the server's limits give them (the runs folder's own disk limit
+    refuses new runs instead, so that no one's finished run goes because someone else started one)."""
+    limit, _ = retention_limit()
+    uploads = Path(folder) == sources.uploaded_root()
+    # never an active run: their folders say so
+    enforce_retention(folder, max_runs=limit, max_bytes=access_ui.limits().max_uploads_bytes if uploads else None)
+
+
+def refresh_every(state: str) -> float | None:
+    """The live pages poll once a second while a run may still write, and not at all once it is over."""
+    return 1.0 if state in ACTIVE else None
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def latest_finished() -> str | None:
+    """The most recent run that trained to its end, for "Open a finished run"."""
+    for p in (d for r in sources.roots().values() for d in list_runs(r)):  # shipped runs last
+        if clean_run_meta(p).get("status") == "finished":
+            return p.name
+    return None

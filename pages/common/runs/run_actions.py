@@ -1,0 +1,192 @@
+"""What can be done with one run on the Runs page: open it, download it, continue it, delete it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import streamlit as st
+
+from ffviz.config import RunConfig
+from ffviz.server import access
+from ffviz.server.ui_state import runs_root
+from ffviz.store.catalog import (
+    RunSummary,
+    delete_run,
+    export_archive,
+    history_csv,
+)
+from ffviz.store.runs import RunReader, new_run_dir, update_meta
+from ffviz.store.runstate import ACTIVE
+from pages.common.frame import state
+from pages.common.frame.keys import RUNS_GOTO_KEY as GOTO_KEY
+from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY
+from pages.common.frame.text import plain
+from pages.common.frame.widgets import STATUS_COLORS
+from pages.common.runs import sources
+from pages.common.server import access_ui
+from pages.common.share import classroom
+from pages.common.train import settings
+
+CONTINUABLE = ("finished", "stopped", "interrupted")
+
+
+# ----------------------------------------------------------------------------------------------------- one run
+def goto_if_requested() -> None:
+    """A callback asked for another page (Open, Continue): go there, the run in the URL."""
+    if goto := st.session_state.pop(GOTO_KEY, None):
+        st.switch_page(goto, query_params={state.RUN_KEY: state.current_run_id() or ""})
+
+
+def _checkpoint(run_dir: Path) -> Path | None:
+    return next((p for p in (run_dir / "checkpoints" / "final.pt", run_dir / "checkpoints" / "last.pt")
+                 if p.exists()), None)
+
+
+def _has_history(run_dir: Path) -> bool:
+    path = run_dir / "epochs.jsonl"
+    return path.exists() and path.stat().st_size > 0
+
+
+def actions(row: RunSummary) -> None:
+    """What can be done with the picked run: open it, download it, continue it, delete it."""
+    with st.container(border=True):
+        with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+            st.markdown(f"#### {plain(row.name)}")
+            st.badge(row.status, color=STATUS_COLORS.get(row.status, "gray"))
+            st.badge(row.source, color="violet" if row.source == "shipped" else "gray")
+        test = "–" if row.test_acc is None else f"{row.test_acc:.1f}%"
+        st.caption(f"{plain(row.run_id)} · {row.dataset} · {row.preset} · {row.mode} · epoch {row.epochs_done}/"
+                   f"{row.epochs} · test accuracy {test} · {row.device or 'device unknown'}")
+        if row.error:
+            st.error(f"This run failed: {plain(row.error)}", icon=":material/error:")
+        history = _has_history(row.dir)
+        with st.container(horizontal=True, gap="small"):
+            st.button("Open", icon=":material/visibility:", type="primary", key="runs_open", on_click=_open,
+                      args=(row.run_id,), disabled=not history or classroom.locked("run_picker"),
+                      help="Show this run on every page (Assignments, Regularizers, Goodness, Layer contributions)."
+                      if history else "This run has no history to show (a bare checkpoint): continue it first.")
+            _downloads(row, history)
+        _continue_block(row)
+        _delete_block(row)
+
+
+def _open(run_id: str) -> None:
+    settings.open_run(run_id)
+    st.session_state[GOTO_KEY] = "pages/assignments.py"
+
+
+def _downloads(row: RunSummary, history: bool) -> None:
+    run_dir, ck = row.dir, _checkpoint(row.dir)
+    st.download_button("Run archive (.zip)", data=lambda: export_archive(run_dir), file_name=f"{row.run_id}.zip",
+                       mime="application/zip", icon=":material/folder_zip:", key="runs_dl_zip", on_click="ignore",
+                       help="The whole run folder (records, snapshots, final checkpoint): upload it to any ffviz.")
+    st.download_button("Checkpoint (.pt)", data=(lambda: ck.read_bytes()) if ck else b"", on_click="ignore",
+                       file_name=f"{row.run_id}-{ck.name if ck else 'none.pt'}", mime="application/octet-stream",
+                       icon=":material/download:", key="runs_dl_ckpt", disabled=ck is None,
+                       help="The weights with their config; load with ffviz.store.checkpoint.load_checkpoint."
+                       if ck else "This run has no checkpoint (it never finished an epoch).")
+    st.download_button("History (.csv)", data=lambda: history_csv(RunReader(run_dir)), mime="text/csv",
+                       file_name=f"{row.run_id}-history.csv", icon=":material/table:", key="runs_dl_csv",
+                       on_click="ignore", disabled=not history, help="One row per epoch, one column per metric "
+                       "and layer.")
+
+
+def _continue_block(row: RunSummary) -> None:
+    locked = classroom.locked("start") or classroom.hidden("start")
+    # A shipped run is continued as a copy of one's own; any other run, by its owner or the teacher only.
+    others = None if row.source == "shipped" else access.why_not(access_ui.identity(), {"owner": row.owner})
+    ok = row.status in CONTINUABLE and _checkpoint(row.dir) is not None and not locked and others is None
+    why = ("Training is locked by this classroom link." if locked else others or "" if ok or others else
+           "Only a finished, stopped or interrupted run with a checkpoint can be continued.")
+    st.session_state.setdefault("runs_more", 5)
+    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
+    more = c1.number_input("More epochs", min_value=1, max_value=access_ui.limits().max_epochs, step=1,
+                           key="runs_more", disabled=not ok)
+    with c2:
+        st.button(f"Continue for {more} more epochs", icon=":material/fast_forward:", key="runs_continue",
+                  on_click=_continue, args=(row, int(more)), disabled=not ok,
+                  help=why or ("From its checkpoint, adding to the same history. A shipped run is first copied to "
+                               "the runs folder." if row.source == "shipped" else "From its checkpoint, adding to "
+                               "the same history."))
+        if row.source == "shipped" and ok:
+            st.caption("Shipped runs stay as they are: the continuation trains a copy in the runs folder.")
+        elif others:
+            st.caption(f":material/visibility: {others}")
+
+
+def copy_shipped(run_dir: Path) -> Path:
+    """A copy of a shipped run in the runs folder, to continue (shipped runs are never written to)."""
+    cfg = RunConfig.from_dict(RunReader(run_dir).config.to_dict())
+    name = RunReader(run_dir).meta.get("name") or run_dir.name
+    dest = new_run_dir(runs_root(), cfg, f"{name} continued")
+    shutil.copytree(run_dir, dest, dirs_exist_ok=True)
+    update_meta(dest, name=f"{name} (continued)", created=dt.datetime.now().isoformat(timespec="seconds"),
+                continued_from=run_dir.name, pid=None)
+    return dest
+
+
+def continue_run(row: RunSummary, more: int) -> str | None:
+    """Queue row's run for ``more`` epochs beyond where it stopped (a shipped run: its copy). Returns the run id, or
+    None when this session may not (not its run, or beyond the server's limits: the message is kept to show)."""
+    shipped = sources.is_shipped(row.dir)
+    if not shipped and not access_ui.guard({"owner": row.owner}, "continue this run"):
+        return None
+    cfg = RunReader(row.dir).config.replace(epochs=row.epochs_done + more)
+    if not access_ui.check_submit(cfg, state.manager().active(), new_run=shipped):
+        return None
+    run_dir = copy_shipped(row.dir) if shipped else row.dir
+    run_id = state.manager().submit_continue(run_dir, epochs=row.epochs_done + more)
+    state.keep_bounded(run_dir.parent)  # a shipped run's copy is one more run in the runs folder
+    return run_id
+
+
+def _continue(row: RunSummary, more: int) -> None:
+    try:
+        run_id = continue_run(row, more)
+    except (ValueError, FileNotFoundError, OSError) as e:
+        st.session_state[MSG_KEY] = ("error", f"Could not continue {row.name}: {e}")
+        return
+    if run_id is None:
+        return
+    state.set_current_run(run_id)
+    st.session_state[GOTO_KEY] = "pages/train.py"
+
+
+def _delete_block(row: RunSummary) -> None:
+    ss = st.session_state
+    if row.source == "shipped":
+        st.caption(":material/lock: This run ships with ffviz and cannot be deleted. Continuing it trains a copy.")
+        return
+    if classroom.current().classroom:
+        st.caption(":material/lock: Deleting runs is switched off in this classroom.")
+        return
+    others = access.why_not(access_ui.identity(), {"owner": row.owner})
+    if ss.get("_runs_confirm") != row.run_id:
+        active = row.status in ACTIVE
+        st.button("Delete…", icon=":material/delete:", key="runs_delete", disabled=active or others is not None,
+                  on_click=lambda: ss.__setitem__("_runs_confirm", row.run_id),
+                  help=others or ("Stop it first: a run that is training cannot be deleted." if active else
+                                  "Asks for a confirmation first."))
+        return
+    st.warning(f"Delete **{plain(row.name)}** and everything it recorded? This cannot be undone.",
+               icon=":material/delete:")
+    with st.container(horizontal=True, gap="small"):
+        st.button("Yes, delete it", type="primary", key="runs_delete_yes", on_click=_delete, args=(row,))
+        st.button("Cancel", key="runs_delete_no", on_click=lambda: ss.pop("_runs_confirm", None))
+
+
+def _delete(row: RunSummary) -> None:
+    ss = st.session_state
+    ss.pop("_runs_confirm", None)
+    if not access_ui.guard({"owner": row.owner}, "delete this run"):
+        return
+    try:
+        delete_run(row.dir, protected_roots=[sources.shipped_root()])
+    except (PermissionError, FileNotFoundError, OSError) as e:
+        ss[MSG_KEY] = ("error", str(e))
+        return
+    if state.current_run_id() == row.run_id:
+        state.set_current_run(None)
+    ss[MSG_KEY] = ("success", f"Deleted {row.name}.")

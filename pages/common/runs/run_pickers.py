@@ -1,0 +1,69 @@
+"""The runs a comparison reads: the Compare page's default pair and the Gap page's pickers, one run per mode."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ffviz.comparison import GAP_MODES, MODE_NAMES, ComparedRun, unique_labels
+from ffviz.config import RunConfig
+from ffviz.store.catalog import (
+    RunSummary,
+)
+from pages.common.frame import state
+from pages.common.frame.keys import GAP_KEYS
+
+
+# ----------------------------------------------------------------------------------------------------- comparing
+def compared(run_ids: list[str]) -> list[ComparedRun]:
+    """The runs a comparison reads, each labelled by its name (numbered where two share one)."""
+    runs = [ComparedRun.of(lr.reader) for r in run_ids if (lr := state.live(r)) is not None]
+    for run, name in zip(runs, unique_labels([r.label for r in runs]), strict=True):
+        run.label = name
+    return runs
+
+
+def _default_of(rows: list[RunSummary]) -> str:
+    """The run a picker starts on: a shipped run with the default λs, else any shipped run, else the newest."""
+    defaults = RunConfig()
+    shipped = [r for r in rows if r.source == "shipped"]
+    plain = [r for r in shipped if (r.lambda_entropy, r.lambda_orth) == (defaults.lambda_entropy,
+                                                                          defaults.lambda_orth)]
+    return (plain or shipped or rows)[0].run_id
+
+
+def default_compare(rows: list[RunSummary]) -> list[str]:
+    """The session's run and the newest other run on its data; else the shipped learnable and static runs."""
+    current = state.current_run_id()
+    by_id = {r.run_id: r for r in rows}
+    if current in by_id:
+        other = [r.run_id for r in rows if r.run_id != current and r.dataset == by_id[current].dataset]
+        if other:
+            return [current, other[0]]
+    picks = [_default_of(of_mode) for mode in ("learnable", "static")
+             if (of_mode := [r for r in rows if r.mode == mode and r.dataset == "digits"])]
+    return picks if len(picks) == 2 else [r.run_id for r in rows[:2]]
+
+
+def gap_pickers(rows: list[RunSummary]) -> tuple[list[str], int]:
+    """The dataset, one run per mode on it (shipped ones first), and the accuracy to reach."""
+    ss = st.session_state
+    datasets = sorted({r.dataset for r in rows}) or ["digits"]
+    if ss.get("gap_dataset") not in datasets:
+        ss["gap_dataset"] = "digits" if "digits" in datasets else datasets[0]
+    c = st.columns([1, 1.6, 1.6, 1.6, 1.3], vertical_alignment="bottom")
+    dataset = c[0].selectbox("Dataset", datasets, key="gap_dataset", persist_state="session")
+    picks = []
+    for col, mode in zip(c[1:4], GAP_MODES, strict=True):
+        options = {r.run_id: r for r in rows if r.dataset == dataset and r.mode == mode}
+        key = GAP_KEYS[mode]
+        if not options:
+            col.selectbox(MODE_NAMES[mode], ["no run yet"], key=f"{key}_none", disabled=True)
+            continue
+        if ss.get(key) not in options:
+            ss[key] = _default_of(list(options.values()))
+        picks.append(col.selectbox(MODE_NAMES[mode], list(options), key=key, persist_state="session",
+                                   format_func=lambda r, o=options: f"{o[r].name} · {o[r].source}"))
+    ss.setdefault("gap_threshold", 95)
+    threshold = c[4].slider("Accuracy to reach (%)", 50, 99, key="gap_threshold", persist_state="session",
+                            help="For the chart of epochs needed to reach it (α-weighted vote, validation).")
+    return picks, int(threshold)
