@@ -44,7 +44,7 @@ THREADS_PER_RUN = 1
 # Runs at a time per GPU: the classroom presets take well under 1 GB each, and several small runs keep a GPU busier
 # than one. A paper-size network fills a GPU alone: set FFVIZ_MAX_RUNNING=1 (per GPU) for those.
 RUNS_PER_GPU = 4
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the folder that holds ffviz/: the run imports this copy
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds ffviz/: the run imports this copy
 
 
 def gpu_count(environ: Mapping[str, str] = os.environ) -> int:

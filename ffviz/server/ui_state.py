@@ -37,7 +37,7 @@ def runs_root(repo_root: Path | str | None = None) -> Path:
     env = os.environ.get(RUNS_ENV)
     if env:
         return Path(env).expanduser().absolute()
-    base = Path(repo_root) if repo_root is not None else Path(__file__).resolve().parent.parent
+    base = Path(repo_root) if repo_root is not None else Path(__file__).resolve().parents[2]
     return base / "runs"
 
 

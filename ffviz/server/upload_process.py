@@ -25,7 +25,7 @@ from ffviz.store.catalog import MAX_RECORDS_BYTES, MAX_UNPACKED_BYTES, UploadErr
 
 OWNER_ENV = "FFVIZ_UPLOAD_OWNER"
 TIMEOUT_S = 300.0  # loading torch and checking a 200 MB checkpoint takes seconds; a file that takes longer is refused
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def import_in_process(data: bytes, dest_root: Path, *, filename: str = "upload", owner: str | None = None,

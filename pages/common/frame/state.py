@@ -126,7 +126,7 @@ def refresh_every(state: str) -> float | None:
     return 1.0 if state in ACTIVE else None
 
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def latest_finished() -> str | None:

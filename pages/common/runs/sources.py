@@ -18,7 +18,7 @@ from ffviz.server.ui_state import runs_root
 from ffviz.store.runs import list_runs
 
 SHIPPED_ENV = "FFVIZ_SHIPPED_DIR"
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SOURCES = ("local", "uploaded", "shipped")  # lookup order: a name found twice resolves to the first
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
