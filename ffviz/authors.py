@@ -45,6 +45,7 @@ from ffviz.method.trainer import Trainer
 from ffviz.presets import PRESETS
 from ffviz.runner.run_writer import RunWriter
 from ffviz.store.catalog import MAX_UNPACKED_BYTES, MAX_UPLOAD_BYTES
+from ffviz.store.folder import RunFolder
 from ffviz.store.runs import new_run_dir, update_meta
 from ffviz.store.untrusted import check_tensors, check_zip_entries
 
@@ -234,7 +235,7 @@ def import_authors(source: Path | bytes, runs_root: Path | str, *, dataset: str 
     trainer.evaluate_epoch()
     test = trainer.test()
     writer.on_end(trainer, "finished", test)
-    (run_dir / "checkpoints" / "last.pt").unlink(missing_ok=True)  # final.pt holds the same weights
+    RunFolder(run_dir).checkpoint("last").unlink(missing_ok=True)  # final.pt holds the same weights
     temps = [math.exp(float(sd[f"layers.{i}.log_temperature"])) for i in range(layout.num_layers)]
     update_meta(run_dir, imported_from=label, source_format="authors' CAW-Conv ResNet state_dict",
                 authors_layer_range=list(layout.layer_range) if layout.layer_range else None,

@@ -41,6 +41,7 @@ from ffviz.runner.launcher import carry_niceness_to_autogroup
 from ffviz.runner.run_writer import RunWriter, resume
 from ffviz.runner.steering import FileControl
 from ffviz.store.checkpoint import load_checkpoint
+from ffviz.store.folder import RunFolder
 from ffviz.store.runs import list_runs, new_run_dir, update_meta
 from ffviz.store.runstate import Heartbeat, read_meta, run_state
 from ffviz.store.storage import read_json
@@ -259,11 +260,10 @@ def _train_run_dir(run_dir: Path, *, progress: bool) -> int:
     try:
         meta = read_meta(run_dir)
         epochs = meta.get("continue_to")
-        has_checkpoint = any((run_dir / "checkpoints" / f).exists() for f in ("last.pt", "final.pt"))
-        if has_checkpoint:
+        if RunFolder(run_dir).newest_checkpoint() is not None:
             trainer = resume(run_dir, epochs=epochs, control=control, callbacks=[ProgressBar(progress)])
         else:
-            cfg = RunConfig.from_dict(read_json(run_dir / "config.json"))
+            cfg = RunConfig.from_dict(read_json(RunFolder(run_dir).config))
             if epochs is not None:
                 cfg = cfg.replace(epochs=int(epochs))
             trainer = Trainer(cfg, control=control, callbacks=[RunWriter(run_dir), ProgressBar(progress)])
@@ -277,14 +277,12 @@ def _train_run_dir(run_dir: Path, *, progress: bool) -> int:
 
 
 def _main_distributed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """``train`` under torchrun: every rank trains its part of each batch (ffviz.method.distributed); rank 0 alone
-    writes
-    the run folder and prints progress."""
+    """``train`` under torchrun: every rank trains its part of each batch (ffviz.method.distributed); rank 0
+    alone writes the run folder and prints progress."""
     try:
-        if args.run_dir and not any((Path(args.run_dir) / "checkpoints" / f).exists() for f in ("last.pt",
-                                                                                              "final.pt")):
+        if args.run_dir and RunFolder(args.run_dir).newest_checkpoint() is None:
             run_dir = Path(args.run_dir)  # a folder the app queued: its config.json, from the start
-            cfg, ck = RunConfig.from_dict(read_json(run_dir / "config.json")), None
+            cfg, ck = RunConfig.from_dict(read_json(RunFolder(run_dir).config)), None
             if read_meta(run_dir).get("continue_to") is not None:
                 cfg = cfg.replace(epochs=int(read_meta(run_dir)["continue_to"]))
         elif args.resume or args.run_dir:
@@ -292,11 +290,10 @@ def _main_distributed(parser: argparse.ArgumentParser, args: argparse.Namespace)
             if args.run_dir and read_meta(run_dir).get("continue_to") is not None:
                 args.epochs = int(read_meta(run_dir)["continue_to"])
             # as runs.resume: last.pt is the newest; a shipped or uploaded run may carry only final.pt
-            paths = [p for p in (run_dir / "checkpoints" / "last.pt", run_dir / "checkpoints" / "final.pt")
-                     if p.exists()]
-            if not paths:
+            path = RunFolder(run_dir).newest_checkpoint()
+            if path is None:
                 raise FileNotFoundError(f"{run_dir} has no checkpoint to resume from (it never finished an epoch)")
-            ck = load_checkpoint(paths[0])
+            ck = load_checkpoint(path)
             if args.epochs is not None:
                 ck["config"] = {**ck["config"], "epochs": int(args.epochs)}
             cfg = RunConfig.from_dict(ck["config"])

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ffviz.recipes import RECIPES
+from ffviz.store.folder import RunFolder
 
 ConfigFlags = Callable[[argparse.ArgumentParser], None]
 
@@ -100,7 +101,7 @@ def _import(parser: argparse.ArgumentParser, args: argparse.Namespace, config_fr
                                  device=args.device)
     except (AuthorsCheckpointError, MissingDataError, ValueError, FileNotFoundError) as e:
         parser.exit(2, f"error: {e}\n")
-    test = json.loads((run_dir / "test.json").read_text())
+    test = json.loads(RunFolder(run_dir).test.read_text())
     print(f"run folder: {run_dir}", flush=True)
     print(f"test acc  alpha {test['acc_alpha']:.2f}%  sum {test['acc_sum']:.2f}%  last {test['acc_last']:.2f}%",
           flush=True)

@@ -30,11 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ffviz.env import positive_int
+from ffviz.store.folder import RunFolder
 
 LAUNCHER_ENV = "FFVIZ_LAUNCHER"
 MAX_RUNNING_ENV = "FFVIZ_MAX_RUNNING"
 THREADS_ENV = "FFVIZ_RUN_THREADS"
-PROCESS_LOG = "process.log"
+PROCESS_LOG = RunFolder.PROCESS_LOG
 # Training processes run this much nicer than the server on the CPU: with 30 sessions on 2 cores the pages go first
 # and training takes the CPU they leave (bench/REPORT.md, load test).
 TRAIN_NICENESS = 10

@@ -32,6 +32,7 @@ from ffviz.config import RunConfig
 from ffviz.runner.launcher import PROCESS_LOG, Launcher, max_running_setting
 from ffviz.runner.memory import TRIM_SECONDS, release_free_memory
 from ffviz.runner.steering import ControlFile
+from ffviz.store.folder import RunFolder
 from ffviz.store.runs import init_run_dir, new_run_dir, update_meta
 from ffviz.store.runstate import ACTIVE, HEARTBEAT, LAUNCH, queued_runs, read_meta, run_state
 from ffviz.store.storage import atomic_write_json, read_json
@@ -52,7 +53,7 @@ class RunInfo:
 
     @property
     def config(self) -> RunConfig:
-        return RunConfig.from_dict(read_json(self.dir / "config.json"))
+        return RunConfig.from_dict(read_json(RunFolder(self.dir).config))
 
 
 class RunManager:
@@ -263,11 +264,11 @@ class RunManager:
         if not run_id or "/" in run_id or run_id.startswith("."):
             return None
         path = self.root / run_id
-        return path if (path / "config.json").is_file() else None
+        return path if RunFolder(path).is_run() else None
 
     def _run_dirs(self) -> list[Path]:
         try:
-            return [d for d in self.root.iterdir() if (d / "config.json").is_file()]
+            return [d for d in self.root.iterdir() if RunFolder(d).is_run()]
         except FileNotFoundError:
             return []
 
@@ -280,7 +281,7 @@ def stop_runs(root: Path | str, timeout: float = 15.0) -> None:
     server that only restarts must not: its runs go on). Queued runs are taken out of the queue; running ones are
     asked to stop through their control file, and SIGKILLed if they have not ended after ``timeout`` seconds."""
     root = Path(root)
-    dirs = [d for d in root.iterdir() if (d / "config.json").is_file()] if root.is_dir() else []
+    dirs = [d for d in root.iterdir() if RunFolder(d).is_run()] if root.is_dir() else []
     live = []
     for d in dirs:
         meta = read_meta(d)

@@ -25,9 +25,10 @@ from ffviz.data.display import image_for_display
 from ffviz.method.trainer import Callback, Trainer
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
 from ffviz.store.checkpoint import load_checkpoint, save_checkpoint
+from ffviz.store.folder import RunFolder
 from ffviz.store.storage import JsonlAppender, JsonlTail, atomic_write, atomic_write_json, read_json
 
-PROBES = "probes.npz"  # the probe images' pixels, uint8, so a page shows them without loading the dataset (or torch)
+PROBES = RunFolder.PROBES  # the probe images' pixels, uint8: a page shows them without the dataset (or torch)
 
 
 def write_probes(run_dir: Path, data: DataSplits, probe_size: int) -> None:
@@ -36,7 +37,7 @@ def write_probes(run_dir: Path, data: DataSplits, probe_size: int) -> None:
     probe = min(probe_size, len(data.val_y))
     x = data.val_x[:probe].detach().float().cpu().numpy()  # (N, C, H, W), normalised
     pixels = np.stack([image_for_display(img, data.mean, data.std) for img in x]) if probe else np.zeros((0, 1, 1))
-    atomic_write(Path(run_dir) / PROBES, lambda f: np.savez_compressed(f, pixels=pixels.astype(np.uint8)))
+    atomic_write(RunFolder(run_dir).probes, lambda f: np.savez_compressed(f, pixels=pixels.astype(np.uint8)))
 
 
 class RunWriter(Callback):
@@ -44,22 +45,21 @@ class RunWriter(Callback):
 
     def __init__(self, run_dir: Path | str, *, name: str | None = None) -> None:
         self.dir = Path(run_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "snapshots").mkdir(exist_ok=True)
-        (self.dir / "checkpoints").mkdir(exist_ok=True)
+        self.folder = f = RunFolder(self.dir)
+        f.make_dirs()
         self.name = name
-        self._batches = JsonlAppender(self.dir / "batches.jsonl")
-        self._epochs = JsonlAppender(self.dir / "epochs.jsonl")
-        self._events = JsonlAppender(self.dir / "events.jsonl")
-        self.meta: dict[str, Any] = read_json(self.dir / "meta.json") if (self.dir / "meta.json").exists() else {}
+        self._batches = JsonlAppender(f.log("batches"))
+        self._epochs = JsonlAppender(f.log("epochs"))
+        self._events = JsonlAppender(f.log("events"))
+        self.meta: dict[str, Any] = read_json(f.meta) if f.meta.exists() else {}
 
     def on_start(self, trainer: Trainer) -> None:
-        if not (self.dir / "config.json").exists():
-            atomic_write_json(self.dir / "config.json", trainer.cfg.to_dict())
+        if not self.folder.is_run():
+            atomic_write_json(self.folder.config, trainer.cfg.to_dict())
         if trainer.epoch == 0:
             # A fresh start into this folder: drop records from an earlier attempt that never finished an epoch.
-            for f in ("batches.jsonl", "epochs.jsonl"):
-                (self.dir / f).write_bytes(b"")
+            for kind in ("batches", "epochs"):
+                self.folder.log(kind).write_bytes(b"")
         else:
             self._truncate_after(trainer.step, trainer.epoch)
         data = trainer.data
@@ -74,7 +74,7 @@ class RunWriter(Callback):
             "epochs_done": trainer.epoch, "pid": os.getpid(), "host": socket.gethostname(), "error": None,
         })
         self._write_meta()
-        if not (self.dir / PROBES).exists():
+        if not self.folder.probes.exists():
             write_probes(self.dir, trainer.data, trainer.cfg.probe_size)
 
     def on_batch(self, trainer: Trainer, record: BatchRecord) -> None:
@@ -82,7 +82,7 @@ class RunWriter(Callback):
 
     def on_epoch(self, trainer: Trainer, record: EpochRecord, snapshot: Snapshot) -> None:
         arrays = snapshot.to_arrays()
-        atomic_write(self.dir / "snapshots" / f"epoch_{record.epoch:04d}.npz", lambda f: np.savez(f, **arrays))
+        atomic_write(self.folder.snapshot(record.epoch), lambda f: np.savez(f, **arrays))
         # Order matters for a kill at any moment: the snapshot before the record (a reader that sees an epoch can
         # open its snapshot), the record before the checkpoint (a resume from an older checkpoint drops the newer
         # records and replays them, while a checkpoint newer than the records would leave a hole in the history).
@@ -90,7 +90,7 @@ class RunWriter(Callback):
         self._epochs.append(records.to_dict(record))
         self._epochs.sync()
         if record.epoch > 0:
-            save_checkpoint(self.dir / "checkpoints" / "last.pt", trainer.state_dict())
+            save_checkpoint(self.folder.checkpoint("last"), trainer.state_dict())
         self.meta["epochs_done"] = record.epoch
         self._write_meta()
 
@@ -104,8 +104,8 @@ class RunWriter(Callback):
 
     def on_end(self, trainer: Trainer, status: str, test: TestRecord | None) -> None:
         if test is not None:
-            atomic_write_json(self.dir / "test.json", records.to_dict(test))
-            save_checkpoint(self.dir / "checkpoints" / "final.pt", trainer.state_dict())
+            atomic_write_json(self.folder.test, records.to_dict(test))
+            save_checkpoint(self.folder.checkpoint("final"), trainer.state_dict())
         self.meta.update({"status": status, "error": trainer.error, "epochs_done": trainer.epoch,
                           "train_time": trainer.train_time, "pid": None,
                           "ended": dt.datetime.now().isoformat(timespec="seconds")})
@@ -114,20 +114,19 @@ class RunWriter(Callback):
             f.close()
 
     def _write_meta(self) -> None:
-        atomic_write_json(self.dir / "meta.json", self.meta)
+        atomic_write_json(self.folder.meta, self.meta)
 
     def _truncate_after(self, step: int, epoch: int) -> None:
         """On resume, drop records written after the checkpoint (a partial epoch that will be replayed)."""
         self._batches.close()
         self._epochs.close()
-        for fname, keep in (("batches.jsonl", lambda r: r["step"] <= step),
-                            ("epochs.jsonl", lambda r: r["epoch"] <= epoch)):
-            path = self.dir / fname
+        for kind, keep in (("batches", lambda r: r["step"] <= step), ("epochs", lambda r: r["epoch"] <= epoch)):
+            path = self.folder.log(kind)
             kept = b"".join(json.dumps(r, allow_nan=True).encode() + b"\n" for r in JsonlTail(path).read_new()
                             if keep(r))
             atomic_write(path, lambda f, data=kept: f.write(data))
-        self._batches = JsonlAppender(self.dir / "batches.jsonl")
-        self._epochs = JsonlAppender(self.dir / "epochs.jsonl")
+        self._batches = JsonlAppender(self.folder.log("batches"))
+        self._epochs = JsonlAppender(self.folder.log("epochs"))
 
 
 def resume(run_dir: Path | str, *, callbacks: list[Callback] | tuple[Callback, ...] = (), control=None,
@@ -135,10 +134,10 @@ def resume(run_dir: Path | str, *, callbacks: list[Callback] | tuple[Callback, .
     """A trainer that continues the run in run_dir from its last checkpoint (optionally to more epochs)."""
     run_dir = Path(run_dir)
     # last.pt is the newest; a shipped or uploaded run may carry only final.pt.
-    paths = [p for p in (run_dir / "checkpoints" / "last.pt", run_dir / "checkpoints" / "final.pt") if p.exists()]
-    if not paths:
+    path = RunFolder(run_dir).newest_checkpoint()
+    if path is None:
         raise FileNotFoundError(f"{run_dir} has no checkpoint to resume from (it never finished an epoch)")
-    ck = load_checkpoint(paths[0])
+    ck = load_checkpoint(path)
     if epochs is not None:
         ck["config"] = {**ck["config"], "epochs": int(epochs)}
     return Trainer(RunConfig.from_dict(ck["config"]), checkpoint=ck, data=data, control=control,

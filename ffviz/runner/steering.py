@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from ffviz.method.control import LIVE_FIELDS, RunControl
+from ffviz.store.folder import RunFolder
 from ffviz.store.storage import atomic_write_json, read_json
 
-CONTROL = "control.json"
+CONTROL = RunFolder.CONTROL
 KEEP_COMMANDS = 200  # the newest commands kept in the file; a run more than this many behind is long dead
 ACTIONS = ("pause", "resume", "step", "stop", "set")
 _LOCK = threading.Lock()  # one writer at a time in this server (sessions are threads); a run only reads

@@ -33,10 +33,12 @@ from typing import Any, Protocol
 
 from ffviz.config import FIELDS, RunConfig
 from ffviz.figures.sweep import RunOutcome, run_outcome
+from ffviz.store.folder import RunFolder
 from ffviz.store.runs import RunReader, update_meta
 from ffviz.store.runstate import run_state as folder_state
 from ffviz.store.storage import atomic_write_json, read_json
 
+SWEEP_FILE = "sweep.json"  # a sweep folder's one file (its runs are run folders: ffviz/store/folder.py)
 FORMAT = "ffviz-sweep"
 FORMAT_VERSION = 1
 SWEEPS_DIR = "sweeps"  # under the runs root
@@ -239,17 +241,17 @@ class Sweep:
             raise SweepError(f"could not create a sweep folder under {root}")
         (path / "slots").mkdir()
         created = dt.datetime.now().isoformat(timespec="seconds")
-        atomic_write_json(path / "sweep.json", {"format": FORMAT, "version": FORMAT_VERSION, "kind": kind,
-                                                "created": created, **spec.to_dict()})
+        atomic_write_json(path / SWEEP_FILE, {"format": FORMAT, "version": FORMAT_VERSION, "kind": kind,
+                                              "created": created, **spec.to_dict()})
         return cls(path, spec, kind, created)
 
     @classmethod
     def open(cls, path: Path | str) -> Sweep:
         path = Path(path)
         try:
-            d = read_json(path / "sweep.json")
+            d = read_json(path / SWEEP_FILE)
         except (OSError, ValueError) as e:
-            raise SweepError(f"{path} is not a readable sweep folder (sweep.json: {e})") from None
+            raise SweepError(f"{path} is not a readable sweep folder ({SWEEP_FILE}: {e})") from None
         if d.get("format") != FORMAT or not isinstance(d.get("version"), int) or d["version"] > FORMAT_VERSION:
             raise SweepError(f"{path}/sweep.json is not an ffviz sweep this version reads")
         try:
@@ -299,7 +301,7 @@ class Sweep:
             return None
         try:
             # a queued run has no process yet: it counts as queued (the launcher's queue survives in its folder)
-            return folder_state(self.run_dir(run_id), read_json(self.run_dir(run_id) / "meta.json"))
+            return folder_state(self.run_dir(run_id), read_json(RunFolder(self.run_dir(run_id)).meta))
         except (OSError, ValueError):
             return None
 
@@ -368,7 +370,7 @@ class Sweep:
                 continue
             path = self.run_dir(slot.run_id)
             try:
-                if read_json(path / "meta.json").get("sweep") == self.id:
+                if read_json(RunFolder(path).meta).get("sweep") == self.id:
                     if skip is not None:
                         skip.add(slot.run_id)
                     continue
@@ -432,7 +434,7 @@ def list_sweeps(runs_root: Path | str) -> list[Sweep]:
         return []
     out = []
     for d in sorted(root.iterdir(), key=lambda p: p.name, reverse=True):
-        if (d / "sweep.json").is_file():
+        if (d / SWEEP_FILE).is_file():
             try:
                 out.append(Sweep.open(d))
             except SweepError:
@@ -446,7 +448,7 @@ def find_sweep(runs_root: Path | str, sweep_id: str | None) -> Sweep | None:
         return None
     path = sweeps_root(runs_root) / sweep_id
     try:
-        return Sweep.open(path) if (path / "sweep.json").is_file() else None
+        return Sweep.open(path) if (path / SWEEP_FILE).is_file() else None
     except SweepError:
         return None
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ffviz.config import RunConfig
+from ffviz.store.folder import RunFolder
 
 # The config fields that set the work of an epoch; runs that agree on all of them run at the same speed here.
 SPEED_FIELDS = ("dataset", "preset", "widths", "image_size", "channels", "batch_size", "mode", "ff_step", "device",
@@ -55,11 +56,12 @@ def _shape(config: dict[str, Any]) -> tuple:
 def _seconds_per_epoch(run_dir: Path, want: tuple) -> float | None:
     """The run's training seconds per epoch (evaluation included), if it has the wanted shape and a trained epoch."""
     try:
-        config = json.loads((run_dir / "config.json").read_text())
+        folder = RunFolder(run_dir)
+        config = json.loads(folder.config.read_text())
         if not isinstance(config, dict) or _shape(config) != want:
             return None
         last = None
-        with open(run_dir / "epochs.jsonl", "rb") as f:
+        with open(folder.log("epochs"), "rb") as f:
             for line in f:
                 if line.endswith(b"\n"):
                     last = line

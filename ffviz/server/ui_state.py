@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot
+from ffviz.store.folder import RunFolder
 from ffviz.store.runs import RunReader, clean_run_meta
 from ffviz.store.runstate import (
     ACTIVE as ACTIVE,  # re-exported for the pages: the states in which a run may still write
@@ -69,9 +70,9 @@ class LiveRun:
 
     def _identity(self) -> tuple[int, ...]:
         out = []
-        for name in ("batches.jsonl", "epochs.jsonl"):
+        for kind in ("batches", "epochs"):
             try:
-                out.append((self.dir / name).stat().st_ino)
+                out.append(RunFolder(self.dir).log(kind).stat().st_ino)
             except FileNotFoundError:
                 out.append(0)
         return tuple(out)
@@ -123,7 +124,7 @@ class LiveRun:
         return out
 
     def _snapshot_path(self, epoch: int) -> Path:
-        return self.dir / "snapshots" / f"epoch_{epoch:04d}.npz"
+        return RunFolder(self.dir).snapshot(epoch)
 
 
 # ---------------------------------------------------------------------------------------------------- progress

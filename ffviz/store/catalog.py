@@ -29,6 +29,7 @@ from ffviz.config import RunConfig
 from ffviz.env import positive_int
 from ffviz.records import TestRecord
 from ffviz.store.filecache import cached_build
+from ffviz.store.folder import RunFolder, is_archive_member
 from ffviz.store.runs import RunReader, init_run_dir, new_run_dir, update_meta
 from ffviz.store.runstate import ACTIVE, run_state
 from ffviz.store.storage import atomic_write_json, read_json
@@ -40,8 +41,6 @@ MAX_UNPACKED_BYTES = 256 * 1024 * 1024  # ffviz.server.limits.Limits.max_upload_
 MAX_RECORDS_BYTES = 16 * 1024 * 1024  # one record log (Limits.max_records_bytes)
 PRIVATE_META = ("owner", "pid")  # meta.json keys that stay on this server (a session token, a process id)
 # What a run folder may contain; anything else in an archive is refused.
-_ALLOWED = ("config.json", "meta.json", "epochs.jsonl", "batches.jsonl", "events.jsonl", "test.json", "probes.npz")
-_ALLOWED_DIRS = {"snapshots": ".npz", "checkpoints": ".pt"}
 
 
 class UploadError(ValueError):
@@ -91,7 +90,8 @@ def folder_size(path: Path) -> int:
 
 # The files a summary row is built from: while none changes, the row is reused (only its state is read again). The
 # Runs page lists every run on each draw, and reading each run's records again for every session cost the server.
-SUMMARY_FILES = ("config.json", "meta.json", "epochs.jsonl", "test.json", "batches.jsonl")
+SUMMARY_FILES = (RunFolder.CONFIG, RunFolder.META, RunFolder.LOG_FILES["epochs"], RunFolder.TEST,
+                 RunFolder.LOG_FILES["batches"])
 
 
 def summarize(run_dir: Path, source: str) -> RunSummary:
@@ -128,7 +128,7 @@ def scan_runs(roots: dict[str, Path]) -> list[RunSummary]:
         if not Path(root).is_dir():
             continue
         for d in Path(root).iterdir():
-            if d.is_dir() and (d / "config.json").exists():
+            if d.is_dir() and RunFolder(d).is_run():
                 try:
                     rows.append(summarize(d, source))
                 except Exception:  # noqa: BLE001 - whatever is wrong with this folder, the others are listed
@@ -140,16 +140,18 @@ def scan_runs(roots: dict[str, Path]) -> list[RunSummary]:
 def export_archive(run_dir: Path) -> bytes:
     """The run folder as a zip (the final checkpoint only, when there is one, to keep it small)."""
     run_dir = Path(run_dir)
-    has_final = (run_dir / "checkpoints" / "final.pt").exists()
+    folder = RunFolder(run_dir)
+    has_final = folder.checkpoint("final").exists()
+    last = folder.checkpoint("last").relative_to(run_dir).as_posix()
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for f in sorted(run_dir.rglob("*")):
             rel = f.relative_to(run_dir).as_posix()
-            if not f.is_file() or f.name.startswith(".") or (has_final and rel == "checkpoints/last.pt"):
+            if not f.is_file() or f.name.startswith(".") or (has_final and rel == last):
                 continue
-            if not _allowed(PurePosixPath(rel).parts):
+            if not is_archive_member(PurePosixPath(rel).parts):
                 continue  # a run process's own files (heartbeat, control, launch, process.log) stay on this server
-            if rel == "meta.json":  # without its owner's session token: whoever downloads it must not become them
+            if rel == RunFolder.META:  # without its owner's session token: whoever downloads it must not become them
                 try:
                     meta = {k: v for k, v in read_json(f).items() if k not in PRIVATE_META}
                 except (OSError, ValueError, AttributeError):
@@ -251,9 +253,9 @@ def _import_checkpoint(ck: dict[str, Any], dest_root: Path, filename: str) -> Pa
     from ffviz.store.checkpoint import save_checkpoint
     run_dir = new_run_dir(dest_root, cfg, Path(filename).stem)
     init_run_dir(run_dir, cfg, name=Path(filename).stem)
-    (run_dir / "checkpoints").mkdir()
-    save_checkpoint(run_dir / "checkpoints" / "final.pt", {k: v for k, v in ck.items() if k not in ("format",
-                                                                                                    "version")})
+    folder = RunFolder(run_dir)
+    folder.checkpoints.mkdir()
+    save_checkpoint(folder.checkpoint("final"), {k: v for k, v in ck.items() if k not in ("format", "version")})
     update_meta(run_dir, status="finished" if epoch >= cfg.epochs else "stopped", epochs_done=epoch,
                 num_parameters=params, note="uploaded checkpoint (no history)")
     return run_dir
@@ -272,7 +274,7 @@ def _import_archive(data: bytes, dest_root: Path, filename: str, max_unpacked: i
         for i in infos:
             parts = PurePosixPath(i.filename).parts[1:]
             rel = "/".join(parts)
-            if not _allowed(parts):
+            if not is_archive_member(parts):
                 raise UploadError(f"{filename} contains {i.filename!r}, which is not part of an ffviz run folder")
             if rel.endswith(".jsonl") and i.file_size > max_records_bytes:
                 raise UploadError(f"{filename}: {rel} is {i.file_size / 2**20:.0f} MiB; this server's limit "
@@ -280,8 +282,8 @@ def _import_archive(data: bytes, dest_root: Path, filename: str, max_unpacked: i
             if rel.endswith(".json") and i.file_size > 1024 * 1024:
                 raise UploadError(f"{filename}: {rel} is {i.file_size / 2**20:.0f} MiB; a run's {rel} is a few KB")
             members[rel] = i
-        if "config.json" not in members:
-            raise UploadError(f"{filename} is not an ffviz run archive: it has no config.json")
+        if RunFolder.CONFIG not in members:
+            raise UploadError(f"{filename} is not an ffviz run archive: it has no {RunFolder.CONFIG}")
         with tempfile.TemporaryDirectory(dir=_ensure(dest_root)) as tmp:
             stage = Path(tmp) / "run"
             for rel, info in members.items():
@@ -292,26 +294,20 @@ def _import_archive(data: bytes, dest_root: Path, filename: str, max_unpacked: i
                     # about its size raises BadZipFile here, which import_upload turns into a refusal.
                     shutil.copyfileobj(src, dst)
             _validate_staged(stage, filename, max_unpacked)
-            cfg = RunConfig.from_dict(read_json(stage / "config.json"))
+            cfg = RunConfig.from_dict(read_json(RunFolder(stage).config))
             run_dir = new_run_dir(dest_root, cfg, Path(filename).stem)
             run_dir.rmdir()
             shutil.move(str(stage), run_dir)
-    meta = read_json(run_dir / "meta.json") if (run_dir / "meta.json").exists() else {}
+    folder = RunFolder(run_dir)
+    meta = read_json(folder.meta) if folder.meta.exists() else {}
     # Only the keys ffviz writes, of their types (checked above); status: an active run cannot be active here (no
     # process of this server trains it: continue it with Resume).
     meta = {k: v for k, v in meta.items() if k in META_TYPES and k not in ("owner", "uploaded")}
     if meta.get("status") in ACTIVE or "status" not in meta:
         meta["status"] = "interrupted"
     meta.update(pid=None)
-    atomic_write_json(run_dir / "meta.json", meta)
+    atomic_write_json(folder.meta, meta)
     return run_dir
-
-
-def _allowed(parts: tuple[str, ...]) -> bool:
-    """A path inside a run folder that a run archive may carry."""
-    return (len(parts) == 1 and parts[0] in _ALLOWED) or (
-        len(parts) == 2 and parts[0] in _ALLOWED_DIRS and parts[1].endswith(_ALLOWED_DIRS[parts[0]])
-        and ".." not in parts[1] and not parts[1].startswith("."))
 
 
 def _ensure(p: Path) -> Path:
@@ -324,22 +320,22 @@ def _validate_staged(stage: Path, filename: str, max_unpacked: int) -> None:
     record have the schema's types; snapshots have the known keys, dtypes and shapes; checkpoints load weights-only,
     stored uncompressed, without repeated storages."""
     from ffviz.store.checkpoint import CheckpointError, load_checkpoint  # torch: only for an archive with checkpoints
+    folder = RunFolder(stage)
     try:
-        RunConfig.from_dict(read_json(stage / "config.json"))
-        if (stage / "meta.json").exists():
-            meta = read_json(stage / "meta.json")  # owner and the time of receipt are the server's to write
+        RunConfig.from_dict(read_json(folder.config))
+        if folder.meta.exists():
+            meta = read_json(folder.meta)  # owner and the time of receipt are the server's to write
             problems = meta_problems({k: v for k, v in meta.items() if k not in ("owner", "uploaded")}
                                      if isinstance(meta, dict) else meta)
             if problems:
-                raise ValueError(f"meta.json: {'; '.join(problems[:3])}")
-        if (stage / "test.json").exists() and not isinstance(parse_record(read_json(stage / "test.json")),
-                                                               TestRecord):
-            raise ValueError("test.json is not a test record")
-        for name, kind in (("batches.jsonl", "batch"), ("epochs.jsonl", "epoch"), ("events.jsonl", "event")):
-            _check_jsonl(stage / name, kind=kind)
-        for snap in sorted((stage / "snapshots").glob("*.npz")) if (stage / "snapshots").exists() else []:
+                raise ValueError(f"{RunFolder.META}: {'; '.join(problems[:3])}")
+        if folder.test.exists() and not isinstance(parse_record(read_json(folder.test)), TestRecord):
+            raise ValueError(f"{RunFolder.TEST} is not a test record")
+        for log, kind in (("batches", "batch"), ("epochs", "epoch"), ("events", "event")):
+            _check_jsonl(folder.log(log), kind=kind)
+        for snap in sorted(folder.snapshots.glob("*.npz")) if folder.snapshots.exists() else []:
             check_npz(snap, max_bytes=max_unpacked)
-        for ck in (stage / "checkpoints").glob("*.pt") if (stage / "checkpoints").exists() else []:
+        for ck in folder.checkpoints.glob("*.pt") if folder.checkpoints.exists() else []:
             load_checkpoint(ck, max_bytes=max_unpacked)
     except (ValueError, KeyError, TypeError, CheckpointError) as e:
         raise UploadError(f"{filename} is not a valid ffviz run archive: {e}") from None
@@ -367,7 +363,7 @@ def delete_run(run_dir: Path, *, protected_roots: list[Path]) -> None:
     for root in protected_roots:
         if run_dir.is_relative_to(Path(root).resolve()):
             raise PermissionError(f"{run_dir.name} ships with ffviz and cannot be deleted")
-    if not (run_dir / "config.json").exists():
+    if not RunFolder(run_dir).is_run():
         raise FileNotFoundError(f"{run_dir} is not a run folder")
     shutil.rmtree(run_dir)
 
@@ -397,9 +393,10 @@ def enforce_retention(root: Path, *, max_runs: int = DEFAULT_MAX_RUNS, active_id
     # Only meta.json is read (not the histories scan_runs summarizes): this runs each time a run starts.
     runs = []
     for d in Path(root).iterdir() if Path(root).is_dir() else ():
-        if d.is_dir() and (d / "config.json").exists():
+        if d.is_dir() and RunFolder(d).is_run():
             try:
-                meta = clean_meta(read_json(d / "meta.json")) if (d / "meta.json").exists() else {}
+                meta_path = RunFolder(d).meta
+                meta = clean_meta(read_json(meta_path)) if meta_path.exists() else {}
             except (OSError, ValueError):
                 continue  # unreadable: not ours to judge, never deleted
             received = meta.get("uploaded") or meta.get("created", "")

@@ -1,8 +1,9 @@
 """Memoise what is built from files, for as long as those files have not changed: what every page of a shared
 server re-reads from the run folders (meta.json, a run's summary row) is parsed once, not once per page per session.
 
-    meta = cached_json(run_dir / "meta.json")                                  # parsed once while unchanged
-    row = cached_build(("summary", run_dir), [run_dir / "meta.json", run_dir / "epochs.jsonl"], build)
+    folder = RunFolder(run_dir)
+    meta = cached_json(folder.meta)                                            # parsed once while unchanged
+    row = cached_build(("summary", run_dir), [folder.meta, folder.log("epochs")], build)
 
 A file is known by its stat signature (inode, size, modification and change times). A rewrite within one tick of
 the file system's clock, of the same size, into an inode freed a moment ago, would keep that signature; so an entry

@@ -1,17 +1,10 @@
-"""Run folders: what a run writes as it goes, and how anyone reads it back, even while it is still running.
+"""Reading a run folder back, even while the run is still writing it; creating one. The folder's files are named
+in ffviz/store/folder.py (RunFolder), which says what each holds.
 
-    runs/20261126-172000-learnable-classroom/
-        config.json        the RunConfig the run started with (live changes are events)
-        meta.json          status, device, parameter count, dataset facts, error; rewritten atomically
-        batches.jsonl      BatchRecord per line            (appended; a torn last line is ignored)
-        epochs.jsonl       EpochRecord per line, from epoch 0
-        events.jsonl       EventRecord per line
-        test.json          TestRecord, once finished
-        snapshots/epoch_0003.npz   Snapshot of each epoch (W of every layer, probe goodness, predictions)
-        checkpoints/last.pt        after every epoch;  checkpoints/final.pt  once finished
-        heartbeat.json     the run process's pid and host, rewritten every second (ffviz/store/runstate.py)
-        control.json       commands a server wrote for the run (ffviz/runner/steering.py)
-        process.log        the run process's output, when a server launched it (ffviz/runner/launcher.py)
+    reader = RunReader("runs/20261126-172000-learnable-classroom")
+    reader.config, reader.meta, reader.epochs, reader.test          # the RunConfig, meta.json, records
+    reader.refresh()                                                # what was appended since (cheap to poll)
+    reader.snapshot(3)                                              # the Snapshot of epoch 3
 
 This module only reads (and creates folders): JSON, JSON lines and npz, no torch, so a server draws every page
 without importing it. The writer side, ``RunWriter`` and ``resume``, lives in ffviz/runner/run_writer.py: it needs
@@ -32,6 +25,7 @@ import numpy as np
 from ffviz.config import RunConfig
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
 from ffviz.store.filecache import cached_json
+from ffviz.store.folder import LOGS, RunFolder, run_folders
 from ffviz.store.storage import JsonlTail, atomic_write_json, read_json
 from ffviz.store.untrusted import clean_meta, parse_record
 
@@ -59,18 +53,18 @@ def new_run_dir(root: Path | str, cfg: RunConfig, name: str | None = None) -> Pa
 def init_run_dir(run_dir: Path, cfg: RunConfig, *, name: str | None = None, owner: str | None = None) -> None:
     """Write the config and a "queued" meta, so the folder is a listed run before its first epoch. ``queued_at``
     orders the on-disk queue (ffviz/store/runstate.py); ``owner``: the session that may steer it
-    (ffviz/server/access.py), none
-    for the teacher's runs."""
-    atomic_write_json(run_dir / "config.json", cfg.to_dict())
+    (ffviz/server/access.py), none for the teacher's runs."""
+    folder = RunFolder(run_dir)
+    atomic_write_json(folder.config, cfg.to_dict())
     meta = {"name": name or run_dir.name, "status": "queued", "queued_at": time.time(),
             "created": dt.datetime.now().isoformat(timespec="seconds")}
     if owner:
         meta["owner"] = owner
-    atomic_write_json(run_dir / "meta.json", meta)
+    atomic_write_json(folder.meta, meta)
 
 
 def update_meta(run_dir: Path, **changes: Any) -> None:
-    path = Path(run_dir) / "meta.json"
+    path = RunFolder(run_dir).meta
     meta = read_json(path) if path.exists() else {}
     meta.update(changes)
     atomic_write_json(path, meta)
@@ -85,15 +79,14 @@ class RunReader:
 
     def __init__(self, run_dir: Path | str) -> None:
         self.dir = Path(run_dir)
-        if not (self.dir / "config.json").exists():
-            raise FileNotFoundError(f"{self.dir} is not an ffviz run folder (no config.json)")
-        self.config = RunConfig.from_dict(read_json(self.dir / "config.json"))
+        self.folder = RunFolder(self.dir)
+        if not self.folder.is_run():
+            raise FileNotFoundError(f"{self.dir} is not an ffviz run folder (no {RunFolder.CONFIG})")
+        self.config = RunConfig.from_dict(read_json(self.folder.config))
         self.batches: list[BatchRecord] = []
         self.epochs: list[EpochRecord] = []
         self.events: list[EventRecord] = []
-        self._tails = {"batches": JsonlTail(self.dir / "batches.jsonl"),
-                       "epochs": JsonlTail(self.dir / "epochs.jsonl"),
-                       "events": JsonlTail(self.dir / "events.jsonl")}
+        self._tails = {kind: JsonlTail(self.folder.log(kind)) for kind in LOGS}
         self._snapshots: OrderedDict[int, Snapshot] = OrderedDict()  # an LRU of SNAPSHOT_CACHE epochs
         self.refresh()
 
@@ -112,7 +105,7 @@ class RunReader:
 
     @property
     def test(self) -> TestRecord | None:
-        path = self.dir / "test.json"
+        path = self.folder.test
         try:
             rec = parse_record(read_json(path)) if path.exists() else None
         except ValueError:
@@ -125,7 +118,7 @@ class RunReader:
         if epoch in self._snapshots:
             self._snapshots.move_to_end(epoch)
             return self._snapshots[epoch]
-        with np.load(self.dir / "snapshots" / f"epoch_{epoch:04d}.npz") as a:
+        with np.load(self.folder.snapshot(epoch)) as a:
             snap = Snapshot.from_arrays(dict(a))
         self._snapshots[epoch] = snap
         while len(self._snapshots) > SNAPSHOT_CACHE:
@@ -135,7 +128,7 @@ class RunReader:
     def checkpoint(self, which: str = "last") -> dict[str, Any]:
         from ffviz.store.checkpoint import load_checkpoint  # torch: only where a checkpoint is really read
 
-        return load_checkpoint(self.dir / "checkpoints" / f"{which}.pt")
+        return load_checkpoint(self.folder.checkpoint(which))
 
 
 def _record_or_none(d: Any) -> Any:
@@ -145,19 +138,18 @@ def _record_or_none(d: Any) -> Any:
         return parse_record(d)
     except ValueError:
         return None
+
+
 def clean_run_meta(run_dir: Path | str) -> dict[str, Any]:
     """meta.json with every known key of its documented type (a wrong one is dropped: see untrusted.clean_meta); {}
     when there is none or it does not read. Parsed once while unchanged: pages read every run's meta on every draw."""
     try:
-        return clean_meta(cached_json(Path(run_dir) / "meta.json"))
+        return clean_meta(cached_json(RunFolder(run_dir).meta))
     except (OSError, ValueError):
         return {}
 
 
 def list_runs(root: Path | str) -> list[Path]:
     """Run folders directly under root, newest first."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    return sorted((p for p in root.iterdir() if (p / "config.json").exists()), key=lambda p: p.name, reverse=True)
+    return sorted(run_folders(root), key=lambda p: p.name, reverse=True)
 

@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from ffviz.store.filecache import cached_json
+from ffviz.store.folder import RunFolder
 from ffviz.store.storage import read_json
 
 STATES = ("queued", "starting", "running", "paused", "finished", "stopped", "failed", "interrupted")
 ACTIVE = ("queued", "starting", "running", "paused")  # a run in one of these states may still write records
 ENDED = ("finished", "stopped", "failed", "interrupted")
-HEARTBEAT = "heartbeat.json"
-LAUNCH = "launch.json"  # the launcher's pid, host and command; its exit code once a server reaped it
+HEARTBEAT = RunFolder.HEARTBEAT
+LAUNCH = RunFolder.LAUNCH  # the launcher's pid, host and command; its exit code once a server reaped it
 HEARTBEAT_SECONDS = 1.0
 # A run on another host (a scheduler's node) is judged by its heartbeat's age alone: this many seconds of silence
 # and it is taken for dead. On this host its pid answers at once.
@@ -59,7 +60,7 @@ def pid_alive(pid: Any) -> bool:
 
 def read_meta(run_dir: Path) -> dict[str, Any]:
     try:
-        meta = cached_json(Path(run_dir) / "meta.json")  # every page reads every run's state: parse it once
+        meta = cached_json(RunFolder(run_dir).meta)  # every page reads every run's state: parse it once
     except (FileNotFoundError, ValueError, OSError):
         return {}
     return meta if isinstance(meta, dict) else {}
@@ -131,7 +132,7 @@ def queued_runs(root: Path | str) -> list[Path]:
         return []
     waiting = []
     for d in root.iterdir():
-        if (d / "config.json").is_file():
+        if RunFolder(d).is_run():
             meta = read_meta(d)
             if meta.get("status") == "queued":
                 waiting.append((float(meta.get("queued_at") or 0.0), d.name, d))

@@ -15,8 +15,9 @@ import streamlit as st
 from ffviz.config import RunConfig
 from ffviz.data import MissingDataError, load_dataset
 from ffviz.data.display import image_for_display
+from ffviz.store.folder import RunFolder
 
-PROBES = "probes.npz"  # as ffviz.runner.run_writer.PROBES (not imported from there: that module needs torch)
+PROBES = RunFolder.PROBES
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

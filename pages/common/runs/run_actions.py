@@ -17,6 +17,7 @@ from ffviz.store.catalog import (
     export_archive,
     history_csv,
 )
+from ffviz.store.folder import RunFolder
 from ffviz.store.runs import RunReader, new_run_dir, update_meta
 from ffviz.store.runstate import ACTIVE
 from pages.common.frame import state
@@ -40,12 +41,11 @@ def goto_if_requested() -> None:
 
 
 def _checkpoint(run_dir: Path) -> Path | None:
-    return next((p for p in (run_dir / "checkpoints" / "final.pt", run_dir / "checkpoints" / "last.pt")
-                 if p.exists()), None)
+    return next(iter(RunFolder(run_dir).existing_checkpoints(("final", "last"))), None)
 
 
 def _has_history(run_dir: Path) -> bool:
-    path = run_dir / "epochs.jsonl"
+    path = RunFolder(run_dir).log("epochs")
     return path.exists() and path.stat().st_size > 0
 
 

@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from ffviz.server.ui_state import runs_root
+from ffviz.store.folder import RunFolder
 from ffviz.store.runs import list_runs
 
 SHIPPED_ENV = "FFVIZ_SHIPPED_DIR"
@@ -43,7 +44,7 @@ def find_run(run_id: str | None) -> Path | None:
         return None
     for root in roots().values():
         path = root / run_id
-        if (path / "config.json").is_file():
+        if RunFolder(path).is_run():
             return path
     return None
 

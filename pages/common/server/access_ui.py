@@ -21,6 +21,7 @@ import streamlit as st
 from ffviz.data.registry import DATA_DIR_ENV, DOWNLOADS_ENV
 from ffviz.server.access import (
     COOKIE,
+    SETTINGS_FILE,
     ClassroomSettings,
     Identity,
     NotOwner,
@@ -34,6 +35,7 @@ from ffviz.server.access import (
 from ffviz.server.limits import LimitError, Limits, check_run, format_limit
 from ffviz.server.ui_state import runs_root
 from ffviz.store.catalog import folder_size
+from ffviz.store.folder import RunFolder
 from ffviz.store.runs import list_runs
 from ffviz.store.storage import read_json
 
@@ -122,7 +124,7 @@ _SETTINGS_CACHE: dict[str, tuple[int, ClassroomSettings, str | None]] = {}
 
 def classroom_settings() -> tuple[ClassroomSettings, str | None]:
     """The teacher's saved settings (read again only when the file changes) and a problem reading them, if any."""
-    path = runs_root() / "classroom.json"
+    path = runs_root() / SETTINGS_FILE
     try:
         stamp = path.stat().st_mtime_ns
     except FileNotFoundError:
@@ -241,7 +243,7 @@ def check_submit(cfg: Any, active: list[Any], *, new_run: bool = True) -> bool:
 
 def _meta(run_dir: Any) -> dict[str, Any]:
     try:
-        return read_json(run_dir / "meta.json")
+        return read_json(RunFolder(run_dir).meta)
     except (OSError, ValueError):
         return {}
 

@@ -9,6 +9,7 @@ from ffviz.figures import batch_loss_figure, format_changes, layer_accuracy_figu
 from ffviz.figures.style import set_events
 from ffviz.server import access
 from ffviz.server.ui_state import ACTIVE, LiveRun, format_seconds, progress
+from ffviz.store.folder import RunFolder
 from pages.common.frame import state
 from pages.common.frame.keys import RETRAIN_OVERLAY_KEY
 from pages.common.frame.widgets import explain, plot
@@ -29,7 +30,7 @@ def buttons(cfg: RunConfig | None, lr: LiveRun | None, run_state: str) -> None:
     steerable = managed and active and mine
     done = lr.epochs[-1].epoch if lr and lr.epochs else 0
     can_continue = (lr is not None and not active and run_state in ("stopped", "interrupted") and mine
-                    and (lr.dir / "checkpoints" / "last.pt").exists() and done < lr.reader.config.epochs)
+                    and RunFolder(lr.dir).checkpoint("last").exists() and done < lr.reader.config.epochs)
     button = classroom.button  # st.button, unless a classroom link hides or locks it
     others = watch_only or ""
     with st.container(horizontal=True, gap="small", key="run_controls"):
