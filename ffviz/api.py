@@ -48,11 +48,11 @@ class Run:
 
     @property
     def config(self):
-        return self.live.reader.config
+        return self.live.config
 
     @property
     def meta(self) -> dict[str, Any]:
-        return self.live.reader.meta
+        return self.live.meta
 
     @property
     def status(self) -> str:
@@ -64,7 +64,7 @@ class Run:
 
     @property
     def test(self) -> TestRecord | None:
-        return self.live.reader.test
+        return self.live.test
 
     @property
     def class_names(self) -> list[str]:

@@ -33,7 +33,7 @@ class ComparedRun:
 
     @classmethod
     def of(cls, reader: Any, label: str | None = None) -> ComparedRun:
-        """From a RunReader (or LiveRun.reader); the label defaults to the run's name."""
+        """From a RunReader or a LiveRun; the label defaults to the run's name."""
         meta = reader.meta
         return cls(label=label or meta.get("name") or reader.dir.name, epochs=list(reader.epochs),
                    config=reader.config, test=reader.test, train_time=meta.get("train_time"))

@@ -21,7 +21,7 @@ LAYER_KEY = layer_key("contributions")  # a link's layer=
 def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
     epoch = epoch_scrubber(lr, run_state, key=EPOCH_KEY)
     record, snap = lr.epoch(epoch), lr.snapshot(epoch)
-    test = lr.reader.test if run_state == "finished" else None
+    test = lr.test if run_state == "finished" else None
     left, right = st.columns(2, gap="medium")
     with left:
         plot(contributions_over_epochs_figure(lr.epochs, test=test, current_epoch=epoch, height=760))

@@ -41,7 +41,7 @@ def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
     with pic:
         i = st.number_input("Probe image", 0, n - 1, key="good_image", step=1,
                             help="One of the validation images whose goodness the run records every epoch.")
-        px = validation_image(lr.reader.config, int(snap.probe_index[i]), lr.dir)
+        px = validation_image(lr.config, int(snap.probe_index[i]), lr.dir)
         if px is not None:
             st.image(px, width=180, clamp=True, caption=f"true class: {names[int(snap.probe_y[i])]}")
         else:

@@ -12,7 +12,7 @@ EPOCH_KEY = "reg_epoch"  # the epoch scrubber, whose Play toggle times the view
 
 
 def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
-    cfg = lr.reader.config
+    cfg = lr.config
     widths = [w.shape[0] for w in lr.snapshot(lr.epochs[0].epoch).w]
     c1, c2, c3 = st.columns([1, 0.8, 2.2], vertical_alignment="bottom")
     with c1:

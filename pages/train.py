@@ -14,7 +14,7 @@ from pages.common.server import access_ui
 from pages.common.train import controls, settings
 
 lr, run_state = current()
-settings.ensure_initialised(lr.reader.config if lr else settings.defaults())
+settings.ensure_initialised(lr.config if lr else settings.defaults())
 if lr is not None and state.is_managed_active(lr.run_id):
     settings.sync_live(lr.run_id, controls.live_values(lr))
 if toast := st.session_state.pop("_toast", None):

@@ -2,7 +2,7 @@
 
     live = LiveRun("runs/20261126-172000-learnable-classroom")
     live.refresh()                       # reads only the lines appended since the last call (cheap to poll)
-    p = progress(live.reader, run_state(live.dir))     # the run's state: ffviz/store/runstate.py, the one authority
+    p = progress(live, run_state(live.dir))     # the run's state: ffviz/store/runstate.py, the one authority
     w = live.w_history(layer=2)          # {epoch: (C, K)} read lazily from the snapshots, one array each
 
 One LiveRun per run folder serves every session of a server (the app keeps them in a resource cache), so its
@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot
+from ffviz.config import RunConfig
+from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
 from ffviz.store.folder import RunFolder
 from ffviz.store.runs import RunReader, clean_run_meta
 from ffviz.store.runstate import (
@@ -44,7 +45,9 @@ def runs_root(repo_root: Path | str | None = None) -> Path:
 
 # ---------------------------------------------------------------------------------------------------- live reads
 class LiveRun:
-    """A RunReader shared by all sessions, plus the lazily loaded, cached per-epoch arrays the views scrub."""
+    """A run as the pages read it: its config, meta, records and test (a RunReader's, kept fresh by ``refresh``),
+    plus the lazily loaded, cached per-epoch arrays the views scrub. Shared by all sessions of a server; the pages
+    use it directly (``lr.config``, ``lr.meta``), never the reader inside."""
 
     def __init__(self, run_dir: Path | str) -> None:
         self.dir = Path(run_dir)
@@ -82,6 +85,19 @@ class LiveRun:
         """Changes whenever a record arrives: a key for caching what is built from the records."""
         r = self.reader
         return len(r.batches), len(r.epochs), len(r.events)
+
+    @property
+    def config(self) -> RunConfig:
+        return self.reader.config
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """meta.json's known keys of their types (read again while it changes; parsed once while it does not)."""
+        return self.reader.meta
+
+    @property
+    def test(self) -> TestRecord | None:
+        return self.reader.test
 
     @property
     def epochs(self) -> list[EpochRecord]:
@@ -151,7 +167,7 @@ class Progress:
         return min((self.epochs_done + part) / self.epochs_total, 1.0)
 
 
-def progress(reader: RunReader, status: str, meta: dict[str, Any] | None = None) -> Progress:
+def progress(reader: RunReader | LiveRun, status: str, meta: dict[str, Any] | None = None) -> Progress:
     """Where a run stands, from its records: epoch and batch, recent images/s, an estimate of the time left."""
     meta = reader.meta if meta is None else meta
     cfg = reader.config

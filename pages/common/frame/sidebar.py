@@ -39,7 +39,7 @@ def render() -> None:
             with st.container(horizontal=True, gap="small"):
                 st.badge(run_state, color=STATUS_COLORS.get(run_state, "gray"))
                 if lr is not None:
-                    cfg = lr.reader.config
+                    cfg = lr.config
                     st.caption(f"{cfg.mode} · {cfg.preset} · {cfg.dataset}")
         active = state.manager().active()
         if active:

@@ -44,7 +44,7 @@ def view_page(title: str, view: Callable[[LiveRun, str, list[str]], None], *, ep
                    "train your own on the Train page.")
     run_header(lr, run_state)
     watch_run(lr, run_state)
-    names = lr.reader.meta.get("class_names") or [str(k) for k in range(10)]
+    names = lr.meta.get("class_names") or [str(k) for k in range(10)]
 
     @st.fragment(run_every=refresh_interval(f"{epoch_key}_play"))
     def charts() -> None:
@@ -64,13 +64,13 @@ def current() -> tuple[LiveRun | None, str]:
     lr = state.live(run_id)
     if lr is None:
         return None, ""
-    return lr, state.status(run_id, lr.reader.meta)
+    return lr, state.status(run_id, lr.meta)
 
 
 def _newest_finished() -> tuple[LiveRun | None, str]:
     run_id = state.latest_finished()
     lr = state.live(run_id)
-    return (None, "") if lr is None else (lr, state.status(run_id, lr.reader.meta))
+    return (None, "") if lr is None else (lr, state.status(run_id, lr.meta))
 
 
 NEXT_STEPS = (
@@ -102,7 +102,7 @@ def no_run() -> None:
 
 def run_header(lr: LiveRun, run_state: str) -> None:
     """One line that says which run the page shows, in what state, and the settings that matter most."""
-    cfg = lr.reader.config
+    cfg = lr.config
     ep = lr.epochs[-1].epoch if lr.epochs else 0
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
         st.badge(run_state, color=STATUS_COLORS.get(run_state, "gray"))
@@ -113,14 +113,14 @@ def run_header(lr: LiveRun, run_state: str) -> None:
 
 
 def show_failure(lr: LiveRun) -> None:
-    error = lr.reader.meta.get("error")
+    error = lr.meta.get("error")
     st.error(f"This run failed: {plain(error or 'no message recorded')}", icon=":material/error:")
 
 
 def check_state_change(lr: LiveRun, run_state: str) -> None:
     """Inside a live fragment: when the run's state moved on (finished, paused...), rerun the whole page so its
     header, controls and refresh timer follow."""
-    now = state.status(lr.run_id, lr.reader.meta)
+    now = state.status(lr.run_id, lr.meta)
     if now != run_state:
         st.rerun()
 
@@ -213,10 +213,10 @@ def watch_run(lr: LiveRun, run_state: str) -> None:
     @st.fragment(run_every=state.refresh_every(run_state))
     def watch() -> None:
         lr.refresh()
-        now = (len(lr.epochs), state.status(lr.run_id, lr.reader.meta))
+        now = (len(lr.epochs), state.status(lr.run_id, lr.meta))
         if now != st.session_state.get(key):
             st.rerun()
-        p = progress(lr.reader, now[1])
+        p = progress(lr, now[1])
         batch = f", batch {p.batch_in_epoch}/{p.batches_per_epoch}" if p.batches_per_epoch else ""
         speed = f" · {p.images_per_sec:,.0f} images/s" if p.images_per_sec else ""
         st.caption(f":material/sync: {now[1].capitalize()}: epoch {min(p.epochs_done + 1, p.epochs_total)} of "

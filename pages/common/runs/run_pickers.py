@@ -16,7 +16,7 @@ from pages.common.frame.keys import GAP_KEYS
 # ----------------------------------------------------------------------------------------------------- comparing
 def compared(run_ids: list[str]) -> list[ComparedRun]:
     """The runs a comparison reads, each labelled by its name (numbered where two share one)."""
-    runs = [ComparedRun.of(lr.reader) for r in run_ids if (lr := state.live(r)) is not None]
+    runs = [ComparedRun.of(lr) for r in run_ids if (lr := state.live(r)) is not None]
     for run, name in zip(runs, unique_labels([r.label for r in runs]), strict=True):
         run.label = name
     return runs

@@ -95,8 +95,8 @@ def _apply(link: ShareState, params: dict) -> list[str]:
     elif link.compare and link.page == "gap":
         for run_id in link.compare:
             lr = state.live(run_id)
-            if lr is not None and lr.reader.config.mode in GAP_KEYS:
-                ss[GAP_KEYS[lr.reader.config.mode]] = run_id
+            if lr is not None and lr.config.mode in GAP_KEYS:
+                ss[GAP_KEYS[lr.config.mode]] = run_id
     return notes
 
 
@@ -136,7 +136,7 @@ def screen(page_path: str) -> ShareState:
     cfg = settings.config()[0] if ss.get(CFG_READY_KEY) else None
     if cfg is None:
         lr = state.live(run)
-        cfg = lr.reader.config if lr is not None else settings.defaults()
+        cfg = lr.config if lr is not None else settings.defaults()
     epoch = layer = None
     if page in VIEW_PAGES:
         epoch, layer = ss.get(epoch_key(page)), ss.get(layer_key(page))

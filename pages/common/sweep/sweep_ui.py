@@ -90,7 +90,7 @@ def _tagged() -> set[str]:
 
 def _read(run_dir):
     lr = state.live(run_dir.name)
-    return None if lr is None else lr.reader
+    return lr
 
 
 def grid(sweep: Sweep) -> None:

@@ -25,12 +25,12 @@ def buttons(cfg: RunConfig | None, lr: LiveRun | None, run_state: str) -> None:
     run_id = lr.run_id if lr else None
     managed = state.manager().info(run_id) is not None if run_id else False
     active = run_state in ACTIVE
-    watch_only = access.why_not(access_ui.identity(), lr.reader.meta) if lr else None
+    watch_only = access.why_not(access_ui.identity(), lr.meta) if lr else None
     mine = watch_only is None
     steerable = managed and active and mine
     done = lr.epochs[-1].epoch if lr and lr.epochs else 0
     can_continue = (lr is not None and not active and run_state in ("stopped", "interrupted") and mine
-                    and RunFolder(lr.dir).checkpoint("last").exists() and done < lr.reader.config.epochs)
+                    and RunFolder(lr.dir).checkpoint("last").exists() and done < lr.config.epochs)
     button = classroom.button  # st.button, unless a classroom link hides or locks it
     others = watch_only or ""
     with st.container(horizontal=True, gap="small", key="run_controls"):
@@ -62,7 +62,7 @@ def buttons(cfg: RunConfig | None, lr: LiveRun | None, run_state: str) -> None:
 
 def _meta(run_id: str | None) -> dict:
     lr = state.live(run_id)
-    return lr.reader.meta if lr is not None else {}
+    return lr.meta if lr is not None else {}
 
 
 def _steer(run_id: str, action: str) -> None:
@@ -88,7 +88,7 @@ def _resume(run_id: str, run_state: str) -> None:
         state.manager().control(run_id).resume()
         return
     run_dir = sources.find_run(run_id) or state.root() / run_id
-    cfg = state.live(run_id).reader.config
+    cfg = state.live(run_id).config
     if not access_ui.check_submit(cfg, state.manager().active(), new_run=False):
         return
     try:
@@ -113,7 +113,7 @@ def _retrain(cfg: RunConfig, run_id: str, steerable: bool) -> None:
 
 def live_values(lr: LiveRun) -> dict[str, float]:
     """The live fields' values now: the config's, updated by every recorded change."""
-    cfg = lr.reader.config
+    cfg = lr.config
     out = {name: float(getattr(cfg, name)) for name in LIVE_FIELDS}
     for ev in set_events(lr.events):
         out.update({k: float(v[1]) for k, v in ev.changes.items() if k in out})
@@ -122,7 +122,7 @@ def live_values(lr: LiveRun) -> dict[str, float]:
 
 def status_panel(lr: LiveRun, run_state: str) -> None:
     """Epoch and batch, images/s, device and time left; the queue position while waiting."""
-    p = progress(lr.reader, run_state)
+    p = progress(lr, run_state)
     bpe = p.batches_per_epoch or 0
     cols = st.columns(5)
     cols[0].metric("Epoch", f"{p.epochs_done} / {p.epochs_total}")
@@ -132,14 +132,14 @@ def status_panel(lr: LiveRun, run_state: str) -> None:
     cols[4].metric("Time left", format_seconds(p.seconds_left) if run_state in ACTIVE else "–")
     st.progress(p.fraction, text=f"{run_state} · {100 * p.fraction:.0f}% · step {p.step}")
     if run_state == "interrupted":
-        why = lr.reader.meta.get("error") or "its process ended before the run did"
+        why = lr.meta.get("error") or "its process ended before the run did"
         st.warning(f"This run was interrupted: {why}. What it recorded stays; **Resume** continues it from its last "
                    "finished epoch.", icon=":material/warning:")
     if run_state == "queued":
         pos = state.manager().queue_position(lr.run_id)
         st.info(f"Waiting for a free slot{f': position {pos} in the queue' if pos else ''}. Runs start as others "
                 f"finish (at most {state.manager().max_running} at a time).", icon=":material/hourglass_top:")
-    test = lr.reader.test if run_state == "finished" else None
+    test = lr.test if run_state == "finished" else None
     if test is not None:
         st.success(f"Finished. Test accuracy: α-weighted ensemble **{test.acc_alpha:.1f}%**, plain sum "
                    f"{test.acc_sum:.1f}%, last layer {test.acc_last:.1f}%, best layer ({test.best_layer}) "

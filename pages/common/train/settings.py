@@ -89,7 +89,7 @@ def open_run(run_id: str | None) -> None:
     st.session_state[RETRAIN_OVERLAY_KEY] = None
     lr = state.live(run_id)
     if lr is not None:
-        load(lr.reader.config)
+        load(lr.config)
 
 
 def ensure_initialised(cfg: RunConfig) -> None:
@@ -183,7 +183,7 @@ def live_controls(running: bool) -> None:
         for name in LIVE_FIELDS:
             widget(name)
         lr = state.live(state.current_run_id()) if running else None
-        if running and lr is not None and access.why_not(access_ui.identity(), lr.reader.meta):
+        if running and lr is not None and access.why_not(access_ui.identity(), lr.meta):
             st.caption("You are watching another session's run: these values are used by your next Start.")
         elif running:
             st.caption("A run is going: a change applies at its next batch and is marked on the charts.")
@@ -221,7 +221,7 @@ def _live_change(name: str) -> None:
     value = float(st.session_state[PREFIX + name])
     if state.is_managed_active(run_id):
         lr = state.live(run_id)
-        if lr is None or not access_ui.guard(lr.reader.meta, f"change {short_label(name)} of this run"):
+        if lr is None or not access_ui.guard(lr.meta, f"change {short_label(name)} of this run"):
             return  # the value stays on the slider for this session's next Start; the run is left alone
         state.manager().control(run_id).set(**{name: value})
         st.session_state["_toast"] = f"{short_label(name)} → {_fmt_live(value)} at the next batch"
