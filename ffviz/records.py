@@ -38,13 +38,14 @@ class EpochRecord:
     lr: float
     device: str
     temperature: list[float]  # T_e per layer (NaN for static)
-    lambda_entropy: float
-    lambda_orth: float
-    orth_warmup: float  # the warm-up factor applied this epoch
+    # each regularizer of ffviz.regularizers by name: its λ as configured this epoch (a live change shows),
+    # and its schedule's factor (the orthogonality's warm-up); the loss weighted it by their product
+    lambdas: dict[str, float]
+    schedules: dict[str, float]
     # training statistics, averaged over the epoch's batches (None at epoch 0)
     train_loss: float | None
     train_ce: list[float] | None
-    # each regularizer of ffviz.method.regularizers by name, per layer: its raw value R(W), and as weighted in the loss
+    # each regularizer of ffviz.regularizers by name, per layer: its raw value R(W), and as weighted in the loss
     # (lambda * schedule * R(W)); e.g. {"entropy": [...], "orth": [...]}
     train_terms: dict[str, list[float]] | None
     train_terms_w: dict[str, list[float]] | None
@@ -97,18 +98,26 @@ def to_dict(record: Any) -> dict[str, Any]:
     return dataclasses.asdict(record)
 
 
-# Runs written before the regularizers became a registry kept each term in fields of its own.
+# Runs written before the regularizers became a registry kept each term in fields of its own: the only place the
+# two built-in terms are named outside their registry entries, so that those runs still read.
 _LEGACY_TERMS = {"entropy": ("train_entropy", "train_entropy_w"), "orth": ("train_orth", "train_orth_w")}
+_LEGACY_LAMBDAS = {"entropy": "lambda_entropy", "orth": "lambda_orth"}
+_LEGACY_SCHEDULES = {"orth": "orth_warmup"}
 
 
 def _upgrade_epoch(d: dict[str, Any]) -> dict[str, Any]:
-    """An old epoch record's train_entropy, train_orth (and their _w) as the train_terms mappings."""
-    if "train_terms" in d or not any(raw in d for raw, _ in _LEGACY_TERMS.values()):
-        return d
+    """An old epoch record's per-term fields (train_entropy, train_orth and their _w; lambda_entropy, lambda_orth,
+    orth_warmup) as the mappings keyed by the term's name."""
     d = dict(d)
-    for key, index in (("train_terms", 0), ("train_terms_w", 1)):
-        terms = {name: d.pop(fields[index], None) for name, fields in _LEGACY_TERMS.items()}
-        d[key] = None if all(v is None for v in terms.values()) else {k: v for k, v in terms.items() if v is not None}
+    if "train_terms" not in d and any(raw in d for raw, _ in _LEGACY_TERMS.values()):
+        for key, index in (("train_terms", 0), ("train_terms_w", 1)):
+            terms = {name: d.pop(fields[index], None) for name, fields in _LEGACY_TERMS.items()}
+            d[key] = None if all(v is None for v in terms.values()) else {
+                k: v for k, v in terms.items() if v is not None}
+    if "lambdas" not in d and any(f in d for f in _LEGACY_LAMBDAS.values()):
+        d["lambdas"] = {name: d.pop(f) for name, f in _LEGACY_LAMBDAS.items() if f in d}
+        d["schedules"] = {name: d.pop(_LEGACY_SCHEDULES[name], 1.0) if name in _LEGACY_SCHEDULES else 1.0
+                          for name in d["lambdas"]}
     return d
 
 

@@ -4,7 +4,7 @@ beside the cross-entropy; and the Gram matrix ŴᵀŴ that the orthogonality ter
 import streamlit as st
 
 from ffviz.figures import gram_figure, regularizer_figure
-from ffviz.method.regularizers import REGULARIZERS
+from ffviz.regularizers import REGULARIZERS
 from ffviz.server.ui_state import LiveRun
 from pages.common.frame.widgets import epoch_scrubber, explain, layer_select, plot, view_page
 
@@ -27,8 +27,7 @@ def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
     with left:
         plot(regularizer_figure(lr.epochs, layer, lr.events, log=log, current_epoch=epoch))
         raw = "; ".join(f"{r.symbol} {r.description}" for r in REGULARIZERS.values())
-        weights = ", ".join(f"λ_{r.weight_field.removeprefix('lambda_')} = {getattr(cfg, r.weight_field, 0.0):g}"
-                            for r in REGULARIZERS.values())
+        weights = ", ".join(f"{r.weight_symbol} = {getattr(cfg, r.weight_field, 0.0):g}" for r in REGULARIZERS.values())
         explain(f"Dotted: the raw terms. {raw}. Solid: what they add to the loss ({weights}, orthogonality "
                 f"scaling '{cfg.orth_scaling}', warmed up over {cfg.orth_warmup_epochs} epochs), against the "
                 f"cross-entropy in black. Flags mark live changes.")

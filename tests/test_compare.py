@@ -37,7 +37,8 @@ def record(epoch: int, acc: float, layers: int = 3, seconds: float | None = 2.0)
     trained = epoch > 0
     return EpochRecord(
         epoch=epoch, step=10 * epoch, time=2.0 * epoch, lr=0.01, device="cpu", temperature=[1.0] * n,
-        lambda_entropy=0.01, lambda_orth=0.001, orth_warmup=0.0, train_loss=1.0 / (epoch + 1) if trained else None,
+        lambdas={"entropy": 0.01, "orth": 0.001}, schedules={"entropy": 1.0, "orth": 0.0},
+        train_loss=1.0 / (epoch + 1) if trained else None,
         train_ce=[1.0] * n if trained else None, train_terms=None, train_terms_w=None, train_acc=None,
         val_ce=[1.0] * n, val_acc=[acc - 10 * (n - 1 - i) for i in range(n)],
         alpha=[1 / n] * n, acc_alpha=acc, acc_sum=acc, acc_last=acc, acc_best_layer=acc, best_layer=n - 1,

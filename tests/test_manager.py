@@ -131,7 +131,7 @@ def test_steering_crosses_the_process_boundary_and_is_recorded(tmp_path, manager
     (change,) = [e for e in events if e.action == "set"]
     assert change.changes == {"lambda_entropy": [0.01, 0.0]}
     epochs = RunReader(tmp_path / run_id).epochs
-    assert epochs[-1].lambda_entropy == 0.0  # it trained with the new value
+    assert epochs[-1].lambdas["entropy"] == 0.0  # it trained with the new value
 
 
 def test_sigkill_of_a_run_process_marks_it_interrupted_and_spares_the_others(tmp_path, manager) -> None:

@@ -1,5 +1,5 @@
 """Adding a regularizer, as a newcomer would, touches three files: its function and its registry entry in
-ffviz/method/regularizers.py, its weight field in ffviz/config.py, and this test.
+ffviz/regularizers.py, its weight field in ffviz/config.py, and this test.
 
 The test copies the ffviz package to a temporary folder, makes the newcomer's edit there (two package files, nothing
 else), and in a fresh interpreter whose PYTHONPATH is the copy checks that the new term flows everywhere on its own:
@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 # ----------------------------------------------------------------------------------- the newcomer's edit
-# ffviz/method/regularizers.py: one function, above the registry, and one entry in it
+# ffviz/regularizers.py: one function, above the registry, and one entry in it
 TERM = '''
 def toy(w: Any, channels: Any) -> Any:
     """T(W) = Σ_c Σ_k W_ck²: large while W is spread, (L,) per layer."""
@@ -37,7 +37,7 @@ FIELD_BEFORE = "    orth_scaling: str = _f("
 
 
 def newcomer_edit(pkg: Path) -> None:
-    reg = pkg / "method" / "regularizers.py"
+    reg = pkg / "regularizers.py"
     text = reg.read_text()
     assert text.count(REGISTRY_LINE) == 1, "the registry's opening line moved: update this test's anchor"
     start = text.index(REGISTRY_LINE)
@@ -63,7 +63,7 @@ import ffviz
 from ffviz.config import RunConfig
 from ffviz.data import load_dataset
 from ffviz.figures.regularizers import regularizer_figure
-from ffviz.method.regularizers import REGULARIZERS, get_regularizer
+from ffviz.regularizers import REGULARIZERS, get_regularizer
 from ffviz.store.runs import RunReader, new_run_dir
 from ffviz.runner.run_writer import RunWriter
 from ffviz.method.trainer import Trainer
@@ -188,7 +188,7 @@ def test_a_new_regularizer_is_one_function_one_entry_and_one_config_field(tmp_pa
     original = package_files(ROOT / "ffviz")
     assert package_files(copy) == original
     changed = sorted(f for f in original if not filecmp.cmp(ROOT / "ffviz" / f, copy / f, shallow=False))
-    assert changed == ["config.py", "method/regularizers.py"]
+    assert changed == ["config.py", "regularizers.py"]
 
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(copy)], cwd=tmp_path, capture_output=True, text=True,
                           timeout=600, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin",

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
+from ffviz import regularizers
 from ffviz.config import RunConfig
 from ffviz.figures.regularizers import regularizer_figure
-from ffviz.method import regularizers
 from ffviz.method.losses import regularizer_terms
-from ffviz.method.regularizers import REGULARIZERS, get_regularizer, penalties, weights
 from ffviz.records import EpochRecord, from_dict
+from ffviz.regularizers import REGULARIZERS, get_regularizer, penalties, weights
 from ffviz.store.runs import RunReader
 from ffviz.store.untrusted import parse_record
 

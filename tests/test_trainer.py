@@ -73,8 +73,8 @@ def test_records_cover_every_layer_and_epoch_zero(digits8) -> None:
         # every regularizer per layer; weighted terms are the raw terms times the (warmed-up) weights
         assert set(r.train_terms) == set(r.train_terms_w) == {"entropy", "orth"}
         assert all(len(v) == num_layers for v in (*r.train_terms.values(), *r.train_terms_w.values()))
-        assert r.train_terms_w["entropy"] == pytest.approx([r.lambda_entropy * v for v in r.train_terms["entropy"]])
-        assert r.train_terms_w["orth"] == pytest.approx([r.lambda_orth * r.orth_warmup * v
+        assert r.train_terms_w["entropy"] == pytest.approx([r.lambdas["entropy"] * v for v in r.train_terms["entropy"]])
+        assert r.train_terms_w["orth"] == pytest.approx([r.lambdas["orth"] * r.schedules["orth"] * v
                                                           for v in r.train_terms["orth"]])
     # W before the first step is uniform; the snapshot holds every layer
     assert len(c.snapshots[0].w) == num_layers
@@ -167,7 +167,7 @@ def test_pause_step_and_live_changes_from_another_thread(digits8) -> None:
     assert change.changes == {"lambda_entropy": [0.01, 0.0], "lr": [0.08, 0.01]}
     assert change.step == 3  # takes effect at the next batch
     assert c.batches[3].lr == pytest.approx(cosine_lr(t.cfg, 0))  # the new peak lr, epoch 0 of the schedule
-    assert all(r.lambda_entropy == 0.0 for r in c.epochs[1:])
+    assert all(r.lambdas["entropy"] == 0.0 for r in c.epochs[1:])
     assert all(v == 0.0 for v in c.epochs[-1].train_terms_w["entropy"])
 
 

@@ -1,4 +1,4 @@
-"""The regularizers on W (every term of ffviz.method.regularizers' registry), beside the cross-entropy they compete
+"""The regularizers on W (every term of ffviz.regularizers' registry), beside the cross-entropy they compete
 with, and
 the Gram matrix the orthogonality term reads.
 
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from ffviz import regularizers
 from ffviz.figures.style import (
     change_markers,
     colorscale,
@@ -24,26 +25,25 @@ from ffviz.figures.style import (
     layer_name,
     merge_layout,
 )
-from ffviz.method import regularizers
-from ffviz.method.regularizers import REGULARIZERS
 from ffviz.records import EpochRecord, EventRecord
+from ffviz.regularizers import REGULARIZERS
 
-CE_COLOR, ENT_COLOR, ORTH_COLOR = "#111111", "#1F77B4", "#E4572E"
-# a term's colour: its own where it has one, else the next of a palette (a newly registered term needs none here)
-TERM_COLORS = {"entropy": ENT_COLOR, "orth": ORTH_COLOR}
+CE_COLOR = "#111111"
+# a term's colour: its registry entry's where it has one, else the next of a palette (a new term needs none)
 _PALETTE = ("#2CA02C", "#9467BD", "#8C564B", "#E377C2", "#BCBD22", "#17BECF")
 
 
 def term_color(name: str) -> str:
-    others = [n for n in REGULARIZERS if n not in TERM_COLORS]
-    return TERM_COLORS.get(name) or _PALETTE[others.index(name) % len(_PALETTE) if name in others else 0]
+    others = [n for n, r in REGULARIZERS.items() if not r.color]
+    own = REGULARIZERS[name].color if name in REGULARIZERS else ""
+    return own or _PALETTE[others.index(name) % len(_PALETTE) if name in others else 0]
 
 
 def weighted_label(name: str) -> str:
     """How the legend writes a term as weighted in the loss, e.g. "λ_orth · warm-up · O(W)"."""
     r = REGULARIZERS[name]
     schedule = f" · {r.schedule_name}" if r.schedule_name else ""
-    return f"λ_{r.weight_field.removeprefix('lambda_')}{schedule} · {r.symbol}"
+    return f"{r.weight_symbol}{schedule} · {r.symbol}"
 
 
 def regularizer_figure(epochs: Sequence[EpochRecord], layer: int, events: Sequence[EventRecord] = (), *,
@@ -87,7 +87,7 @@ def regularizer_figure(epochs: Sequence[EpochRecord], layer: int, events: Sequen
 
 def gram_matrix(w: np.ndarray) -> np.ndarray:
     """(K, K) cosine similarities of W's class columns (the Ŵᵀ Ŵ the orthogonality term pushes towards I), in
-    float64: `ffviz.method.regularizers.gram_matrix`."""
+    float64: `ffviz.regularizers.gram_matrix`."""
     return regularizers.gram_matrix(np.asarray(w, dtype=np.float64))
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.colors import make_colorscale, sample_colorscale, sequential
 
+from ffviz import regularizers
 from ffviz.config import FIELDS, LIVE_FIELDS, short_label
 from ffviz.records import EpochRecord, EventRecord
 
@@ -143,7 +144,8 @@ def change_markers(events: Iterable[EventRecord], *, axis: str, epochs: Sequence
 
 
 def _short(changes: dict[str, list[Any]]) -> str:
-    tiny = {"lambda_entropy": "λe", "lambda_orth": "λo", "lr": "lr"}  # the flag above a chart is a few pixels wide
+    # the flag above a chart is a few pixels wide: each regularizer's weight by its short label (λe, λo)
+    tiny = {r.weight_field: regularizers.short_label(n) for n, r in regularizers.REGULARIZERS.items()} | {"lr": "lr"}
     return " ".join(f"{tiny.get(k) or _name(k)}={_num(new)}" for k, (_, new) in changes.items())
 
 

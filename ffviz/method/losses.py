@@ -14,7 +14,7 @@ see CAWConv) and its assignment W_l (C_l, K):
 
 Each layer's input is detached (CAWConv), so the one backward of the sum gives every layer exactly the gradient of
 its own loss_l; each layer then takes its own AdamW step, its gradient clipped to norm 1 per layer (the trainer).
-The regularizers are a registry (ffviz.method.regularizers: one function and one entry per term, the weight's RunConfig
+The regularizers are a registry (ffviz.regularizers: one function and one entry per term, the weight's RunConfig
 field and its schedule); the static baseline has no A and no regularizers; in backprop mode the network's loss is
 the last layer's cross-entropy plus the regularizers.
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ffviz.method.regularizers import REGULARIZERS, entropy, orth_warmup, orthogonality, penalties
+from ffviz.regularizers import REGULARIZERS, entropy, orth_warmup, orthogonality, penalties
 
 __all__ = ["LossStats", "entropy_penalty", "ff_loss", "layer_contributions", "orth_warmup", "orthogonality_penalty",
            "regularizer_terms", "weighted_terms"]
@@ -89,12 +89,12 @@ def regularizer_terms(padded: torch.Tensor | None, channels: torch.Tensor, cfg) 
 
 
 def entropy_penalty(w: torch.Tensor) -> torch.Tensor:
-    """H(W) of one layer's W (C, K) -> (); `ffviz.method.regularizers.entropy`."""
+    """H(W) of one layer's W (C, K) -> (); `ffviz.regularizers.entropy`."""
     return entropy(w, w.shape[0])
 
 
 def orthogonality_penalty(w: torch.Tensor, scaling: str = "mean") -> torch.Tensor:
-    """O(W) of one layer's W (C, K) -> (); `ffviz.method.regularizers.orthogonality`."""
+    """O(W) of one layer's W (C, K) -> (); `ffviz.regularizers.orthogonality`."""
     return orthogonality(w, w.shape[0], orth_scaling=scaling)
 
 

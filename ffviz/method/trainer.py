@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from ffviz import regularizers
 from ffviz.config import RunConfig
 from ffviz.data import DataSplits, load_dataset
 from ffviz.data.registry import downloads_allowed, server_data_root
@@ -31,12 +32,12 @@ from ffviz.method.evaluate import collect_goodness, split_metrics
 from ffviz.method.fast.clip import clip_per_layer
 from ffviz.method.fast.consts import DeviceConsts
 from ffviz.method.fast.graph import StepCapture, eager_optimizer_state
-from ffviz.method.losses import LossStats, orth_warmup
+from ffviz.method.losses import LossStats
 from ffviz.method.model import FFNet, build_network, count_parameters
-from ffviz.method.regularizers import REGULARIZERS
-from ffviz.method.regularizers import weights as regularizer_weights
 from ffviz.method.step import TRAIN_FIELDS, EpochSums, fused_loss, lean_backward
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
+from ffviz.regularizers import REGULARIZERS
+from ffviz.regularizers import weights as regularizer_weights
 
 # Building a model draws its initial weights from PyTorch's global RNG; runs starting in parallel threads take
 # turns so that each one's weights depend on its seed alone.
@@ -244,7 +245,8 @@ class Trainer:
         if not math.isfinite(train["train_loss"]):
             raise NonFiniteLossError(f"the loss became {train['train_loss']} in epoch {self.epoch + 1}; "
                                      f"try a lower learning rate or smaller regularizer weights")
-        return {**train, "orth_warmup": orth_warmup(self.epoch, self.cfg.orth_warmup_epochs)}
+        # the schedules' factors this epoch trained with (self.epoch counts it from 0 until it ends)
+        return {**train, "schedules": regularizers.schedules(self.cfg, self.epoch)}
 
     def _step(self, x: torch.Tensor, y: torch.Tensor, lambdas: tuple[float, ...]) -> LossStats:
         """One optimizer step on the batch (x (B, C, H, W), y (B,)) for all layers at once; ``lambdas``: the
@@ -298,11 +300,9 @@ class Trainer:
         self.alpha = r.alpha
         self.train_time += time.perf_counter() - t0
         if train is None:  # the network as it stands, before (or without) a training epoch
-            warm = orth_warmup(self.epoch, self.cfg.orth_warmup_epochs)
-            train = {**dict.fromkeys(TRAIN_FIELDS), "orth_warmup": warm}
+            train = {**dict.fromkeys(TRAIN_FIELDS), "schedules": regularizers.schedules(self.cfg, self.epoch)}
         record = EpochRecord(epoch=self.epoch, step=self.step, time=self.train_time, lr=self._lr(),
-                             device=self.device_name, lambda_entropy=self.cfg.lambda_entropy,
-                             lambda_orth=self.cfg.lambda_orth, **train, **r.fields)
+                             device=self.device_name, lambdas=regularizers.lambdas(self.cfg), **train, **r.fields)
         self._fire("on_epoch", self, record, r.snapshot)
 
     # ------------------------------------------------------------------ control

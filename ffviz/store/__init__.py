@@ -8,6 +8,7 @@
 storage (atomic files, JSON lines), untrusted (checks for files from outside), filecache, checkpoint (weights-only
 torch files), runs, runstate, catalog. Torch-free except checkpoint's loading, which imports it on first use.
 
-May import: the shared vocabulary at ffviz's top level (config, presets, records, env, lazy) and ffviz.data.
+May import: the shared vocabulary at ffviz's top level (config, presets, records, regularizers, env, lazy) and
+ffviz.data.
 Never ffviz.method (the trainer), ffviz.runner, ffviz.server, ffviz.figures or pages (tests/test_layout.py).
 """

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ffviz import regularizers
 from ffviz.config import RunConfig
 from ffviz.env import positive_int
 from ffviz.records import TestRecord
@@ -58,8 +59,7 @@ class RunSummary:
     dataset: str
     preset: str
     mode: str
-    lambda_entropy: float
-    lambda_orth: float
+    lambdas: dict[str, float]  # each regularizer's λ by name, as configured (ffviz/regularizers.py)
     epochs_done: int
     epochs: int
     test_acc: float | None  # alpha-weighted, final epoch
@@ -74,8 +74,9 @@ class RunSummary:
     def as_row(self) -> dict[str, Any]:
         """Plain values for a table."""
         return {"name": self.name, "date": self.created.replace("T", " "), "dataset": self.dataset,
-                "preset": self.preset, "mode": self.mode, "λ entropy": self.lambda_entropy,
-                "λ orth": self.lambda_orth, "epochs": f"{self.epochs_done}/{self.epochs}",
+                "preset": self.preset, "mode": self.mode,
+                **{f"λ {regularizers.label(n)}": self.lambdas.get(n) for n in regularizers.REGULARIZERS},
+                "epochs": f"{self.epochs_done}/{self.epochs}",
                 "test acc %": None if self.test_acc is None else round(self.test_acc, 2),
                 "best val acc %": None if self.best_val_acc is None else round(self.best_val_acc, 2),
                 "wall time s": None if self.train_time is None else round(self.train_time, 1),
@@ -109,9 +110,8 @@ def _summarize(run_dir: Path, source: str) -> tuple[RunSummary, dict[str, Any]]:
     return RunSummary(
         dir=run_dir, run_id=run_dir.name, source=source, name=meta.get("name") or run_dir.name,
         created=meta.get("created", ""), status="",  # read on every call by summarize, never cached
-        dataset=cfg.dataset, preset=cfg.preset, mode=cfg.mode, lambda_entropy=cfg.lambda_entropy,
-        lambda_orth=cfg.lambda_orth, epochs_done=int(meta.get("epochs_done", len(reader_epochs) and
-                                                                  reader_epochs[-1].epoch)),
+        dataset=cfg.dataset, preset=cfg.preset, mode=cfg.mode, lambdas=regularizers.lambdas(cfg),
+        epochs_done=int(meta.get("epochs_done", len(reader_epochs) and reader_epochs[-1].epoch)),
         epochs=cfg.epochs if not reader_epochs else max(cfg.epochs, reader_epochs[-1].epoch),
         test_acc=None if test is None else float(test.acc_alpha),
         best_val_acc=max((e.acc_alpha for e in reader_epochs if e.epoch > 0), default=None),

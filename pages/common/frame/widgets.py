@@ -9,6 +9,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
+from ffviz.regularizers import REGULARIZERS
 from ffviz.server.ui_state import ACTIVE, LiveRun, format_seconds, progress
 from pages.common.frame import state
 from pages.common.frame.text import plain
@@ -106,8 +107,9 @@ def run_header(lr: LiveRun, run_state: str) -> None:
     ep = lr.epochs[-1].epoch if lr.epochs else 0
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
         st.badge(run_state, color=STATUS_COLORS.get(run_state, "gray"))
+        weights = " · ".join(f"{r.weight_symbol} {getattr(cfg, r.weight_field):g}" for r in REGULARIZERS.values())
         st.markdown(f"**{plain(lr.run_id)}** · {cfg.mode} · {cfg.preset} · {cfg.dataset} · epoch {ep}/{cfg.epochs} · "
-                    f"λ_entropy {cfg.lambda_entropy:g} · λ_orth {cfg.lambda_orth:g}")
+                    f"{weights}")
     if run_state == "failed":
         show_failure(lr)
 

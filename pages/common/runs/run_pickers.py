@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ffviz import regularizers
 from ffviz.comparison import GAP_MODES, MODE_NAMES, ComparedRun, unique_labels
 from ffviz.config import RunConfig
 from ffviz.store.catalog import (
@@ -26,8 +27,7 @@ def _default_of(rows: list[RunSummary]) -> str:
     """The run a picker starts on: a shipped run with the default λs, else any shipped run, else the newest."""
     defaults = RunConfig()
     shipped = [r for r in rows if r.source == "shipped"]
-    plain = [r for r in shipped if (r.lambda_entropy, r.lambda_orth) == (defaults.lambda_entropy,
-                                                                          defaults.lambda_orth)]
+    plain = [r for r in shipped if r.lambdas == regularizers.lambdas(defaults)]
     return (plain or shipped or rows)[0].run_id
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ffviz import regularizers
 from ffviz.config import RunConfig
 from ffviz.config import label as field_label
 from ffviz.presets import PRESETS
@@ -39,9 +40,10 @@ from pages.common.train import settings
 # A sweep started from the app trains on this server: its epochs are bounded here (a server-wide limits module
 # would own this number; until there is one it lives here).
 APP_MAX_EPOCHS = 50
-# Settings worth sweeping from the page (any RunConfig field works from the CLI).
-SWEEPABLE = ("lambda_entropy", "lambda_orth", "temperature", "lr", "mode", "orth_scaling", "dropout", "batch_size",
-             "temp_decay", "label_smoothing", "contribution_signal", "preset")
+# Settings worth sweeping from the page (any RunConfig field works from the CLI): every regularizer's weight, in the
+# registry's order, then these.
+SWEEPABLE = (*regularizers.weight_fields().values(), "temperature", "lr", "mode", "orth_scaling", "dropout",
+             "batch_size", "temp_decay", "label_smoothing", "contribution_signal", "preset")
 NO_AXIS = "(none)"
 
 

@@ -1,13 +1,15 @@
 """The regularizers on the assignment W, as a registry: a plain dict from a name to its entry.
 
-    from ffviz.method.regularizers import REGULARIZERS, get_regularizer
+    from ffviz.regularizers import REGULARIZERS, get_regularizer
     get_regularizer("orth").penalty(w, channels, orth_scaling="mean")    # (L,) one value per layer
 
-Each entry says how to compute the term from W, which RunConfig field holds its weight λ, and how that weight is
-scheduled over epochs. The loss (ffviz.method.losses.ff_loss) adds Σ_r λ_r · schedule_r(epoch) · R_r(W_l) to every
-layer's
-cross-entropy; the trainer, the run records (``train_terms``) and the Regularizers page iterate this dict, so a new
-term is one function and one entry here (plus its weight field in ffviz/config.py).
+Each entry says how to compute the term from W, which RunConfig field holds its weight λ, how that weight is
+scheduled over epochs, and how the app names and draws it (label, short label, colour). The loss
+(ffviz.method.losses.ff_loss) adds Σ_r λ_r · schedule_r(epoch) · R_r(W_l) to every layer's cross-entropy. The trainer,
+the epoch records (``lambdas``, ``schedules``, ``train_terms``: dicts keyed by the entry's name), the Runs table, the
+run header, the live sliders, the Regularizers page and a sweep's grid iterate this dict, so a new term is one
+function and one entry here (plus its weight field in ffviz/config.py); every field past ``description`` has a
+default that suits a new term.
 
 A penalty takes
     w         (..., C, K)  assignments; the trainer passes all layers at once, (L, C_max, K), each layer's rows
@@ -94,14 +96,22 @@ class Regularizer:
     schedule: Callable[[Any, int], float] = constant  # (cfg, epoch) -> factor on λ
     schedule_name: str = ""  # how figures name a schedule other than the constant, e.g. "warm-up"
     options: tuple[str, ...] = ()  # RunConfig fields passed to the penalty as keywords
+    label: str = ""  # the term's name in tables and prose, e.g. "entropy" (the "λ entropy" column); default: its key
+    short_label: str = ""  # the few pixels of a change flag above a chart, e.g. "λe"; default: "λ" + its first letter
+    color: str = ""  # its line colour in the figures; default: the next of the figures' palette
+
+    @property
+    def weight_symbol(self) -> str:
+        """How figures and the run header write its weight: "λ_entropy" for the field lambda_entropy."""
+        return f"λ_{self.weight_field.removeprefix('lambda_')}"
 
 
 REGULARIZERS: dict[str, Regularizer] = {
     "entropy": Regularizer(entropy, weight_field="lambda_entropy", symbol="H(W)",
-                           description="falls as channels commit to classes"),
+                           description="falls as channels commit to classes", short_label="λe", color="#1F77B4"),
     "orth": Regularizer(orthogonality, weight_field="lambda_orth", symbol="O(W)", schedule=orth_schedule,
                         schedule_name="warm-up", options=("orth_scaling",),
-                        description="falls as classes stop sharing channels"),
+                        description="falls as classes stop sharing channels", short_label="λo", color="#E4572E"),
 }
 
 
@@ -111,6 +121,31 @@ def get_regularizer(name: str) -> Regularizer:
         return REGULARIZERS[name]
     except KeyError:
         raise KeyError(f"unknown regularizer {name!r}; valid: {', '.join(REGULARIZERS)}") from None
+
+
+def label(name: str) -> str:
+    """The term's name in tables and prose ("entropy"): its entry's label, else its key."""
+    return REGULARIZERS[name].label or name
+
+
+def short_label(name: str) -> str:
+    """The term's weight in a change flag's few pixels ("λe")."""
+    return REGULARIZERS[name].short_label or f"λ{name[:1]}"
+
+
+def weight_fields() -> dict[str, str]:
+    """Each term's weight field, in the registry's order: name -> RunConfig field."""
+    return {name: r.weight_field for name, r in REGULARIZERS.items()}
+
+
+def lambdas(cfg: Any) -> dict[str, float]:
+    """Each term's λ as configured (its RunConfig field): what an epoch record keeps as ``lambdas``."""
+    return {name: float(getattr(cfg, r.weight_field)) for name, r in REGULARIZERS.items()}
+
+
+def schedules(cfg: Any, epoch: int) -> dict[str, float]:
+    """Each term's schedule factor at ``epoch`` (1 for a constant one): an epoch record's ``schedules``."""
+    return {name: float(r.schedule(cfg, epoch)) for name, r in REGULARIZERS.items()}
 
 
 def weights(cfg: Any, epoch: int) -> dict[str, float]:
