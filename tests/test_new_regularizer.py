@@ -3,9 +3,11 @@ ffviz/regularizers.py, its weight field in ffviz/config.py, and this test.
 
 The test copies the ffviz package to a temporary folder, makes the newcomer's edit there (two package files, nothing
 else), and in a fresh interpreter whose PYTHONPATH is the copy checks that the new term flows everywhere on its own:
-training (the loss and the gradients change with its weight), the run records (the term per layer, raw and
-weighted), the run folder read back, the Regularizers figure, and the CLI flag, the share link, the live controls
-and the Train page's group for its weight (tests/test_new_field.py draws that page with such a field).
+training (the loss and the gradients change with its weight), the epoch records (the term per layer, raw and
+weighted, its λ and its schedule by name), the run folder read back, the Runs table's column, the Regularizers
+figure, the Regularizers page and the run header drawn by the app, the Sweep page's axes and a sweep over its
+weight, the change flags, and the CLI flag, the share link, the live controls and the Train page's group for its
+weight (tests/test_new_field.py draws that page's live slider with such a field).
 """
 
 from __future__ import annotations
@@ -133,6 +135,8 @@ def check_records_carry_it_per_layer():
         assert all(v > 0 for v in e.train_terms["toy"])
         np.testing.assert_allclose(e.train_terms_w["toy"], [LAMBDA * v for v in e.train_terms["toy"]], rtol=1e-6)
     assert reader.epochs[0].train_terms is None  # epoch 0: no training yet
+    # its weight and its schedule's factor, by name, in every epoch record (epoch 0 included)
+    assert all(e.lambdas["toy"] == LAMBDA and e.schedules["toy"] == 1.0 for e in reader.epochs)
     assert reader.config.lambda_toy == LAMBDA and reader.test is not None
     assert len(reader.snapshot(reader.epochs[-1].epoch).w) == layers
     assert all(v == 0 for v in RUNS["off"][1].epochs[-1].train_terms_w["toy"])
@@ -164,8 +168,46 @@ def check_the_cli_the_link_and_the_live_controls_offer_its_weight():
     assert "lambda_toy" in dict(train_groups())["Regularizers"]
 
 
+def check_the_runs_table_has_its_column():
+    from ffviz.store.catalog import summarize
+
+    row = summarize(RUNS["on"][1].dir, "local").as_row()
+    assert row["λ toy"] == LAMBDA and row["λ entropy"] == RunConfig().lambda_entropy, row
+    assert summarize(RUNS["off"][1].dir, "local").as_row()["λ toy"] == 0.0
+
+
+def check_the_sweep_grid_and_the_change_flags_offer_it():
+    from ffviz.figures.style import _short
+    from ffviz.runner.sweep import SweepSpec, parse_axis
+    from pages.common.sweep.sweep_start import SWEEPABLE
+
+    assert "lambda_toy" in SWEEPABLE  # the Sweep page's axes
+    spec = SweepSpec(base=tiny(), axes=(parse_axis("lambda_toy=0,0.1"),), seeds=(1,))
+    assert [spec.config(i, 1).lambda_toy for i in range(len(spec.cells()))] == [0.0, 0.1]
+    assert _short({"lambda_toy": [0.0, 0.1]}) == "λt=0.1"  # the flag a live change leaves on the charts
+
+
+def check_the_regularizers_page_and_the_run_header_show_it():
+    import os
+
+    from streamlit.testing.v1 import AppTest
+
+    reader = RUNS["on"][1]
+    os.environ["FFVIZ_RUNS_DIR"] = str(reader.dir.parent)
+    at = AppTest.from_file(str(Path(sys.argv[1]).parent / "streamlit_app.py"), default_timeout=180)
+    at.session_state["run"] = reader.dir.name
+    at.run()
+    at.switch_page("pages/regularizers.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = " ".join(str(m.value) for m in [*at.markdown, *at.caption])
+    assert f"λ_toy {LAMBDA:g}" in text, text  # the run header
+    assert f"λ_toy = {LAMBDA:g}" in text and "T(W) a toy term" in text, text  # the page's explanation
+
+
 CHECKS = [check_registered, check_training_changes_with_its_weight, check_records_carry_it_per_layer,
-          check_regularizers_figure_shows_it, check_the_cli_the_link_and_the_live_controls_offer_its_weight]
+          check_regularizers_figure_shows_it, check_the_cli_the_link_and_the_live_controls_offer_its_weight,
+          check_the_runs_table_has_its_column, check_the_sweep_grid_and_the_change_flags_offer_it,
+          check_the_regularizers_page_and_the_run_header_show_it]
 
 for check in CHECKS:
     check()
@@ -182,6 +224,8 @@ def test_a_new_regularizer_is_one_function_one_entry_and_one_config_field(tmp_pa
     copy = tmp_path / "ffviz"
     shutil.copytree(ROOT / "ffviz", copy, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "pages", tmp_path / "pages", ignore=shutil.ignore_patterns("__pycache__"))  # untouched
+    shutil.copytree(ROOT / "assets", tmp_path / "assets", ignore=shutil.ignore_patterns("runs"))  # the pages' pictures
+    shutil.copy(ROOT / "streamlit_app.py", tmp_path / "streamlit_app.py")
     newcomer_edit(copy)
 
     # only the two package files changed
