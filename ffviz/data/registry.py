@@ -38,6 +38,7 @@ class DatasetInfo:
     allowed_channels: tuple[int, ...]
     loader: Loader  # loader(*, root, image_size, channels, seed, download, progress) -> DataSplits
     source: str  # where the data comes from (URL or package)
+    images: int  # train + validation + test: what the server's limits count its float32 tensors by
 
 
 def _digits_loader(*, root: Path, image_size: int, channels: int, seed: int, download: bool,
@@ -65,12 +66,12 @@ def _tiny_imagenet_loader(*, root: Path, image_size: int, channels: int, seed: i
     return tiny_imagenet.load_tiny_imagenet(root=root, image_size=image_size, seed=seed, progress=progress)
 
 
-def _tv_info(name: str, description: str) -> DatasetInfo:
+def _tv_info(name: str, description: str, images: int) -> DatasetInfo:
     spec = torchvision_sets.SPECS[name]
     return DatasetInfo(name=name, description=description, num_classes=spec.num_classes, channels=spec.channels,
                        image_size=32, native_size=spec.native_size, downloadable=True, augment=False,
                        allowed_channels=(1, 3) if spec.channels == 1 else (3,), loader=_torchvision_loader(name),
-                       source=spec.url)
+                       source=spec.url, images=images)
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -78,17 +79,17 @@ DATASETS: dict[str, DatasetInfo] = {
         name="digits", description="scikit-learn's 1,797 handwritten 8x8 digits, upsampled; fixed split "
         "1,257/180/360. Bundled, trains in seconds on a CPU.", num_classes=10, channels=1,
         image_size=digits.DEFAULT_IMAGE_SIZE, native_size=8, downloadable=False, augment=False,
-        allowed_channels=(1, 3), loader=_digits_loader, source="sklearn.datasets.load_digits"),
-    "mnist": _tv_info("mnist", "MNIST handwritten digits, 28x28 grey resized to 32; 55,000/5,000/10,000."),
+        allowed_channels=(1, 3), loader=_digits_loader, source="sklearn.datasets.load_digits", images=1_797),
+    "mnist": _tv_info("mnist", "MNIST handwritten digits, 28x28 grey resized to 32; 55,000/5,000/10,000.", 70_000),
     "fashion-mnist": _tv_info("fashion-mnist", "Fashion-MNIST clothing, 28x28 grey resized to 32; "
-                              "55,000/5,000/10,000."),
-    "cifar10": _tv_info("cifar10", "CIFAR-10, 32x32 colour, 10 classes; 49,000/1,000/10,000."),
-    "cifar100": _tv_info("cifar100", "CIFAR-100, 32x32 colour, 100 fine classes; 49,000/1,000/10,000."),
+                              "55,000/5,000/10,000.", 70_000),
+    "cifar10": _tv_info("cifar10", "CIFAR-10, 32x32 colour, 10 classes; 49,000/1,000/10,000.", 60_000),
+    "cifar100": _tv_info("cifar100", "CIFAR-100, 32x32 colour, 100 fine classes; 49,000/1,000/10,000.", 60_000),
     "tiny-imagenet": DatasetInfo(
         name="tiny-imagenet", description="Tiny-ImageNet-200, 64x64 colour, 200 classes; 90,000/10,000/10,000 "
         "(official val = test). Local folder only; trained with random crop + flip.", num_classes=200, channels=3,
         image_size=tiny_imagenet.NATIVE_SIZE, native_size=tiny_imagenet.NATIVE_SIZE, downloadable=False,
-        augment=True, allowed_channels=(3,), loader=_tiny_imagenet_loader, source=tiny_imagenet.URL),
+        augment=True, allowed_channels=(3,), loader=_tiny_imagenet_loader, source=tiny_imagenet.URL, images=110_000),
 }
 
 

@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 
 from ffviz.figures.style import colorscale, figure
 from ffviz.records import EpochRecord, TestRecord
+from ffviz.store.runstate import ACTIVE
 
 REACH = 95.0  # "epochs to 95%": the first epoch whose α-weighted validation accuracy reaches this
 
@@ -81,7 +82,7 @@ def summarize_cells(num_cells: int, outcomes: Mapping[int, Sequence[RunOutcome]]
         reached = [r.epochs_to for r in done if r.epochs_to is not None]
         out.append(CellSummary(
             index=cell, runs=len(runs), finished=len(done),
-            active=sum(r.status in ("queued", "starting", "running", "paused") for r in runs),
+            active=sum(r.status in ACTIVE for r in runs),
             accuracy=_mean(accs), accuracy_spread=float(np.std(accs, ddof=1)) if len(accs) > 1 else
             (0.0 if accs else None),
             sharpness=_mean([r.sharpness for r in done]), orthogonality=_mean([r.orthogonality for r in done]),

@@ -33,8 +33,9 @@ from typing import Any, Protocol
 
 from ffviz.config import FIELDS, RunConfig
 from ffviz.figures.sweep import RunOutcome, run_outcome
-from ffviz.store.folder import RunFolder
+from ffviz.store.folder import RunFolder, is_folder_name
 from ffviz.store.runs import RunReader, update_meta
+from ffviz.store.runstate import ACTIVE
 from ffviz.store.runstate import run_state as folder_state
 from ffviz.store.storage import atomic_write_json, read_json
 
@@ -366,7 +367,7 @@ class Sweep:
             if not slot.run_id or (skip is not None and slot.run_id in skip):
                 continue
             state = self.run_state(slot.run_id)
-            if state is None or state in ("queued", "starting", "running", "paused"):
+            if state is None or state in ACTIVE:
                 continue
             path = self.run_dir(slot.run_id)
             try:
@@ -444,7 +445,7 @@ def list_sweeps(runs_root: Path | str) -> list[Sweep]:
 
 def find_sweep(runs_root: Path | str, sweep_id: str | None) -> Sweep | None:
     """The sweep with this id (a plain folder name; anything else is never looked up)."""
-    if not sweep_id or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}", sweep_id) or ".." in sweep_id:
+    if not is_folder_name(sweep_id):
         return None
     path = sweeps_root(runs_root) / sweep_id
     try:

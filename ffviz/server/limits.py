@@ -19,13 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ffviz.config import RunConfig
+from ffviz.data.registry import DATASETS
 from ffviz.method.architecture import parameter_count, validate_widths
 
 ENV_PREFIX = "FFVIZ_LIMIT_"
 MiB, GiB = 1024 ** 2, 1024 ** 3
-# Images per dataset (train + validation + test), for the bytes its float32 tensors take once loaded.
-DATASET_IMAGES = {"digits": 1_797, "mnist": 70_000, "fashion-mnist": 70_000, "cifar10": 60_000, "cifar100": 60_000,
-                  "tiny-imagenet": 110_000}
 
 
 def _lim(default: int, help: str, unit: str = "") -> Any:
@@ -38,6 +36,7 @@ class Limits:
     max_image_size: int = _lim(64, "Input image side in pixels.", "px")
     max_batch_size: int = _lim(1024, "Training and evaluation batch size.")
     max_epochs: int = _lim(300, "Epochs of one run, a continued or resumed run included.")
+    max_sweep_epochs: int = _lim(50, "Epochs of each run of a sweep started from the app.")
     max_dataset_bytes: int = _lim(2 * GiB, "Bytes of a dataset's images as float32 tensors once loaded.", "bytes")
     max_runs_per_owner: int = _lim(2, "Runs one session may have training, paused or queued at once.")
     max_queue: int = _lim(8, "Runs waiting for a free slot, all sessions together.")
@@ -125,8 +124,6 @@ def count_parameters(cfg: RunConfig) -> int:
 
 def dataset_shape(cfg: RunConfig) -> tuple[int, int, int]:
     """(channels, image side, classes) of the tensors cfg's dataset loads to."""
-    from ffviz.data.registry import DATASETS
-
     info = DATASETS[cfg.dataset]
     return cfg.channels or info.channels, cfg.image_size or info.image_size, info.num_classes
 
@@ -146,7 +143,8 @@ def check_run(cfg: RunConfig, limits: Limits, *, owner_active: int = 0, queued: 
             raise _refuse(f"{name}={getattr(cfg, name)} is too large", "max_batch_size", limits)
     if cfg.epochs > limits.max_epochs:
         raise _refuse(f"{cfg.epochs} epochs is too many", "max_epochs", limits)
-    data_bytes = DATASET_IMAGES.get(cfg.dataset, 0) * channels * size * size * 4
+    info = DATASETS.get(cfg.dataset)
+    data_bytes = (info.images if info else 0) * channels * size * size * 4
     if data_bytes > limits.max_dataset_bytes:
         raise _refuse(f"{cfg.dataset} at {size} px and {channels} channel(s) takes {data_bytes / GiB:.1f} GiB "
                       "in memory", "max_dataset_bytes", limits)

@@ -38,6 +38,13 @@ CheckpointKind = Literal["last", "final"]
 LOGS: tuple[Log, ...] = ("batches", "epochs", "events")
 CHECKPOINT_KINDS: tuple[CheckpointKind, ...] = ("last", "final")  # newest first: last.pt follows every epoch
 _SNAPSHOT = re.compile(r"epoch_(\d{4,})\.npz")
+_FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
+def is_folder_name(text: object) -> bool:
+    """A run's or a sweep's folder name as a link or a picker may carry it: letters, digits and . _ -, at most 200,
+    never a path (no separator, no "..", no leading dot). Anything else is never looked up."""
+    return isinstance(text, str) and bool(_FOLDER_NAME.fullmatch(text)) and ".." not in text
 
 
 class RunFolder:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ffviz import records
+from ffviz.store.runstate import STATES
 
 MAX_LIST = 100_000  # longest list a record may hold (per-layer lists; channels per class)
 MAX_TEXT = 10_000  # longest string a record or meta.json may hold
@@ -182,7 +183,6 @@ def _short(value: Any) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------- meta.json
-STATES = ("queued", "starting", "running", "paused", "finished", "stopped", "failed", "interrupted")
 META_TYPES = {
     "name": "str", "status": "str", "created": "str", "device": "str", "num_parameters": "int|None",
     "num_layers": "int", "widths": "list[int]", "dataset": "str", "num_classes": "int", "class_names": "list[str]",

@@ -11,17 +11,15 @@ No Streamlit here: state.py and the pages both import it.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from ffviz.server.ui_state import runs_root
-from ffviz.store.folder import RunFolder
+from ffviz.store.folder import RunFolder, is_folder_name
 from ffviz.store.runs import list_runs
 
 SHIPPED_ENV = "FFVIZ_SHIPPED_DIR"
 REPO = Path(__file__).resolve().parents[3]
 SOURCES = ("local", "uploaded", "shipped")  # lookup order: a name found twice resolves to the first
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
 
 def shipped_root() -> Path:
@@ -40,7 +38,7 @@ def roots() -> dict[str, Path]:
 
 def find_run(run_id: str | None) -> Path | None:
     """The folder of the run with this name, or None (a name that is not a plain folder name is never looked up)."""
-    if not run_id or not _NAME.match(run_id) or ".." in run_id:
+    if not is_folder_name(run_id):
         return None
     for root in roots().values():
         path = root / run_id

@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 from ffviz.config import EXPECTED, FIELDS, RunConfig, field_info, parse, parse_int
 from ffviz.data.registry import dataset_names, resolve_name
 from ffviz.presets import PRESETS
+from ffviz.store.folder import is_folder_name
 from pages.common.frame.keys import PAGE_NAMES as PAGES
 from pages.common.frame.keys import VIEW_PAGES as VIEW_PAGES
 from pages.common.train.fields import SERVER_ONLY
@@ -50,7 +51,6 @@ KEYS = (*CONFIG_FIELDS, "page", "run", "epoch", "layer", "compare", "hide", "loc
 MAX_PARAMS = 100  # a link with more parameters is cut here (the rest is noted, not read)
 MAX_VALUE_CHARS = 2000
 MAX_COMPARE = 8
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")  # a run folder's name; never a path
 
 # Inclusive bounds a link's numbers are clamped to: each field's range, its top cut to its link_max where it has one.
 RANGES: dict[str, tuple[float, float]] = {
@@ -240,7 +240,7 @@ def _suggest(word: str, options: Sequence[str]) -> str:
 
 
 def _run_id(value: str, known: Collection[str] | None, notes: list[str], key: str) -> str | None:
-    if not RUN_ID.match(value) or ".." in value:
+    if not is_folder_name(value):
         notes.append(f"Ignored {key}={_show(value)}: not a run name.")
         return None
     if known is not None and value not in known:

@@ -37,9 +37,6 @@ from pages.common.share import share_ui
 from pages.common.sweep.sweep_ui import state_of, token
 from pages.common.train import settings
 
-# A sweep started from the app trains on this server: its epochs are bounded here (a server-wide limits module
-# would own this number; until there is one it lives here).
-APP_MAX_EPOCHS = 50
 # Settings worth sweeping from the page (any RunConfig field works from the CLI): every regularizer's weight, in the
 # registry's order, then these.
 SWEEPABLE = (*regularizers.weight_fields().values(), "temperature", "lr", "mode", "orth_scaling", "dropout",
@@ -122,7 +119,8 @@ def start_form() -> None:
         recipe = c[0].selectbox("Start from recipe", ["classroom", *[r for r in RECIPES if r != "classroom"]],
                                 key="sweep_recipe")
         preset = c[1].selectbox("Network preset", ["(recipe's)", *PRESETS], key="sweep_preset")
-        epochs = c[2].number_input("Epochs", 1, APP_MAX_EPOCHS, 5, key="sweep_epochs")
+        max_epochs = min(access_ui.limits().max_sweep_epochs, access_ui.limits().max_epochs)
+        epochs = c[2].number_input("Epochs", 1, max_epochs, min(5, max_epochs), key="sweep_epochs")
         name = c[3].text_input("Name", "class sweep", key="sweep_name", max_chars=40)
         a = st.columns([1, 2, 1, 2])
         f1 = a[0].selectbox("Rows: setting", SWEEPABLE, key="sweep_f1", format_func=label)
@@ -131,7 +129,7 @@ def start_form() -> None:
                             format_func=lambda n: n if n == NO_AXIS else label(n))
         v2 = a[3].text_input("its values", "0, 0.001, 0.1", key="sweep_v2")
         seeds = st.text_input("Seeds", "1, 2", key="sweep_seeds", help="Every cell trains once per seed.")
-        st.caption(f"At most {MAX_SWEEP_RUNS} runs (cells × seeds) and {APP_MAX_EPOCHS} epochs per sweep on this "
+        st.caption(f"At most {MAX_SWEEP_RUNS} runs (cells × seeds) and {max_epochs} epochs per sweep on this "
                    f"server; {state.manager().max_running} train at a time, the rest wait in the queue.")
         b = st.columns([1, 1, 2])
         teacher = access_ui.identity().teacher
