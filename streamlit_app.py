@@ -12,11 +12,11 @@ launched by the server's RunManager.
 # page of a fresh server draws after importing Streamlit, plotly and the run readers only.
 import streamlit as st
 
-from pages.common import FRAME_KEY
-from pages.common.frame import keys, sidebar, state
+from pages.common import FRAME_KEY, sidebar
+from pages.common.frame import keys, state
+from pages.common.frame.links import CONTROLS
 from pages.common.server import access_ui
 from pages.common.share import share_ui
-from pages.common.share.links import CONTROLS
 
 st.set_page_config(page_title="ffviz · Forward-Forward, live", page_icon=":material/neurology:", layout="wide")
 

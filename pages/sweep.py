@@ -4,9 +4,8 @@ no one has taken, and everyone sees the same grid fill in."""
 
 import streamlit as st
 
-from pages.common.frame import state
+from pages.common.frame import classroom, state
 from pages.common.frame.widgets import explain
-from pages.common.share import classroom
 from pages.common.sweep import sweep_start, sweep_ui
 
 state.require_frame()

@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 from pages.common.frame.keys import PAGES, VIEW_PAGES, epoch_key, layer_key
-from pages.common.share.links import decode
+from pages.common.frame.links import decode
 
 REPO = Path(__file__).resolve().parents[1]
 COMMON = REPO / "pages" / "common"

@@ -55,7 +55,8 @@ def _call_as_another_session(run_id: str, action: str) -> None:
 
     from ffviz.store.catalog import summarize
     from pages.common import FRAME_KEY
-    from pages.common.runs import run_actions, sources
+    from pages.common.frame import sources
+    from pages.common.runs import run_actions
     from pages.common.server import access_ui
     from pages.common.train import controls, settings
 

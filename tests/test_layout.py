@@ -74,6 +74,24 @@ def test_the_parts_import_one_way() -> None:
     assert broken == []
 
 
+# pages/common's parts, bottom up: each may import those before it, never one after it (nor pages/common/sidebar.py,
+# which sits above them all).
+PAGE_PARTS = ("server", "frame", "train", "share", "runs", "sweep")
+
+
+def test_the_pages_parts_import_one_way() -> None:
+    broken = []
+    for mod, deps in graph().items():
+        parts = mod.split(".")
+        if parts[:2] != ["pages", "common"] or len(parts) < 3 or parts[2] not in PAGE_PARTS:
+            continue
+        allowed = {"pages.common", *(f"pages.common.{p}" for p in PAGE_PARTS[:PAGE_PARTS.index(parts[2]) + 1])}
+        for d in deps:
+            if d.startswith("pages.common") and ".".join(d.split(".")[:3]) not in allowed:
+                broken.append(f"{mod} imports {d}")
+    assert broken == []
+
+
 def test_no_import_circle() -> None:
     g = graph()
     # a package's own __init__ importing its submodules is no circle; a submodule importing its package for a name

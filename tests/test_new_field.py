@@ -36,7 +36,7 @@ from ffviz.config import RunConfig, LIVE_FIELDS
 from ffviz.method.control import RunControl
 from ffviz.figures.style import LIVE_NAMES
 from pages.common.train.fields import slider_options, train_groups
-from pages.common.share.links import ShareState, config_changes, decode, encode
+from pages.common.frame.links import ShareState, config_changes, decode, encode
 from pages.common.share.share_ui import CONTROL_LABELS
 
 state = ShareState(page="train", config=config_changes(RunConfig(lambda_toy=0.3)))

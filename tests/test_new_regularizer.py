@@ -157,7 +157,7 @@ def check_the_cli_the_link_and_the_live_controls_offer_its_weight():
 
     from ffviz.config import LIVE_FIELDS
     from pages.common.train.fields import train_groups
-    from pages.common.share.links import ShareState, config_changes, decode, encode
+    from pages.common.frame.links import ShareState, config_changes, decode, encode
 
     usage = subprocess.run([sys.executable, "-m", "ffviz", "train", "--help"], capture_output=True, text=True,
                            check=True).stdout

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from pages.common.share.links import ShareState, decode, encode
+from pages.common.frame.links import ShareState, decode, encode
 
 OLD_LINKS = [
     ({"page": "train", "lambda_entropy": "0.03", "seed": "7", "hide": "lr", "lock": "all"},

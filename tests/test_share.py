@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ffviz.config import RunConfig
-from pages.common.share.links import (
+from pages.common.frame.links import (
     CONFIG_FIELDS,
     CONTROLS,
     KEYS,

@@ -21,7 +21,7 @@ from ffviz.figures.sweep import RunOutcome, summarize_cells, sweep_heatmap
 from ffviz.runner.sweep import Sweep, SweepError, SweepSpec, list_sweeps, outcomes, parse_axis, parse_seeds
 from ffviz.store.runs import RunReader
 from ffviz.store.storage import read_json
-from pages.common.share.links import decode
+from pages.common.frame.links import decode
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--preset", "classroom-mini", "--epochs", "1", "--image-size", "8", "--batch-size", "128", "--probe-size",

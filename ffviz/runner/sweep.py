@@ -191,8 +191,9 @@ class Slot:
                 "renewed": self.renewed}
 
 
-class Launcher(Protocol):
-    """What a sweep needs of the run launcher: ffviz.runner.manager.RunManager's public API."""
+class Submitter(Protocol):
+    """What a sweep needs of whoever starts its runs: ffviz.runner.manager.RunManager's public API (not to be
+    confused with ffviz.runner.launcher.Launcher, which starts one run's process)."""
 
     root: Path
 
@@ -351,7 +352,7 @@ class Sweep:
     def run_name(self, slot: Slot) -> str:
         return f"{self.spec.name} {cell_label(self.spec.cells()[slot.cell])} seed {slot.seed}"
 
-    def start_slot(self, slot: Slot, launcher: Launcher) -> str:
+    def start_slot(self, slot: Slot, launcher: Submitter) -> str:
         """Submit the slot's run to the launcher and record it; returns the run id."""
         run_id = launcher.submit(self.spec.config(slot.cell, slot.seed), name=self.run_name(slot))
         self.assign(slot.cell, slot.seed, run_id)
@@ -405,7 +406,7 @@ def outcomes(sweep: Sweep, *, read: Callable[[Path], RunReader | None] | None = 
     return out
 
 
-def launch(sweep: Sweep, launcher: Launcher) -> list[str]:
+def launch(sweep: Sweep, launcher: Submitter) -> list[str]:
     """Start a run for every slot that has none (or whose run ended badly); returns the new run ids."""
     started = []
     now = time.time()
@@ -415,7 +416,7 @@ def launch(sweep: Sweep, launcher: Launcher) -> list[str]:
     return started
 
 
-def run_sweep(spec: SweepSpec, launcher: Launcher, *, on_end: Any = None) -> Sweep:
+def run_sweep(spec: SweepSpec, launcher: Submitter, *, on_end: Any = None) -> Sweep:
     """Create the sweep, start every run through the launcher (which bounds how many train at once), wait for all of
     them and tag their folders. ``on_end(slot, state)`` is called as each run ends, in hand-out order."""
     sweep = Sweep.create(launcher.root, spec)

@@ -21,8 +21,8 @@ from ffviz.store.catalog import enforce_retention, retention_limit
 from ffviz.store.runs import clean_run_meta, list_runs
 from ffviz.store.runstate import ACTIVE, run_state
 from pages.common import require_frame
+from pages.common.frame import sources
 from pages.common.frame.keys import RETRAIN_OVERLAY_KEY, RUN_KEY
-from pages.common.runs import sources
 from pages.common.server import access_ui
 
 

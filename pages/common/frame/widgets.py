@@ -11,9 +11,8 @@ import streamlit as st
 
 from ffviz.regularizers import REGULARIZERS
 from ffviz.server.ui_state import ACTIVE, LiveRun, format_seconds, progress
-from pages.common.frame import state
+from pages.common.frame import classroom, state
 from pages.common.frame.text import plain
-from pages.common.share import classroom
 
 STATUS_COLORS = {"running": "green", "starting": "green", "queued": "orange", "paused": "orange",
                  "finished": "blue", "stopped": "gray", "interrupted": "gray", "failed": "red"}

@@ -1,5 +1,5 @@
-"""The Runs page's parts: where runs live (sources), the table and its picker, what can be done with one run,
-uploads, the authors' checkpoints, and the pickers of the comparison pages.
+"""The Runs page's parts: the table and its picker, what can be done with one run, uploads, the authors'
+checkpoints, and the pickers of the comparison pages. Where runs live is frame/sources.py.
 
-May import: ffviz, Streamlit, pages/common/frame, share, train and server.
+May import: ffviz, Streamlit, pages/common/server, frame, train and share.
 """

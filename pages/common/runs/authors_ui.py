@@ -19,12 +19,10 @@ from ffviz.data.registry import server_data_root
 from ffviz.server.upload_process import run_worker
 from ffviz.store.catalog import MAX_UPLOAD_BYTES
 from ffviz.store.runs import update_meta
-from pages.common.frame import state
+from pages.common.frame import classroom, sources, state
 from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY
 from pages.common.frame.keys import RUNS_PICK_KEY as PICK_KEY
-from pages.common.runs import sources
 from pages.common.server import access_ui
-from pages.common.share import classroom
 
 
 def import_box() -> None:

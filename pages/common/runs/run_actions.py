@@ -20,14 +20,12 @@ from ffviz.store.catalog import (
 from ffviz.store.folder import RunFolder
 from ffviz.store.runs import RunReader, new_run_dir, update_meta
 from ffviz.store.runstate import ACTIVE
-from pages.common.frame import state
+from pages.common.frame import classroom, sources, state
 from pages.common.frame.keys import RUNS_GOTO_KEY as GOTO_KEY
 from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY
 from pages.common.frame.text import plain
 from pages.common.frame.widgets import STATUS_COLORS
-from pages.common.runs import sources
 from pages.common.server import access_ui
-from pages.common.share import classroom
 from pages.common.train import settings
 
 CONTINUABLE = ("finished", "stopped", "interrupted")

@@ -1,6 +1,6 @@
 """The Runs page's table: every run the app knows, its filters and sorting, and the picker of one run.
 
-Every run comes from catalog.scan_runs over the three places in pages/common/runs/sources.py; a summary is cached per
+Every run comes from catalog.scan_runs over the three places in pages/common/frame/sources.py; a summary is cached per
 run
 folder until its files change, so a table of a hundred runs does not re-read a hundred histories.
 """
@@ -14,9 +14,8 @@ from ffviz.config import MODES
 from ffviz.data import dataset_names
 from ffviz.store.catalog import RunSummary, scan_runs
 from ffviz.store.runstate import STATES
-from pages.common.frame import state
+from pages.common.frame import sources, state
 from pages.common.frame.keys import RUNS_PICK_KEY as PICK_KEY
-from pages.common.runs import sources
 
 SORTS = {"newest first": ("date", False), "test accuracy": ("test acc %", False),
          "best validation accuracy": ("best val acc %", False), "wall time": ("wall time s", True),

@@ -14,13 +14,11 @@ from ffviz.store.catalog import (
     UploadError,
     retention_limit,
 )
-from pages.common.frame import state
+from pages.common.frame import classroom, sources, state
 from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY
 from pages.common.frame.keys import RUNS_PICK_KEY as PICK_KEY
 from pages.common.frame.text import plain
-from pages.common.runs import sources
 from pages.common.server import access_ui
-from pages.common.share import classroom
 
 
 # ----------------------------------------------------------------------------------------------------- uploads

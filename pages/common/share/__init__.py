@@ -1,5 +1,6 @@
-"""Share links: a screen's state as URL parameters and back (links), reading and building them in the app
-(share_ui), and the teacher's hidden and locked controls they carry (classroom).
+"""Share links in the app (share_ui): the link a session opened with, read once into the widgets' state; the link
+of the screen being shown. The link's codec and its hidden and locked controls are the frame's (frame/links.py,
+frame/classroom.py).
 
-May import: ffviz, Streamlit, pages/common/frame and pages/common/train's field arrangement (fields).
+May import: ffviz, Streamlit, pages/common/server, frame and train.
 """

@@ -15,7 +15,9 @@ import dataclasses
 import streamlit as st
 
 from ffviz.config import label
-from pages.common.frame import state
+from pages.common.frame import sources, state
+from pages.common.frame.classroom import current
+from pages.common.frame.classroom import link as _link
 from pages.common.frame.keys import (
     CFG_READY_KEY,
     COMPARE_RUNS_KEY,
@@ -25,11 +27,7 @@ from pages.common.frame.keys import (
     epoch_key,
     layer_key,
 )
-from pages.common.frame.text import plain
-from pages.common.runs import sources
-from pages.common.share.classroom import current
-from pages.common.share.classroom import link as _link
-from pages.common.share.links import (
+from pages.common.frame.links import (
     BUTTONS,
     CONFIG_FIELDS,
     CONTROLS,
@@ -40,6 +38,7 @@ from pages.common.share.links import (
     fit_to_run,
     share_url,
 )
+from pages.common.frame.text import plain
 from pages.common.train import settings
 
 APPLIED_KEY = "_share_applied"

@@ -10,12 +10,10 @@ from ffviz.figures.style import set_events
 from ffviz.server import access
 from ffviz.server.ui_state import ACTIVE, LiveRun, format_seconds, progress
 from ffviz.store.folder import RunFolder
-from pages.common.frame import state
+from pages.common.frame import classroom, sources, state
 from pages.common.frame.keys import RETRAIN_OVERLAY_KEY
 from pages.common.frame.widgets import explain, plot
-from pages.common.runs import sources
 from pages.common.server import access_ui
-from pages.common.share import classroom
 from pages.common.train import settings
 
 

@@ -18,8 +18,6 @@ GROUP_TITLES = {
 }
 OPEN_GROUPS = ("Data and network", "Optimisation")  # expanded when the page opens
 MORE = "More settings"
-# Settings that belong to the server, not to a screen: where datasets live (access_ui.apply_data_settings).
-SERVER_ONLY = ("data_root",)
 
 
 def title(group: str) -> str:

@@ -23,14 +23,14 @@ from ffviz.server import access
 from ffviz.server.estimate import expected_seconds
 from ffviz.server.ui_state import format_seconds
 from pages.common.frame import state
+from pages.common.frame.classroom import current, hidden, locked
 from pages.common.frame.keys import CFG_PREFIX as PREFIX
 from pages.common.frame.keys import CFG_READY_KEY, RETRAIN_OVERLAY_KEY
+from pages.common.frame.links import SERVER_ONLY
 from pages.common.server import access_ui
-from pages.common.share.classroom import current, hidden, locked
 from pages.common.train.fields import (
     MORE,
     OPEN_GROUPS,
-    SERVER_ONLY,
     choice_label,
     other_fields,
     slider_options,

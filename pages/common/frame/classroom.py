@@ -14,8 +14,8 @@ import dataclasses
 import streamlit as st
 
 from pages.common.frame.keys import SHARE_KEY
+from pages.common.frame.links import ShareState
 from pages.common.server import access_ui
-from pages.common.share.links import ShareState
 
 
 def link() -> ShareState:

@@ -34,9 +34,9 @@ from ffviz.presets import PRESETS
 from ffviz.store.folder import is_folder_name
 from pages.common.frame.keys import PAGE_NAMES as PAGES
 from pages.common.frame.keys import VIEW_PAGES as VIEW_PAGES
-from pages.common.train.fields import SERVER_ONLY
 
-# SERVER_ONLY: settings that belong to the server, not to a screen: a link may not point the server at another folder.
+# Settings that belong to the server, not to a screen: a link may not point the server at another folder.
+SERVER_ONLY = ("data_root",)
 CONFIG_FIELDS = tuple(f.name for f in field_info() if f.name not in SERVER_ONLY)
 # What a teacher can hide or lock, by name: every setting, the run buttons, the run picker, the view pickers.
 BUTTONS = ("start", "pause", "step", "resume", "stop", "reset", "retrain")

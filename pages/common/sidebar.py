@@ -5,10 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from ffviz.server.ui_state import run_label
-from pages.common.frame import state
+from pages.common.frame import classroom, sources, state
 from pages.common.frame.widgets import STATUS_COLORS
-from pages.common.runs import sources
-from pages.common.share import classroom
 from pages.common.train import settings
 
 PICKER = "run_picker"
