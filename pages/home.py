@@ -15,17 +15,16 @@ def train_digits() -> None:
     cfg = settings.defaults()
     settings.load(cfg)
     if state.submit(cfg):
-        st.session_state["_goto"] = "pages/train.py"
+        state.go_to("pages/train.py")
 
 
 def open_finished(run_id: str) -> None:
     state.set_current_run(run_id)
-    st.session_state["_goto"] = "pages/assignments.py"
+    state.go_to("pages/assignments.py")
 
 
 state.require_frame()
-if goto := st.session_state.pop("_goto", None):
-    st.switch_page(goto, query_params={state.RUN_KEY: state.current_run_id() or ""})
+state.go_to_if_asked()  # a button's callback above asked for Train or Assignments
 
 st.title("Forward-Forward networks, trained live", anchor=False)
 access_ui.show_denied()  # "Train on digits now" beyond the server's limits

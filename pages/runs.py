@@ -9,7 +9,7 @@ from pages.common.runs import authors_ui, run_actions, runs_table, uploads_ui
 from pages.common.server import access_ui
 
 state.require_frame()
-run_actions.goto_if_requested()
+state.go_to_if_asked()  # Open or Continue asked for another page
 uploads_ui.take_upload()  # before the picker: a new upload becomes the picked run
 
 st.title("Runs", anchor=False)

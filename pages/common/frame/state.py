@@ -22,7 +22,7 @@ from ffviz.store.runs import clean_run_meta, list_runs
 from ffviz.store.runstate import ACTIVE, run_state
 from pages.common import require_frame
 from pages.common.frame import sources
-from pages.common.frame.keys import RETRAIN_OVERLAY_KEY, RUN_KEY
+from pages.common.frame.keys import GOTO_KEY, RETRAIN_OVERLAY_KEY, RUN_KEY
 from pages.common.server import access_ui
 
 
@@ -135,3 +135,15 @@ def latest_finished() -> str | None:
         if clean_run_meta(p).get("status") == "finished":
             return p.name
     return None
+
+
+def go_to(page: str) -> None:
+    """Ask for another page from inside a widget's callback (where st.switch_page is not allowed): the page that
+    drew the widget goes there on its rerun (`go_to_if_asked`), with the current run in the URL."""
+    st.session_state[GOTO_KEY] = page
+
+
+def go_to_if_asked() -> None:
+    """Where a callback asked for another page (`go_to`): go there now, the current run in the URL."""
+    if page := st.session_state.pop(GOTO_KEY, None):
+        st.switch_page(page, query_params={RUN_KEY: current_run_id() or ""})

@@ -21,7 +21,6 @@ from ffviz.store.folder import RunFolder
 from ffviz.store.runs import RunReader, new_run_dir, update_meta
 from ffviz.store.runstate import ACTIVE
 from pages.common.frame import classroom, sources, state
-from pages.common.frame.keys import RUNS_GOTO_KEY as GOTO_KEY
 from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY
 from pages.common.frame.text import plain
 from pages.common.frame.widgets import STATUS_COLORS
@@ -32,12 +31,6 @@ CONTINUABLE = ("finished", "stopped", "interrupted")
 
 
 # ----------------------------------------------------------------------------------------------------- one run
-def goto_if_requested() -> None:
-    """A callback asked for another page (Open, Continue): go there, the run in the URL."""
-    if goto := st.session_state.pop(GOTO_KEY, None):
-        st.switch_page(goto, query_params={state.RUN_KEY: state.current_run_id() or ""})
-
-
 def _checkpoint(run_dir: Path) -> Path | None:
     return next(iter(RunFolder(run_dir).existing_checkpoints(("final", "last"))), None)
 
@@ -72,7 +65,7 @@ def actions(row: RunSummary) -> None:
 
 def _open(run_id: str) -> None:
     settings.open_run(run_id)
-    st.session_state[GOTO_KEY] = "pages/assignments.py"
+    state.go_to("pages/assignments.py")
 
 
 def _downloads(row: RunSummary, history: bool) -> None:
@@ -149,7 +142,7 @@ def _continue(row: RunSummary, more: int) -> None:
     if run_id is None:
         return
     state.set_current_run(run_id)
-    st.session_state[GOTO_KEY] = "pages/train.py"
+    state.go_to("pages/train.py")
 
 
 def _delete_block(row: RunSummary) -> None:
