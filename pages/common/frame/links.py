@@ -180,40 +180,8 @@ def _decode(params: Mapping[str, Any], known_runs: Collection[str] | None) -> tu
             parsed = _config_value(key, value, notes)
             if parsed is not None:
                 values["config"][key] = parsed
-        elif key == "page":
-            page = value.strip().lower().removeprefix("/").removesuffix(".py") or "home"
-            if page in PAGES:
-                values["page"] = page
-            else:
-                notes.append(f"Ignored page={_show(value)}: there is no such page (pages: {', '.join(PAGES)}).")
-        elif key == "run":
-            if value.strip():
-                values["run"] = _run_id(value.strip(), known_runs, notes, "run")
-        elif key in ("epoch", "layer"):
-            n = _int(value)
-            if n is None:
-                notes.append(f"Ignored {key}={_show(value)}: expected a whole number.")
-            elif n < 0:
-                notes.append(f"{key}={n} is below 0; using 0.")
-                values[key] = 0
-            else:
-                values[key] = n
-        elif key == "compare":
-            ids = [i.strip() for i in value.split(",") if i.strip()]
-            ids = [r for i in dict.fromkeys(ids) if (r := _run_id(i, known_runs, notes, "compare")) is not None]
-            if len(ids) > MAX_COMPARE:
-                notes.append(f"compare names {len(ids)} runs; the first {MAX_COMPARE} are shown.")
-            values["compare"] = tuple(ids[:MAX_COMPARE])
-        elif key in ("hide", "lock"):
-            names = [n.strip().lower() for n in value.split(",") if n.strip()]
-            if key == "lock" and LOCK_ALL in names:
-                values["lock_all"] = True
-                names = [n for n in names if n != LOCK_ALL]
-            unknown = [n for n in names if n not in CONTROLS]
-            if unknown:
-                notes.append(f"Ignored {key}={', '.join(_show(n) for n in unknown)}: no control by that name"
-                             f"{_suggest(unknown[0], CONTROLS)}.")
-            values[key] = tuple(dict.fromkeys(n for n in names if n in CONTROLS))
+        elif key in _READERS:
+            values.update(_READERS[key](key, value, known_runs, notes))
         else:
             notes.append(f"Ignored the link parameter {_show(key)}: not a setting ffviz knows"
                          f"{_suggest(key, KEYS)}.")
@@ -221,6 +189,59 @@ def _decode(params: Mapping[str, Any], known_runs: Collection[str] | None) -> tu
     if values.get("run") is None:
         values.pop("run", None)
     return ShareState(**values), notes
+
+
+def _read_page(key: str, value: str, known: Collection[str] | None, notes: list[str]) -> dict[str, Any]:
+    page = value.strip().lower().removeprefix("/").removesuffix(".py") or "home"
+    if page in PAGES:
+        return {"page": page}
+    notes.append(f"Ignored page={_show(value)}: there is no such page (pages: {', '.join(PAGES)}).")
+    return {}
+
+
+def _read_run(key: str, value: str, known: Collection[str] | None, notes: list[str]) -> dict[str, Any]:
+    return {"run": _run_id(value.strip(), known, notes, "run")} if value.strip() else {}  # None: dropped at the end
+
+
+def _read_index(key: str, value: str, known: Collection[str] | None, notes: list[str]) -> dict[str, Any]:
+    """epoch= or layer=: a whole number, at least 0."""
+    n = _int(value)
+    if n is None:
+        notes.append(f"Ignored {key}={_show(value)}: expected a whole number.")
+        return {}
+    if n < 0:
+        notes.append(f"{key}={n} is below 0; using 0.")
+        return {key: 0}
+    return {key: n}
+
+
+def _read_compare(key: str, value: str, known: Collection[str] | None, notes: list[str]) -> dict[str, Any]:
+    ids = [i.strip() for i in value.split(",") if i.strip()]
+    ids = [r for i in dict.fromkeys(ids) if (r := _run_id(i, known, notes, "compare")) is not None]
+    if len(ids) > MAX_COMPARE:
+        notes.append(f"compare names {len(ids)} runs; the first {MAX_COMPARE} are shown.")
+    return {"compare": tuple(ids[:MAX_COMPARE])}
+
+
+def _read_controls(key: str, value: str, known: Collection[str] | None, notes: list[str]) -> dict[str, Any]:
+    """hide= or lock=: control names; lock=all locks every control."""
+    out: dict[str, Any] = {}
+    names = [n.strip().lower() for n in value.split(",") if n.strip()]
+    if key == "lock" and LOCK_ALL in names:
+        out["lock_all"] = True
+        names = [n for n in names if n != LOCK_ALL]
+    unknown = [n for n in names if n not in CONTROLS]
+    if unknown:
+        notes.append(f"Ignored {key}={', '.join(_show(n) for n in unknown)}: no control by that name"
+                     f"{_suggest(unknown[0], CONTROLS)}.")
+    out[key] = tuple(dict.fromkeys(n for n in names if n in CONTROLS))
+    return out
+
+
+# How each of a link's own parameters (beside RunConfig's fields) is read: (key, text, known runs, notes) -> the
+# ShareState values it sets, a note for whatever it ignored or clamped.
+_READERS = {"page": _read_page, "run": _read_run, "epoch": _read_index, "layer": _read_index,
+            "compare": _read_compare, "hide": _read_controls, "lock": _read_controls}
 
 
 def _last(raw: Any) -> str:
