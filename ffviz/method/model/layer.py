@@ -42,6 +42,16 @@ class GoodnessSpec:
     temp_max: float = 100.0
 
 
+def temperature_of(log_t: torch.Tensor, factor: torch.Tensor, spec: GoodnessSpec) -> torch.Tensor:
+    """T_e = clamp(exp(log T), min, max) * decay^epoch: () for one layer, (L,) for a stack of layers' log T."""
+    return log_t.exp().clamp(spec.temp_min, spec.temp_max) * factor
+
+
+def assignment_of(a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """W = softmax(A / T_e) over the classes: a (C, K) with t () or (C, 1), each row one unit spread over K."""
+    return F.softmax(a / t, dim=1)
+
+
 def pooled_goodness(y: torch.Tensor, spec: GoodnessSpec) -> torch.Tensor:
     """(B, C, H, W) -> (B, C): a*mean + b*max - d*min over the spatial positions."""
     return spec.mean * y.mean(dim=(2, 3)) + spec.max * y.amax(dim=(2, 3)) - spec.min * y.amin(dim=(2, 3))
@@ -91,13 +101,13 @@ class CAWConv(nn.Module):
         """T_e = clamp(exp(log T), min, max) * decay^epoch (a 0-dim tensor; NaN for static layers)."""
         if not self.learnable:
             return torch.tensor(float("nan"))
-        return self.log_T.exp().clamp(self.spec.temp_min, self.spec.temp_max) * self.temp_factor
+        return temperature_of(self.log_T, self.temp_factor, self.spec)
 
     def assignment(self) -> torch.Tensor:
         """(C, K) channel -> class weights; rows sum to one (learnable) or K/C (static)."""
         if not self.learnable:
             return self.W_static
-        return F.softmax(self.A / self.temperature(), dim=1)
+        return assignment_of(self.A, self.temperature())
 
     def forward(self, x: torch.Tensor, *, detach_input: bool = True, w: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

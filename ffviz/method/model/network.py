@@ -25,7 +25,7 @@ from torch import nn
 
 from ffviz.method.architecture import validate_widths
 from ffviz.method.fast.pool import avg_pool2
-from ffviz.method.model.layer import CAWConv, GoodnessSpec
+from ffviz.method.model.layer import CAWConv, GoodnessSpec, assignment_of, temperature_of
 
 
 @dataclass
@@ -92,8 +92,8 @@ class FFNet(nn.Module):
         a = torch.cat([layer.A for layer in layers])  # (sum C, K)
         log_t = torch.stack([layer.log_T for layer in layers])  # (L,)
         factor = torch.stack([layer.temp_factor for layer in layers])  # (L,) decay^epoch
-        t = log_t.exp().clamp(spec.temp_min, spec.temp_max) * factor  # (L,) T_e
-        w = F.softmax(a / t.repeat_interleave(self._sizes_t, output_size=a.shape[0])[:, None], dim=1)  # (sum C, K)
+        t = temperature_of(log_t, factor, spec)  # (L,) T_e, as each layer's temperature()
+        w = assignment_of(a, t.repeat_interleave(self._sizes_t, output_size=a.shape[0])[:, None])  # (sum C, K)
         num_layers, cmax, k = self.num_layers, max(self._sizes), w.shape[1]
         padded = w.new_zeros(num_layers * cmax, k).index_copy(0, self._pad_rows, w).view(num_layers, cmax, k)
         return Assignments(w=list(w.split(self._sizes)), padded=padded, channels=self._sizes_t)
