@@ -11,10 +11,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ffviz.data import DataSplits
-from ffviz.method.evaluate import split_metrics
+from ffviz.method.evaluate import layer_cross_entropy, split_metrics
 from ffviz.method.losses import layer_contributions
 from ffviz.method.model import FFNet
 from ffviz.records import Snapshot
@@ -36,11 +35,11 @@ def read_epoch(model: FFNet, data: DataSplits, cfg, goodness: Callable[..., Any]
     probe = min(cfg.probe_size, len(data.val_y))
     lg = goodness(data.val_x, probe=probe)
     val_y = data.val_y.cpu()
-    ce_val = [F.cross_entropy(g, val_y, label_smoothing=cfg.label_smoothing).item() for g in lg.g]
+    ce_val = layer_cross_entropy(lg.g, val_y, label_smoothing=cfg.label_smoothing)  # once: alpha and the record
     if train_ce is not None:
         signal = train_ce if cfg.contribution_signal == "train" else ce_val
         alpha = layer_contributions(torch.tensor(signal), cfg.contribution_tau)
-    m = split_metrics(lg.g, val_y, alpha, label_smoothing=cfg.label_smoothing)
+    m = split_metrics(lg.g, val_y, alpha, label_smoothing=cfg.label_smoothing, layer_ce=ce_val)
     ws = [layer.assignment().detach().float().cpu() for layer in model.layers]
     fields = dict(
         temperature=[layer.temperature().item() for layer in model.layers], val_ce=ce_val, val_acc=m.layer_acc,

@@ -71,12 +71,18 @@ class SplitMetrics:
     pred_alpha: torch.Tensor  # (N,)
 
 
+def layer_cross_entropy(g: torch.Tensor, y: torch.Tensor, *, label_smoothing: float = 0.0) -> list[float]:
+    """Each layer's cross-entropy on a split: (L, N, K) goodness, (N,) labels -> L floats."""
+    return [F.cross_entropy(gl, y, label_smoothing=label_smoothing).item() for gl in g]
+
+
 def split_metrics(g: torch.Tensor, y: torch.Tensor, alpha: torch.Tensor, *, label_smoothing: float = 0.0,
-                  best_layer: int | None = None) -> SplitMetrics:
+                  best_layer: int | None = None, layer_ce: list[float] | None = None) -> SplitMetrics:
     """All readings of one split from its (L, N, K) goodness. ``best_layer`` fixes the layer to report (chosen on
-    validation) instead of picking the best on this split."""
+    validation) instead of picking the best on this split; ``layer_ce``: `layer_cross_entropy` already computed."""
     layer_acc = [accuracy(gl, y) for gl in g]
-    layer_ce = [F.cross_entropy(gl, y, label_smoothing=label_smoothing).item() for gl in g]
+    if layer_ce is None:
+        layer_ce = layer_cross_entropy(g, y, label_smoothing=label_smoothing)
     ens = ensemble_logits(g, alpha)
     if best_layer is None:
         best_layer = max(range(len(layer_acc)), key=lambda i: layer_acc[i])
