@@ -92,7 +92,7 @@ class LiveRun:
 
     @property
     def meta(self) -> dict[str, Any]:
-        """meta.json's known keys of their types (read again while it changes; parsed once while it does not)."""
+        """The run's meta, its known keys of their types (parsed once while the file does not change)."""
         return self.reader.meta
 
     @property
