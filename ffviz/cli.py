@@ -23,13 +23,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 from ffviz import distributed
+from ffviz import threads as thread_plan
 from ffviz.checkpoint import load_checkpoint
 from ffviz.cli_beyond import BEYOND_COMMANDS, add_beyond_commands
 from ffviz.config import RunConfig, field_info, parse
@@ -226,16 +226,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _set_threads(threads: int | None) -> None:
-    """This run's share of the CPU: --threads, else $FFVIZ_RUN_THREADS (set by the app's launcher)."""
-    raw = threads if threads is not None else os.environ.get("FFVIZ_RUN_THREADS", "")
-    try:
-        n = int(raw)
-    except (TypeError, ValueError):
-        return
-    if n >= 1:
-        import torch
-
-        torch.set_num_threads(n)
+    """This run's share of the CPU (ffviz/threads.py). ``python -m ffviz`` planned it before torch loaded; a caller
+    of main() in a process of its own (a test, a notebook) gets the thread count, and its wait policy stays as torch
+    loaded it (meta.json's "threads" says so)."""
+    if "plan" not in thread_plan._applied or threads is not None and threads != thread_plan._applied["plan"].threads:
+        thread_plan.apply(thread_plan.plan(threads))
 
 
 def _fit(trainer: Trainer, run_dir: Path, control: FileControl, heartbeat: Heartbeat | None = None) -> int:

@@ -24,6 +24,7 @@ from ffviz.config import RunConfig
 from ffviz.data import DataSplits
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
 from ffviz.storage import JsonlAppender, JsonlTail, atomic_write, atomic_write_json, read_json
+from ffviz.threads import describe as describe_threads
 from ffviz.trainer import Callback, Trainer
 from ffviz.ui_state import image_for_display
 
@@ -72,6 +73,7 @@ class RunWriter(Callback):
             "in_channels": data.in_channels, "image_size": data.image_size,
             "split_sizes": [len(data.train_y), len(data.val_y), len(data.test_y)],
             "epochs_done": trainer.epoch, "pid": os.getpid(), "host": socket.gethostname(), "error": None,
+            "threads": describe_threads(),  # the CPU threads it trains with, and how they wait (ffviz/threads.py)
         })
         self._write_meta()
         if not (self.dir / PROBES).exists():
