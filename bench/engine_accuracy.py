@@ -21,7 +21,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads; see ffviz/__init__.py
+from ffviz.runner import threads  # noqa: E402
+
+threads.apply(threads.plan())  # before torch loads: ffviz/runner/threads.py
 
 import torch  # noqa: E402
 

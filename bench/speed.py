@@ -32,7 +32,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # isort: off
-import ffviz  # noqa: E402,F401  (sets OMP_WAIT_POLICY before torch loads)
+from ffviz.runner import threads  # noqa: E402
+
+threads.apply(threads.plan(threads.requested_threads(sys.argv)))  # before torch loads: ffviz/runner/threads.py
 import torch  # noqa: E402
 # isort: on
 

@@ -1,29 +1,33 @@
-"""ffviz against the authors' own code, side by side in one process: training seconds per epoch on the CPU, on the
-side-by-side set-up (digits 16x16, 1 channel, ResNet-17 pattern at widths 20/40/80/160, batch 32, seed 2222). Prints
-the figures and writes the "vs-authors" section of bench/REPORT.md.
+"""ffviz against the authors' own code as users run each: two processes, side by side, training seconds per epoch.
+Prints the figures and writes the "vs-authors" section of bench/REPORT.md.
 
     git clone <the authors' repository mngh-cs/CAW-Conv> /tmp/CAW-Conv && git -C /tmp/CAW-Conv checkout c4514393
     pip install thop sparsemax matplotlib          # what the authors' script imports
-    python bench/vs_authors.py --authors /tmp/CAW-Conv            # 2 rounds x 3 epochs each (~4 min, 2 cores)
+    python bench/vs_authors.py --authors /tmp/CAW-Conv            # both set-ups, 2 and 1 threads, 2 rounds of 10
 
-The authors' ResNet_CIFAR10.py is imported unmodified from its own folder (never copied into this repository) and
-driven as its own ``__main__`` drives it: a ``Resnet`` with the same hyperparameters (lr 0.08 -> 0.006, weight decay
-5e-4, dropout 0.1) at the side-by-side widths and 1 input channel, ``update_epoch`` on every layer, then
-``model.update(train_loader)`` timed as its script times an epoch. Its input is a DataLoader over the very tensors
-ffviz trains on (the same digits split). ffviz trains the ``side-by-side`` recipe with its Trainer; its epoch time
-is the training part of the epoch (the record's ``epoch_seconds``), as for the authors. The two alternate, round after
-round, in one process with the same threads: the ratio of the medians is the figure (the machine may be shared).
+What runs, each in a fresh process (nothing warm is shared), alternating round by round (A then F, then F then A):
+- ffviz, as a user starts it: ``python -m ffviz train --recipe side-by-side --seed 2222 --epochs N --threads T``;
+  at one thread, the app's own launch instead (ffviz/launcher.py: a queued run folder, ``python -m ffviz train
+  --run-dir ... --threads 1`` with the launcher's environment, not niced here since the authors' process is not).
+  Its epoch time is the record's ``epoch_seconds``: the training batches, not the evaluation after them.
+- the authors' ResNet_CIFAR10.py, unmodified, imported from its own folder by bench/authors_driver.py and driven as
+  its ``__main__`` drives it (their ``train_time``), fed the same tensors through a plain slicing loader.
+Set-ups: "side-by-side" (digits 16x16, 1 channel, ResNet-17 pattern at widths 20/40/80/160, batch 32) and "32x32"
+(the same digits upsampled to 32x32, batch 64). The figure is the median over all of a side's epochs, as a ratio:
+the machine may be shared, and absolute seconds move with its load.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,111 +36,148 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 from bench.report import machine_description, write_section  # noqa: E402
-from ffviz.method.trainer import Callback, Trainer  # noqa: E402
+from ffviz.data import load_dataset  # noqa: E402
 from ffviz.recipes import recipe_config  # noqa: E402
+from ffviz.runner.launcher import Launcher  # noqa: E402
+from ffviz.store.folder import RunFolder  # noqa: E402
+from ffviz.store.runs import init_run_dir, new_run_dir  # noqa: E402
 
-WIDTHS = (20, 40, 80, 160)
-
-
-def load_authors(folder: Path):
-    """Import the authors' script as a module from a scratch working folder (it writes its CSV logs into the
-    current folder when imported)."""
-    script = folder / "ResNet_CIFAR10.py"
-    if not script.exists():
-        raise SystemExit(f"{script} not found: give --authors the folder of the authors' repository at c4514393")
-    spec = importlib.util.spec_from_file_location("authors_resnet_cifar10", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+WIDTHS = "20,40,80,160"  # the side-by-side preset's widths (ffviz/presets.py)
 
 
-class _EpochTimes(Callback):
-    def __init__(self) -> None:
-        self.seconds: list[float] = []
+@dataclass(frozen=True)
+class Setup:
+    name: str
+    image_size: int
+    batch: int
 
-    def on_epoch(self, trainer, record, snapshot) -> None:
-        if record.epoch_seconds is not None:
-            self.seconds.append(record.epoch_seconds)
+    def flags(self) -> list[str]:
+        """ffviz's flags on top of the side-by-side recipe (digits, 1 channel, widths 20/40/80/160)."""
+        return ["--image-size", str(self.image_size), "--batch-size", str(self.batch)]
+
+
+SETUPS = {"side-by-side": Setup("side-by-side", 16, 32), "32x32": Setup("32x32", 32, 64)}
+
+
+def _env(threads: int) -> dict[str, str]:
+    """A user's shell: the thread count each side is told, and no thread settings of this process's."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "FFVIZ_RUN_THREADS")}
+    env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+               PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
+    return env
+
+
+def _epoch_seconds(run_dir: Path) -> list[float]:
+    rows = [json.loads(line) for line in RunFolder(run_dir).log("epochs").read_text().splitlines() if line.strip()]
+    return [r["epoch_seconds"] for r in rows if r.get("epoch_seconds")]
+
+
+def run_ffviz(setup: Setup, epochs: int, threads: int, scratch: Path) -> tuple[list[float], dict]:
+    runs = scratch / "runs"
+    runs.mkdir(exist_ok=True)
+    if threads == 1:  # the app's launch: a queued folder, the launcher's command and environment
+        cfg = recipe_config("side-by-side", seed=2222, epochs=epochs, image_size=setup.image_size,
+                            batch_size=setup.batch, device="cpu")
+        run_dir = new_run_dir(runs, cfg, f"bench-{setup.name}")
+        init_run_dir(run_dir, cfg)
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(_env(1))
+        try:
+            proc = Launcher(threads=1, niceness=0).start(run_dir)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        if proc.wait() != 0:
+            raise SystemExit(f"ffviz's launched run failed: see {RunFolder(run_dir).process_log}")
+    else:
+        before = set(runs.iterdir())
+        subprocess.run([sys.executable, "-m", "ffviz", "train", "--recipe", "side-by-side", "--seed", "2222",
+                        "--epochs", str(epochs), "--threads", str(threads), "--no-progress", "--device", "cpu",
+                        "--runs-dir", str(runs), *setup.flags()], env=_env(threads), check=True,
+                       stdout=subprocess.DEVNULL)
+        (run_dir,) = set(runs.iterdir()) - before
+    meta = json.loads(RunFolder(run_dir).meta.read_text())
+    return _epoch_seconds(run_dir), meta.get("threads", {})
+
+
+def run_authors(setup: Setup, epochs: int, threads: int, scratch: Path, authors: Path, data: Path) -> list[float]:
+    work = Path(tempfile.mkdtemp(prefix="authors-", dir=scratch))  # their script writes CSVs where it runs
+    out = work / "times.json"
+    subprocess.run([sys.executable, str(REPO / "bench" / "authors_driver.py"), "--authors", str(authors),
+                    "--data", str(data), "--widths", WIDTHS, "--batch", str(setup.batch), "--epochs", str(epochs),
+                    "--threads", str(threads), "--out", str(out)], cwd=work, env=_env(threads), check=True,
+                   stdout=subprocess.DEVNULL)
+    return json.loads(out.read_text())["epoch_seconds"]
+
+
+def tensors(setup: Setup, scratch: Path) -> Path:
+    """The training split ffviz's recipe trains on, saved for the authors' process (which imports no ffviz)."""
+    data = load_dataset("digits", image_size=setup.image_size, channels=1, seed=2222, download=False)
+    path = scratch / f"digits-{setup.image_size}.pt"
+    torch.save({"train_x": data.train_x, "train_y": data.train_y, "num_classes": data.num_classes}, path)
+    return path
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--authors", type=Path, default=Path(os.environ.get("FFVIZ_AUTHORS_DIR", "/tmp/CAW-Conv")))
+    ap.add_argument("--setups", default="side-by-side,32x32", help="comma-separated: side-by-side, 32x32")
+    ap.add_argument("--threads", default="2,1", help="comma-separated thread counts, each a full comparison")
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--epochs", type=int, default=3, help="epochs of each side per round")
-    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--epochs", type=int, default=10, help="epochs of each side per round")
     ap.add_argument("--no-report", action="store_true")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    authors = args.authors.resolve()
+    if not (authors / "ResNet_CIFAR10.py").exists():
+        raise SystemExit(f"{authors / 'ResNet_CIFAR10.py'} not found: give --authors their repository at c4514393")
     machine = machine_description()
-    print(f"machine: {machine}; torch {torch.__version__}, {args.threads} threads", flush=True)
-    started = time.time()
-    load0 = os.getloadavg()[0]
-
-    cfg = recipe_config("side-by-side", device="cpu", epochs=args.rounds * args.epochs)
-    times = _EpochTimes()
-    ours = Trainer(cfg, callbacks=[times])
-    data = ours.data
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data.train_x, data.train_y),
-                                         batch_size=cfg.batch_size, shuffle=True, num_workers=0)
-
+    started, load0 = time.time(), os.getloadavg()[0]
+    print(f"machine: {machine}; torch {torch.__version__}", flush=True)
     scratch = Path(tempfile.mkdtemp(prefix="ffviz-vs-authors-"))
-    cwd = Path.cwd()
-    os.chdir(scratch)
-    try:
-        authors = load_authors(args.authors.resolve())
-        torch.manual_seed(cfg.seed)
-        net = authors.Resnet(in_channels=data.in_channels, num_class=data.num_classes, dropout=cfg.dropout,
-                             planes=list(WIDTHS), learning_rate=cfg.lr, lr_min=cfg.lr_min,
-                             weight_decay=cfg.weight_decay, devices=[torch.device("cpu")],
-                             epochs=args.rounds * args.epochs)
-        authors.model = net  # its update() reads the script's global ``model``, as its __main__ sets it
-        theirs: list[float] = []
-        ours._fire("on_start", ours)
-        ours._end_of_epoch(train=None)
-        epoch = 0
-        for r in range(args.rounds):
-            for _ in range(args.epochs):  # the authors' epoch, as their script runs and times it
-                for layer in net.layers:
-                    layer.update_epoch(epoch)
-                authors.current_epoch = epoch
-                net.train()
-                t0 = time.time()
-                net.update(loader)
-                theirs.append(time.time() - t0)
-                epoch += 1
-            for _ in range(args.epochs):  # ffviz's epoch: the trainer's own loop, evaluation after it untimed
-                train = ours._train_epoch()
-                ours.epoch += 1
-                ours._end_of_epoch(train=train)
-            print(f"round {r + 1}: authors {statistics.median(theirs[-args.epochs:]):.2f} s/epoch, ffviz "
-                  f"{statistics.median(times.seconds[-args.epochs:]):.2f} s/epoch", flush=True)
-    finally:
-        os.chdir(cwd)
-    a, f = statistics.median(theirs), statistics.median(times.seconds)
-    ratio = a / f
-    per_round = [statistics.median(theirs[i * args.epochs:(i + 1) * args.epochs]) /
-                 statistics.median(times.seconds[i * args.epochs:(i + 1) * args.epochs]) for i in range(args.rounds)]
-    print(f"authors / ffviz: {ratio:.2f}x (rounds: {', '.join(f'{x:.2f}' for x in per_round)})", flush=True)
+    rows, waits = [], set()
+    for name in args.setups.split(","):
+        setup = SETUPS[name]
+        data = tensors(setup, scratch)
+        for threads in (int(t) for t in args.threads.split(",")):
+            theirs: list[list[float]] = []
+            ours: list[list[float]] = []
+            for r in range(args.rounds):
+                order = ("authors", "ffviz") if r % 2 == 0 else ("ffviz", "authors")
+                for side in order:
+                    if side == "authors":
+                        theirs.append(run_authors(setup, args.epochs, threads, scratch, authors, data))
+                    else:
+                        secs, info = run_ffviz(setup, args.epochs, threads, scratch)
+                        ours.append(secs)
+                        waits.add(f"{info.get('threads')} threads, {info.get('wait')}")
+                print(f"{name}, {threads} thread(s), round {r + 1}: authors {statistics.median(theirs[-1]):.2f} "
+                      f"s/epoch, ffviz {statistics.median(ours[-1]):.2f} s/epoch "
+                      f"({statistics.median(theirs[-1]) / statistics.median(ours[-1]):.2f}x)", flush=True)
+            a = statistics.median([s for r in theirs for s in r])
+            f = statistics.median([s for r in ours for s in r])
+            per_round = [statistics.median(t) / statistics.median(o) for t, o in zip(theirs, ours, strict=True)]
+            rows.append((setup, threads, a, f, per_round, theirs, ours))
+            print(f"  -> authors / ffviz: {a / f:.2f}x", flush=True)
     if args.no_report:
         return 0
-    body = (f"Machine: {machine}; torch {torch.__version__}, {args.threads} threads. Measured "
+    table = ("| set-up | threads | authors s/epoch | ffviz s/epoch | ratio | per round |\n"
+             "| --- | --- | --- | --- | --- | --- |\n")
+    for setup, threads, a, f, per_round, _, _ in rows:
+        launch = "app launch" if threads == 1 else "CLI"
+        table += (f"| {setup.name} ({setup.image_size}x{setup.image_size}, batch {setup.batch}) | {threads} "
+                  f"({launch}) | {a:.2f} | {f:.2f} | **{a / f:.2f}x** | {', '.join(f'{x:.2f}' for x in per_round)} |\n")
+    body = (f"Machine: {machine}; torch {torch.__version__}. Measured "
             f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(started))} in {time.time() - started:.0f} s; load "
             f"average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.\n\n"
-            f"Command: `python bench/vs_authors.py --rounds {args.rounds} --epochs {args.epochs}` with the authors' "
-            "repository at c4514393, imported unmodified from its own folder.\n\n"
-            "Side-by-side set-up: digits 16x16, 1 channel, widths 20/40/80/160 (17 layers), batch 32, seed 2222. "
-            f"{args.rounds} alternating rounds of {args.epochs} training epochs each side, one process.\n\n"
-            "| | training s / epoch (median) | per round |\n| --- | --- | --- |\n"
-            f"| authors' ResNet_CIFAR10.py | {a:.2f} | " +
-            ", ".join(f"{statistics.median(theirs[i * args.epochs:(i + 1) * args.epochs]):.2f}"
-                      for i in range(args.rounds)) + " |\n"
-            f"| ffviz (side-by-side recipe) | {f:.2f} | " +
-            ", ".join(f"{statistics.median(times.seconds[i * args.epochs:(i + 1) * args.epochs]):.2f}"
-                      for i in range(args.rounds)) + " |\n\n"
-            f"**authors / ffviz: {ratio:.2f}x** (per round: {', '.join(f'{x:.2f}' for x in per_round)}; goal "
-            ">= 2.0).")
-    write_section("vs-authors", "CPU: ffviz against the authors' code, side by side", body)
+            f"Command: `python bench/vs_authors.py --setups {args.setups} --threads {args.threads} --rounds "
+            f"{args.rounds} --epochs {args.epochs}` with the authors' repository at c4514393, imported unmodified "
+            "from its own folder by bench/authors_driver.py.\n\n"
+            "Each side in a process of its own, alternating (authors first in odd rounds, ffviz first in even ones), "
+            f"{args.epochs} training epochs per side per round; seconds are the medians of all epochs. ffviz's threads "
+            f"as its runs recorded them (meta.json): {'; '.join(sorted(waits))}.\n\n" + table +
+            "\nGoal: >= 2.0x on each set-up at 2 threads (the CLI) and at 1 thread (the app's launch).")
+    write_section("vs-authors", "CPU: ffviz against the authors' code, each in its own process", body)
     return 0
 
 

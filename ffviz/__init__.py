@@ -7,13 +7,8 @@ Streamlit; the app (streamlit_app.py, pages/) only reads what runs record.
     run.figure("assignments", layer=4, epoch=10)
 """
 
-import os as _os
-
-# PyTorch's CPU threads spin while they wait for work (OpenMP's default active wait policy). On a small machine
-# shared with a Streamlit server, other runs or other processes, spinning threads steal each other's cores and a
-# step can take 50x longer (measured: 37 ms -> 3 s per step on 2 busy cores). Passive waiting costs next to
-# nothing when the machine is idle. It must be set before torch is first imported, which is why it lives here.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# How PyTorch's CPU threads wait between operations is decided per run, before torch loads, by ffviz/runner/threads.py
+# (``python -m ffviz`` applies it). Importing ffviz sets nothing: a notebook or script keeps PyTorch's own defaults.
 
 __version__ = "0.1.0"
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import signal
 import sys
 from pathlib import Path
@@ -37,6 +36,7 @@ from ffviz.method.trainer import Callback, Trainer
 from ffviz.presets import PRESETS
 from ffviz.recipes import RECIPES
 from ffviz.records import BatchRecord, EpochRecord, TestRecord
+from ffviz.runner import threads as thread_plan
 from ffviz.runner.launcher import carry_niceness_to_autogroup
 from ffviz.runner.run_writer import RunWriter, resume
 from ffviz.runner.steering import FileControl
@@ -227,16 +227,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _set_threads(threads: int | None) -> None:
-    """This run's share of the CPU: --threads, else $FFVIZ_RUN_THREADS (set by the app's launcher)."""
-    raw = threads if threads is not None else os.environ.get("FFVIZ_RUN_THREADS", "")
-    try:
-        n = int(raw)
-    except (TypeError, ValueError):
-        return
-    if n >= 1:
-        import torch
-
-        torch.set_num_threads(n)
+    """This run's share of the CPU (ffviz/runner/threads.py). ``python -m ffviz`` planned it before torch loaded;
+    a caller of main() in a process of its own (a test, a notebook) gets the thread count, and its wait policy stays
+    as torch loaded it (meta.json's "threads" says so)."""
+    planned = thread_plan.planned()
+    if planned is None or threads is not None and threads != planned.threads:
+        thread_plan.apply(thread_plan.plan(threads))
 
 
 def _fit(trainer: Trainer, run_dir: Path, control: FileControl, heartbeat: Heartbeat | None = None) -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 
-# Before torch loads its OpenMP runtime (see ffviz/__init__.py for why).
+# Before torch loads its OpenMP runtime: tests share the cores with the runs and browsers they start, and sleeping
+# threads keep that from collapsing (ffviz/runner/threads.py says why). Runs the tests launch inherit it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from pathlib import Path  # noqa: E402

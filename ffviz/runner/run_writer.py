@@ -24,6 +24,7 @@ from ffviz.data import DataSplits
 from ffviz.data.display import image_for_display
 from ffviz.method.trainer import Callback, Trainer
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
+from ffviz.runner.threads import describe as describe_threads
 from ffviz.store.checkpoint import load_checkpoint, save_checkpoint
 from ffviz.store.folder import RunFolder
 from ffviz.store.storage import JsonlAppender, JsonlTail, atomic_write, atomic_write_json, read_json
@@ -72,6 +73,7 @@ class RunWriter(Callback):
             "in_channels": data.in_channels, "image_size": data.image_size,
             "split_sizes": [len(data.train_y), len(data.val_y), len(data.test_y)],
             "epochs_done": trainer.epoch, "pid": os.getpid(), "host": socket.gethostname(), "error": None,
+            "threads": describe_threads(),  # its CPU threads, and how they wait (ffviz/runner/threads.py)
         })
         self._write_meta()
         if not self.folder.probes.exists():
