@@ -1,0 +1,207 @@
+"""The lineage study: original FF, the static partition, the learnable assignment and backprop, over seeds, on work
+that fits a classroom CPU. Writes the "lineage" section of bench/REPORT.md.
+
+    nice -n 5 python bench/lineage_study.py                 # every cell, in priority order; results as they come
+    python bench/lineage_study.py --report-only             # rewrite the section from bench/results/lineage_study.json
+    python bench/lineage_study.py --budget-min 10           # stop starting new runs after 10 minutes
+
+Every cell starts from the classroom recipe (digits 8x8, preset classroom (20, 40), batch 64, T0 0.3, 10 epochs,
+the paper's optimiser) and changes one thing: the epochs, the channels per class (the preset's widths), the data
+(16x16 or 32x32, with and without a random shift and noise), λ_entropy, λ_orth or T0. Each run's final-epoch
+validation accuracy (alpha ensemble; for original FF Hinton's summed goodness) is what selects; its test accuracy is
+reported beside and never selects anything. Results are appended to the JSON after each run, so a study cut short
+still reports the cells it finished.
+
+"Shifted + noisy" data: every image of every split is moved by a random offset of up to 1/8 of its side (a black
+border fills in) and gets Gaussian noise of 0.5 standard deviations (of the normalised pixels), once, with a fixed
+seed: a harder data set, not a training-time augmentation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads; see ffviz/__init__.py
+
+import torch  # noqa: E402
+
+from bench.report import machine_description, write_section  # noqa: E402
+from ffviz.augment import random_crop  # noqa: E402
+from ffviz.data import load_dataset  # noqa: E402
+from ffviz.recipes import recipe_config  # noqa: E402
+from ffviz.trainer import Callback, Trainer  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "results" / "lineage_study.json"
+MODES = ("original-ff", "static", "learnable", "backprop")  # the lineage, in order
+FF_MODES = ("static", "learnable")
+SEEDS = (1, 2, 3)
+
+# (cell name, what changes from the classroom recipe, data variant (size, shifted+noisy), modes), in priority order.
+CELLS: list[tuple[str, dict, tuple[int, bool], tuple[str, ...]]] = [
+    ("classroom (8x8, 10 epochs)", {}, (8, False), MODES),
+    ("T0 = 10 (the paper's)", {"temperature": 10.0}, (8, False), ("learnable",)),
+    ("3 epochs", {"epochs": 3}, (8, False), MODES),
+    ("λ_entropy = 0", {"lambda_entropy": 0.0}, (8, False), ("learnable",)),
+    ("λ_entropy = 0.1", {"lambda_entropy": 0.1}, (8, False), ("learnable",)),
+    ("λ_orth = 0", {"lambda_orth": 0.0}, (8, False), ("learnable",)),
+    ("λ_orth = 0.1", {"lambda_orth": 0.1}, (8, False), ("learnable",)),
+    ("1 channel per class (10, 20)", {"widths": (10, 20)}, (8, False), FF_MODES),
+    ("8x8 shifted + noisy", {}, (8, True), MODES),
+    ("16x16, 5 epochs", {"epochs": 5, "image_size": 16}, (16, False), FF_MODES),
+    ("16x16 shifted + noisy, 5 epochs", {"epochs": 5, "image_size": 16}, (16, True), FF_MODES),
+    ("30 epochs", {"epochs": 30}, (8, False), FF_MODES),
+    ("4 channels per class (40, 80)", {"widths": (40, 80)}, (8, False), FF_MODES),
+    ("32x32, 3 epochs", {"epochs": 3, "image_size": 32}, (32, False), FF_MODES),
+]
+
+
+def harder(data, seed: int = 7):
+    """Every split shifted by up to size/8 pixels (black border) and given N(0, 0.5²) noise, once (fixed seed)."""
+    gen = torch.Generator().manual_seed(seed)
+    black = [-m / s for m, s in zip(data.mean, data.std, strict=True)]
+    pad = max(1, data.image_size // 8)
+    out = {}
+    for split in ("train", "val", "test"):
+        x = random_crop(getattr(data, f"{split}_x"), pad, gen, padding_mode="constant", fill=black)
+        out[f"{split}_x"] = x + 0.5 * torch.randn(x.shape, generator=gen)
+    return dataclasses.replace(data, **out)
+
+
+_DATA: dict = {}
+
+
+def data_for(size: int, noisy: bool):
+    if (size, noisy) not in _DATA:
+        base = load_dataset("digits", image_size=size, channels=1)
+        _DATA[size, noisy] = harder(base) if noisy else base
+    return _DATA[size, noisy]
+
+
+class Readings(Callback):
+    def __init__(self) -> None:
+        self.val: list[float] = []
+        self.test = None
+
+    def on_epoch(self, trainer, record, snapshot) -> None:
+        self.val.append(record.acc_alpha)
+
+    def on_end(self, trainer, status, test) -> None:
+        self.test = None if test is None else test.acc_alpha
+
+
+def run_one(cell: str, changes: dict, variant: tuple[int, bool], mode: str, seed: int) -> dict:
+    cfg = recipe_config("classroom", **changes, mode=mode, seed=seed, device="cpu", probe_size=0)
+    readings = Readings()
+    t0 = time.perf_counter()
+    Trainer(cfg, data=data_for(*variant), callbacks=[readings]).fit()
+    return dict(cell=cell, mode=mode, seed=seed, val=readings.val[-1], val_epoch1=readings.val[1],
+                val_curve=readings.val, test=readings.test, seconds=time.perf_counter() - t0)
+
+
+def load() -> list[dict]:
+    return json.loads(OUT.read_text())["runs"] if OUT.exists() else []
+
+
+def save(runs: list[dict], meta: dict) -> None:
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
+
+
+def ms(values: list[float]) -> str:
+    if not values:
+        return "–"
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.1f} ± {sd:.1f}"
+
+
+def report(runs: list[dict], meta: dict) -> str:
+    by: dict[tuple[str, str], list[dict]] = {}
+    for r in runs:
+        by.setdefault((r["cell"], r["mode"]), []).append(r)
+    lines = [f"Measured by `{meta.get('command', 'python bench/lineage_study.py')}` on {meta.get('machine', '?')}, "
+             f"shared with four other sessions' work at the same time (so the seconds are loaded times), "
+             f"{meta.get('started', '?')}. Accuracy in %, mean ± standard deviation over seeds "
+             f"{', '.join(map(str, SEEDS))} (n in its column); each run's final epoch, none picked on any split. "
+             f"Validation: 180 images; test: 360 images (one test image is 0.28 points).",
+             "",
+             "| cell | mode | n | val epoch 1 | val (final) | test (final) | s/run |",
+             "|---|---|---|---|---|---|---|"]
+    cells = [c[0] for c in CELLS]
+    for cell in cells:
+        for mode in MODES:
+            rs = by.get((cell, mode))
+            if not rs:
+                continue
+            lines.append(f"| {cell} | {mode} | {len(rs)} | {ms([r['val_epoch1'] for r in rs])} | "
+                         f"{ms([r['val'] for r in rs])} | {ms([r['test'] for r in rs if r['test'] is not None])} | "
+                         f"{statistics.mean(r['seconds'] for r in rs):.0f} |")
+    lines += ["", "Learnable minus static, per cell (mean over seeds; 'beyond spread' when the difference exceeds the "
+              "larger of the two standard deviations):", "", "| cell | val Δ | test Δ | verdict |", "|---|---|---|---|"]
+    for cell in cells:
+        a, b = by.get((cell, "learnable")), by.get((cell, "static"))
+        if not a or not b:
+            continue
+        dv = statistics.mean(r["val"] for r in a) - statistics.mean(r["val"] for r in b)
+        dt = statistics.mean(r["test"] for r in a) - statistics.mean(r["test"] for r in b)
+        spread = max(statistics.stdev([r["test"] for r in x]) if len(x) > 1 else 0.0 for x in (a, b))
+        verdict = ("learnable ahead" if dt > spread else "static ahead" if -dt > spread else "within spread")
+        lines.append(f"| {cell} | {dv:+.1f} | {dt:+.1f} | {verdict} |")
+    learn = {c: by[c, "learnable"] for c in cells if (c, "learnable") in by}
+    if learn:
+        best = max(learn, key=lambda c: statistics.mean(r["val"] for r in learn[c]))
+        lines += ["", f"Selected on validation among the learnable cells: **{best}** "
+                  f"(val {ms([r['val'] for r in learn[best]])}, its test {ms([r['test'] for r in learn[best]])})."]
+    done = len(runs)
+    total = sum(len(c[3]) for c in CELLS) * len(SEEDS)
+    lines += ["", f"{done} of {total} planned runs finished" + ("." if done >= total else
+                                                                 " (the budget ran out; the rest were not run).")]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--budget-min", type=float, default=40.0, help="start no new run after this many minutes")
+    ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    old = json.loads(OUT.read_text()) if OUT.exists() else {"meta": {}, "runs": []}
+    if args.report_only:
+        write_section("lineage", "The lineage over seeds: original FF, static, learnable, backprop (digits, CPU)",
+                      report(old["runs"], old["meta"]) + "\n\n" + CONCLUSIONS)
+        return
+    torch.set_num_threads(args.threads)
+    meta = {"command": "nice -n 5 python bench/lineage_study.py" + (f" --budget-min {args.budget_min:g}"
+                                                                    if args.budget_min != 40 else ""),
+            "machine": machine_description() + f", torch {torch.__version__}, {args.threads} threads",
+            "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    runs = old["runs"]
+    done = {(r["cell"], r["mode"], r["seed"]) for r in runs}
+    t0 = time.perf_counter()
+    for cell, changes, variant, modes in CELLS:
+        for seed in SEEDS:
+            for mode in modes:
+                if (cell, mode, seed) in done:
+                    continue
+                if time.perf_counter() - t0 > 60 * args.budget_min:
+                    print("budget spent; stopping", flush=True)
+                    save(runs, meta)
+                    return
+                r = run_one(cell, changes, variant, mode, seed)
+                runs.append(r)
+                save(runs, meta)
+                print(f"{cell:36s} {mode:12s} seed {seed}: val {r['val']:.1f} test {r['test']:.1f} "
+                      f"({r['seconds']:.0f} s)", flush=True)
+
+
+CONCLUSIONS = ""  # what the table shows, written after reading it (below the table in REPORT.md)
+
+if __name__ == "__main__":
+    main()
