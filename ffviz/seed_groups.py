@@ -109,7 +109,7 @@ def vote_on_test(r: ComparedRun) -> float | None:
 class Published:
     method: str
     mode: str  # the ffviz mode that stands for it
-    network: str
+    network: str  # the network behind the CIFAR-10 figure
     epochs: str
     cifar10: float | None
     mnist: float | None
@@ -118,10 +118,9 @@ class Published:
 # From METHOD.md ("Published results", "Original Forward-Forward"). Epochs are given only where our sources state
 # them: the CAW-Conv figures come with the authors' 150-epoch recipe; the others' papers were not available to us.
 PUBLISHED = (
-    Published("FF (Hinton 2022)", "original-ff", "MLP (MNIST), locally connected net (CIFAR-10)",
-              "epochs not in our sources", 59.00, 98.69),
-    Published("CwComp (AAAI 2024)", "static", "channel-wise competitive CNN", "epochs not in our sources", 78.11,
-              99.42),
+    Published("FF (Hinton 2022)", "original-ff", "locally connected net (MNIST: MLP)", "epochs not in our sources",
+              59.00, 98.69),
+    Published("CwComp (AAAI 2024)", "static", "CNN", "epochs not in our sources", 78.11, 99.42),
     Published("DeeperForward (ICLR 2025)", "static", "ResNet-17", "epochs not in our sources", 86.22, 99.63),
     Published("CAW-Conv (2026)", "learnable", "ResNet-17", "150 epochs", 89.37, 99.74),
 )

@@ -8,7 +8,14 @@ import streamlit as st
 from ffviz.comparison import GAP_MODES, MODE_NAMES, config_diff_rows, epochs_to_reach, seconds_per_epoch
 from ffviz.figures.compare import gap_ensemble_figure
 from ffviz.figures.seeds import published_figure, seed_bar_figure, seed_layer_figure
-from ffviz.seed_groups import PUBLISHED_BACKPROP_NOTE, gap_sentence, group_by_seed, group_rows, vote_on_test
+from ffviz.seed_groups import (
+    NOT_THE_SHAPE,
+    PUBLISHED_BACKPROP_NOTE,
+    gap_sentence,
+    group_by_seed,
+    group_rows,
+    vote_on_test,
+)
 from pages.common import run_pickers, runs_table, state
 from pages.common.widgets import explain, plot
 
@@ -48,16 +55,16 @@ with cols[0]:
             "all layers, the last layer, and the layer that was best on validation.")
 with cols[1]:
     plot(seed_bar_figure(groups, lambda r: epochs_to_reach(r.epochs, threshold), title=f"Epochs to reach "
-                         f"{threshold}%", ytitle="epochs (validation vote)", height=360, zoom=False))
+                         f"{threshold}%", ytitle="epochs (validation vote)", height=360, zoom=False, labels=False))
     explain(f"The first epoch at which the vote reached {threshold}% on the validation split, mean over the seeds "
             "that reached it (the table says how many never did).")
 with cols[2]:
     plot(seed_bar_figure(groups, lambda r: seconds_per_epoch(r.epochs), title="Seconds per epoch", ytitle="seconds",
-                         height=360, zoom=False))
+                         height=360, zoom=False, labels=False))
     explain("Wall-clock seconds per epoch, evaluation included, on the device each run used.")
 st.dataframe(pd.DataFrame(group_rows(groups, threshold, lambda r: epochs_to_reach(r.epochs, threshold),
                                      lambda r: seconds_per_epoch(r.epochs))), hide_index=True, key="gap_table")
-other = [r["setting"] for r in config_diff_rows(firsts) if r["setting"] != "mode"]
+other = [r["setting"] for r in config_diff_rows(firsts) if r["setting"] not in ("mode", *NOT_THE_SHAPE)]
 missing = [MODE_NAMES[m] for m in GAP_MODES if m not in {g.mode for g in groups}]
 if missing:
     st.caption(f"No {' or '.join(missing)} run on this dataset yet: train one on the Train page (setting Mode).")

@@ -36,15 +36,19 @@ def test_the_gap_page_shows_the_lineage_over_seeds_beside_the_published_figures(
         charts = page.get_by_test_id("stPlotlyChart")
         assert charts.count() == 6
         measured = charts.nth(0)
-        assert "Measured here" in measured.locator(".gtitle").inner_text()
+        assert "Measured here" in measured.locator(".gtitle").text_content()
         bars = measured.locator(".xtick text").all_text_contents()
-        assert bars == [f"{m} · 3 seeds" for m in MODES], bars
+        # two lines: the mode, then its seeds and their mean ± sd
+        assert [b.split(" · ")[0] for b in bars] == [f"{m}3 seeds" for m in MODES], bars
+        assert all(" ± " in b for b in bars), bars
         assert measured.locator(".scatterlayer .point").count() == 12  # a dot per seed
         assert measured.locator(".errorbar").count() >= 4  # a whisker per mode
         published = charts.nth(1)
-        assert "Published, CIFAR-10" in published.locator(".gtitle").inner_text()
+        assert "Published, CIFAR-10" in published.locator(".gtitle").text_content()
         labels = published.locator(".bartext").all_text_contents()
-        assert "published 89.37% · ResNet-17 · 150 epochs" in labels and len(labels) == 4, labels
+        assert labels == ["published 59.00%", "published 78.11%", "published 86.22%", "published 89.37%"], labels
+        methods = published.locator(".ytick text").all_text_contents()
+        assert "CAW-Conv (2026)ResNet-17150 epochs" in methods, methods  # its network and epochs beside it
         sentence = page.get_by_text("What these runs show.")
         assert sentence.count() == 1
         text = page.locator("[data-testid='stMarkdown']").filter(has_text="What these runs show.").inner_text()

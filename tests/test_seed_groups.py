@@ -62,7 +62,8 @@ def test_a_group_is_one_bar_at_the_mean_with_its_spread_and_a_dot_per_seed() -> 
     runs = [seeded("s", v, k, mode="static") for k, v in ((1, 95), (2, 96), (3, 97))] + [seeded("l", 90, 1)]
     fig = valid(seed_bar_figure(group_by_seed(runs), vote_on_test, title="t"))
     bars, dots = fig.data
-    assert list(bars.x) == ["static partition · 3 seeds", "learnable (CAW-Conv) · 1 seed"]
+    assert list(bars.x) == ["static partition<br>3 seeds · <b>96.0 ± 1.0</b>",
+                            "learnable (CAW-Conv)<br>1 seed · <b>90.0 ± 0.0</b>"]
     assert list(bars.y) == [96.0, 90.0] and list(bars.error_y.array) == [1.0, 0.0]
     assert list(dots.y) == [95, 96, 97, 90] and list(dots.text) == ["seed 1", "seed 2", "seed 3", "seed 1"]
     layers = valid(seed_layer_figure(group_by_seed(runs)))
@@ -75,7 +76,7 @@ def test_the_published_figures_are_labelled_with_their_network_and_epochs() -> N
     fig = valid(published_figure())
     assert "Published" in fig.layout.title.text and "not measured here" in fig.layout.title.text
     texts = list(fig.data[0].text)
-    assert texts[-1] == "published 89.37% · ResNet-17 · 150 epochs"
+    assert texts[-1] == "published 89.37%" and fig.data[0].y[-1] == "<b>CAW-Conv (2026)</b><br>ResNet-17<br>150 epochs"
     assert [p.cifar10 for p in PUBLISHED] == [59.00, 78.11, 86.22, 89.37]  # METHOD.md's table
     assert all(t.startswith("published ") for t in texts)
 

@@ -29,19 +29,21 @@ def group_name(g: SeedGroup) -> str:
 
 
 def seed_bar_figure(groups: Sequence[SeedGroup], read: Callable[[ComparedRun], float | None], *, title: str,
-                    ytitle: str = "accuracy (%)", height: int = 420, zoom: bool = True) -> go.Figure:
-    """One bar per group at the mean of ``read`` over its seeds, ± one standard deviation, each seed a dot."""
+                    ytitle: str = "accuracy (%)", height: int = 420, zoom: bool = True,
+                    labels: bool = True) -> go.Figure:
+    """One bar per group at the mean of ``read`` over its seeds, ± one standard deviation, each seed a dot; the
+    mean ± sd written under the bar (``labels``). x labels: the mode, and the seeds on a second line."""
     shown = [(i, g, g.values(read)) for i, g in enumerate(groups)]
     shown = [t for t in shown if t[2]]
     if not shown:
         return empty_figure("No finished run yet", height=height, title=title)
-    names = [group_name(g) for _, g, _ in shown]
     stats = [mean_sd(v) for _, _, v in shown]
+    names = [group_name(g).replace(" · ", "<br>") + (f" · <b>{m:.1f} ± {sd:.1f}</b>" if labels else "")
+             for (_, g, _), (m, sd) in zip(shown, stats, strict=True)]
     bars = {"type": "bar", "x": names, "y": [m for m, _ in stats], "name": "mean over seeds",
             "marker": {"color": [_color(g, i) for i, g, _ in shown], "opacity": 0.55},
             "error_y": {"type": "data", "array": [s for _, s in stats], "visible": True, "thickness": 2, "width": 10,
                         "color": "#222"},
-            "text": [f"{m:.1f} ± {s:.1f}" for m, s in stats], "textposition": "outside", "cliponaxis": False,
             "hovertemplate": "%{x}<br>mean %{y:.2f} (± sd)<extra></extra>"}
     dots_x, dots_y, dots_text = [], [], []
     for (_, g, _), name in zip(shown, names, strict=True):
@@ -92,12 +94,13 @@ def published_figure(*, height: int = 420) -> go.Figure:
     """The lineage's published CIFAR-10 test accuracies (METHOD.md), hatched and labelled as published, each with
     the network and epochs it comes from."""
     rows = [p for p in PUBLISHED if p.cifar10 is not None]
-    trace = {"type": "bar", "orientation": "h", "y": [p.method for p in rows], "x": [p.cifar10 for p in rows],
+    trace = {"type": "bar", "orientation": "h", "y": [f"<b>{p.method}</b><br>{p.network}<br>{p.epochs}" for p in rows],
+             "x": [p.cifar10 for p in rows],
              "marker": {"color": [MODE_COLORS.get(p.mode, "#999") for p in rows], "opacity": 0.45,
                         "pattern": {"shape": "/"}},
-             "text": [f"published {p.cifar10:.2f}% · {p.network} · {p.epochs}" for p in rows],
-             "textposition": "inside", "insidetextanchor": "start", "name": "published",
+             "text": [f"published {p.cifar10:.2f}%" for p in rows], "textposition": "inside",
+             "insidetextanchor": "end", "textfont": {"size": 15, "color": "#111"}, "name": "published",
              "hovertemplate": "%{y}: %{x:.2f}% (published)<extra></extra>"}
     return figure([trace], {"title": "Published, CIFAR-10 test accuracy (not measured here)", "height": height,
                             "showlegend": False, "xaxis": {"title": {"text": "accuracy (%)"}, "range": [0, 100]},
-                            "yaxis": {"autorange": "reversed"}, "margin": {"l": 170}})
+                            "yaxis": {"autorange": "reversed", "automargin": True}, "margin": {"l": 210}})
