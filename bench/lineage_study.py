@@ -60,6 +60,9 @@ CELLS: list[tuple[str, dict, tuple[int, bool], tuple[str, ...]]] = [
     ("30 epochs", {"epochs": 30}, (8, False), FF_MODES),
     ("4 channels per class (40, 80)", {"widths": (40, 80)}, (8, False), FF_MODES),
     ("32x32, 3 epochs", {"epochs": 3, "image_size": 32}, (32, False), FF_MODES),
+    # added after reading the cells above (static ahead or tied everywhere): longer runs on the harder data
+    ("8x8 shifted + noisy, 30 epochs", {"epochs": 30}, (8, True), FF_MODES),
+    ("16x16, 20 epochs", {"epochs": 20, "image_size": 16}, (16, False), FF_MODES),
 ]
 
 
@@ -178,10 +181,12 @@ def main() -> None:
                       report(old["runs"], old["meta"]) + "\n\n" + CONCLUSIONS)
         return
     torch.set_num_threads(args.threads)
-    meta = {"command": "nice -n 5 python bench/lineage_study.py" + (f" --budget-min {args.budget_min:g}"
-                                                                    if args.budget_min != 40 else ""),
-            "machine": machine_description() + f", torch {torch.__version__}, {args.threads} threads",
-            "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    command = "nice -n 5 python bench/lineage_study.py" + (f" --budget-min {args.budget_min:g}"
+                                                           if args.budget_min != 40 else "")
+    meta = old["meta"] or {"machine": machine_description() + f", torch {torch.__version__}, {args.threads} threads",
+                           "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    # a resumed study runs only what is missing: its commands are listed in order
+    meta["command"] = command if "command" not in meta else f"{meta['command']}`, then `{command}"
     runs = old["runs"]
     done = {(r["cell"], r["mode"], r["seed"]) for r in runs}
     t0 = time.perf_counter()
