@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import shutil
 import time
 import zipfile
@@ -178,6 +179,15 @@ def test_links_to_compare_and_gap_pick_their_runs(runs):
     static = shipped_id("static partition")
     at = ok(app({"page": "gap", "compare": f"{b},{static}"}).run())
     assert at.selectbox(key="gap_learnable").value == b and at.selectbox(key="gap_static").value == static
+
+
+def test_compare_reads_runs_that_differ_only_by_seed_as_one_bar(runs):
+    static = [shipped_id(n) for n in ("static partition", "static partition, seed 2", "static partition, seed 3")]
+    at = ok(app({"page": "compare", "compare": ",".join([*static, shipped_id(DEFAULT)])}).run())
+    grouped = [c for c in at.get("plotly_chart") if "differ only by seed" in str(c.proto.spec)]
+    assert len(grouped) == 1
+    bars = json.loads(grouped[0].proto.spec)["data"][0]
+    assert [x.split(" · ")[0] for x in bars["x"]] == ["static partition<br>3 seeds", "learnable (CAW-Conv)<br>1 seed"]
 
 
 def test_a_link_built_by_the_app_opens_the_same_screen(runs):
