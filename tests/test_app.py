@@ -124,6 +124,9 @@ def test_every_page_on_an_original_ff_run(tmp_path, monkeypatch):
     for page in ("pages/assignments.py", "pages/regularizers.py"):
         visit(at, page)
         assert not at.get("plotly_chart") and "has no assignment W" in at.info[0].value, page
+    visit(at, "pages/train.py")  # the mode is one of the Train page's choices, its estimates follow
+    at.selectbox(key="cfg_mode").set_value("original-ff").run()
+    assert not at.exception and at.selectbox(key="cfg_mode").value == "original-ff"
 
 
 def test_start_a_tiny_run_from_the_train_page_and_see_its_records(runs):
