@@ -46,9 +46,9 @@ The method's lineage, in order (the Gap page sets all four side by side):
 
 **1. Forward-Forward** (Hinton, 2022). No backward journey through the network: every layer has its *own* loss and
 learns from it alone; its input is detached, so no gradient crosses from one layer to the next. The label is written
-into the input; a layer learns to give high **goodness** (the sum of its squared activations) to an image with its
-true label and low goodness to the same image with a wrong one. It learned MNIST well and struggled with harder
-images (59% on CIFAR-10).
+into the input; a layer learns to give high **goodness** (its squared activations, summed or averaged) to an image
+with its true label and low goodness to the same image with a wrong one. It learned MNIST well and struggled with
+harder images (59% on CIFAR-10).
 
 **2. A fixed block of channels per class** (CwComp, DeeperForward). Forward-Forward CNNs in which each layer's
 channels are split into fixed blocks, one block per class: a class's goodness is its block's, and the classes compete
@@ -81,5 +81,6 @@ weights get no gradient at all: the assignment has to move first. That moment is
 **What to look at.** *Train* runs a network and draws each layer's loss and accuracy as it learns; you can change
 the regularizer weights and the learning rate while it runs. *Assignments* shows W sharpen, epoch by epoch.
 *Regularizers* shows the two terms beside the cross-entropy. *Goodness* shows how clearly each layer separates the
-right class from the wrong ones. *Layer contributions* shows how the layers' votes are weighted.
+right class from the wrong ones. *Layer contributions* shows how the layers' votes are weighted. *The gap* sets the
+lineage's four ways side by side, over seeds, beside the published figures.
 """)
