@@ -17,8 +17,10 @@ from typing import Any
 from ffviz.config import RunConfig
 from ffviz.records import EpochRecord, TestRecord
 
-MODE_NAMES = {"learnable": "learnable (CAW-Conv)", "static": "static partition", "backprop": "backprop"}
-GAP_MODES = ("learnable", "static", "backprop")  # the gap view sets one run of each side by side
+MODE_NAMES = {"learnable": "learnable (CAW-Conv)", "static": "static partition", "backprop": "backprop",
+              "original-ff": "original FF (Hinton)"}
+# The gap view sets one run (or one group of seeds) of each side by side, in the lineage's order.
+GAP_MODES = ("original-ff", "static", "learnable", "backprop")
 
 
 @dataclass

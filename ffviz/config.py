@@ -18,7 +18,7 @@ from typing import Any
 from ffviz.data.registry import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE, resolve_name
 from ffviz.presets import get_preset
 
-MODES = ("learnable", "static", "backprop")
+MODES = ("learnable", "static", "backprop", "original-ff")
 ORTH_SCALINGS = ("mean", "authors")
 CONTRIBUTION_SIGNALS = ("train", "val")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -71,9 +71,11 @@ class RunConfig:
                                  group="network", range=(1, None), link_max=4096)
     mode: str = _f("learnable", "How the network learns. learnable: CAW-Conv's learnable channel-class "
                    "assignment; static: fixed contiguous channel blocks per class (CwComp/DeeperForward); backprop: "
-                   "the same network trained end to end.", label="Mode", group="network", choices=MODES,
+                   "the same network trained end to end; original-ff: Hinton's Forward-Forward (2022), an MLP with the "
+                   "label embedded, positive and negative data.", label="Mode", group="network", choices=MODES,
                    choice_labels={"learnable": "learnable (CAW-Conv)", "static": "static (fixed channel blocks)",
-                                  "backprop": "backprop (same network)"})
+                                  "backprop": "backprop (same network)",
+                                  "original-ff": "original FF (Hinton, MLP)"})
     dropout: float = _f(0.1, "Dropout after each conv's ReLU.", group="network", range=(0.0, 0.9))
 
     # --- goodness and assignment ---
@@ -163,8 +165,8 @@ class RunConfig:
         if any(b != 2 * a for a, b in zip(self.widths, self.widths[1:], strict=False)):
             raise ValueError(f"widths={self.widths}: each stage must be twice as wide as the one before (the concat "
                              f"shortcut doubles the width)")
-        if self.mode == "backprop" and self.ff_step == "lean":
-            raise ValueError("ff_step='lean' applies to Forward-Forward modes; use ff_step='fused' with mode=backprop")
+        if self.mode in ("backprop", "original-ff") and self.ff_step == "lean":
+            raise ValueError(f"ff_step='lean' applies to the CAW-Conv modes; use ff_step='fused' with mode={self.mode}")
 
     # --- conversions ---
     def to_dict(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from ffviz.figures.animation import assignment_gif
 from ffviz.figures.assignments import heatmap_height
 from ffviz.server.ui_state import LiveRun
 from pages.common.frame.keys import epoch_key, layer_key
-from pages.common.frame.widgets import epoch_scrubber, explain, layer_select, plot, view_page
+from pages.common.frame.widgets import epoch_scrubber, explain, has_no_assignment, layer_select, plot, view_page
 
 EPOCH_KEY = epoch_key("assignments")  # the epoch scrubber, whose Play toggle times the view (a link's epoch=)
 LAYER_KEY = layer_key("assignments")  # a link's layer=
@@ -28,6 +28,8 @@ def pick_channel(key: str) -> None:
 
 
 def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
+    if has_no_assignment(lr, "Assignments"):
+        return
     widths = [w.shape[0] for w in lr.snapshot(lr.epochs[0].epoch).w]
     c1, c2, c3 = st.columns([1, 1, 2.2], vertical_alignment="bottom")
     with c1:

@@ -6,6 +6,8 @@ import streamlit as st
 
 from ffviz.comparison import config_diff_rows
 from ffviz.figures.compare import accuracy_overlay_figure, final_layer_accuracy_figure, loss_overlay_figure
+from ffviz.figures.seeds import seed_bar_figure
+from ffviz.seed_groups import group_by_seed, vote_on_test
 from pages.common.frame import state
 from pages.common.frame.keys import COMPARE_RUNS_KEY
 from pages.common.frame.widgets import explain, plot
@@ -35,6 +37,12 @@ with left:
 with right:
     plot(loss_overlay_figure(runs))
     explain("The loss each run minimised, summed over its layers (regularizers included), on a log scale.")
+groups = group_by_seed(runs)
+if len(groups) < len(runs):  # some picked runs differ only by their seed: read them as one, with their spread
+    plot(seed_bar_figure(groups, vote_on_test, title="Test accuracy, runs that differ only by seed as one bar",
+                         height=360))
+    explain("Runs with the same settings but the seed are one bar: its height the mean of their test accuracy, its "
+            "whisker one standard deviation, each seed a dot.")
 left, right = st.columns(2, gap="medium")
 with left:
     plot(final_layer_accuracy_figure(runs))

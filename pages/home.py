@@ -1,5 +1,5 @@
-"""Home: what Forward-Forward is, how this method differs from backprop and from a static channel partition, and
-two one-click starts: train on digits, or open a finished run."""
+"""Home: the method's lineage in order (Forward-Forward, a static channel partition, the learned assignment, backprop)
+and two one-click starts: train on digits, or open a finished run."""
 
 import streamlit as st
 
@@ -43,20 +43,28 @@ with st.container(horizontal=True, gap="medium"):
 left, right = st.columns([1, 1.25], gap="large")
 with left:
     st.markdown("""
-**Backpropagation**, the usual way to train a network, computes one loss at the very end and sends an error signal
-backwards through every layer. Each layer waits for the layers above it to tell it how to change.
+The method's lineage, in order (the Gap page sets all four side by side):
 
-**Forward-Forward** (Hinton, 2022) drops that backward journey. Every layer has its *own* loss and learns from it
-alone: its input is detached, so no gradient crosses from one layer to the next. Here each layer turns its channels
-into a score for every class, its **goodness**, and is trained to give the right class the highest score. The
-final prediction is a vote of all layers, each weighted by how well it did (its contribution **α**).
+**1. Forward-Forward** (Hinton, 2022). No backward journey through the network: every layer has its *own* loss and
+learns from it alone; its input is detached, so no gradient crosses from one layer to the next. The label is written
+into the input; a layer learns to give high **goodness** (its squared activations, summed or averaged) to an image
+with its true label and low goodness to the same image with a wrong one. It learned MNIST well and struggled with
+harder images (59% on CIFAR-10).
 
-**Which channels speak for which class?** Earlier Forward-Forward CNNs (CwComp, DeeperForward) split a layer's
-channels into fixed blocks, one block per class: nothing to learn, but a channel stuck in the wrong block can never
-move. **CAW-Conv**, the method shown here, *learns* the assignment: a soft matrix **W** (channels × classes) that
-starts uniform and sharpens while training runs. Two regularizers shape it: an **entropy** term pushes each channel
-towards few classes, an **orthogonality** term keeps classes from sharing the same channels.
+**2. A fixed block of channels per class** (CwComp, DeeperForward). Forward-Forward CNNs in which each layer's
+channels are split into fixed blocks, one block per class: a class's goodness is its block's, and the classes compete
+through a softmax instead of through negative data. Nothing to learn in the split, but a channel stuck in the wrong
+block can never move.
+
+**3. A learned assignment** (CAW-Conv, the method shown here). A soft matrix **W** (channels × classes) that starts
+uniform and sharpens while training runs. Two regularizers shape it: an **entropy** term pushes each channel towards
+few classes, an **orthogonality** term keeps classes from sharing the same channels. The prediction is a vote of all
+layers, each weighted by how well it did (its contribution **α**).
+
+**4. Backpropagation**, the reference: one loss at the very end, an error signal sent backwards through every layer,
+each layer waiting for the layers above it to tell it how to change.
 """)
+
 with right:
     st.image(str(DIAGRAMS / "ff_vs_backprop.svg"), width="stretch",
              caption="The same layers trained two ways; at the bottom, fixed blocks vs a learned assignment.")
@@ -74,5 +82,6 @@ weights get no gradient at all: the assignment has to move first. That moment is
 **What to look at.** *Train* runs a network and draws each layer's loss and accuracy as it learns; you can change
 the regularizer weights and the learning rate while it runs. *Assignments* shows W sharpen, epoch by epoch.
 *Regularizers* shows the two terms beside the cross-entropy. *Goodness* shows how clearly each layer separates the
-right class from the wrong ones. *Layer contributions* shows how the layers' votes are weighted.
+right class from the wrong ones. *Layer contributions* shows how the layers' votes are weighted. *The gap* sets the
+lineage's four ways side by side, over seeds, beside the published figures.
 """)

@@ -6,12 +6,14 @@ import streamlit as st
 from ffviz.figures import gram_figure, regularizer_figure
 from ffviz.regularizers import REGULARIZERS
 from ffviz.server.ui_state import LiveRun
-from pages.common.frame.widgets import epoch_scrubber, explain, layer_select, plot, view_page
+from pages.common.frame.widgets import epoch_scrubber, explain, has_no_assignment, layer_select, plot, view_page
 
 EPOCH_KEY = "reg_epoch"  # the epoch scrubber, whose Play toggle times the view
 
 
 def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
+    if has_no_assignment(lr, "Regularizers"):
+        return
     cfg = lr.config
     widths = [w.shape[0] for w in lr.snapshot(lr.epochs[0].epoch).w]
     c1, c2, c3 = st.columns([1, 0.8, 2.2], vertical_alignment="bottom")

@@ -112,6 +112,23 @@ def test_every_page_on_a_finished_run(finished_run, monkeypatch):
     assert not at.exception
 
 
+def test_every_page_on_an_original_ff_run(tmp_path, monkeypatch):
+    """Hinton's original FF: the curves, goodness and contributions draw it; the assignment pages say it has no W."""
+    run = finished_tiny_run(tmp_path / "ff", mode="original-ff", epochs=2, batch_size=64, probe_size=20)
+    monkeypatch.setenv("FFVIZ_RUNS_DIR", str(run.parent))
+    at = app().run()
+    assert at.session_state["run"] == run.name
+    for page in ("pages/train.py", "pages/goodness.py", "pages/contributions.py"):
+        visit(at, page)
+        assert len(at.get("plotly_chart")) >= 2, page
+    for page in ("pages/assignments.py", "pages/regularizers.py"):
+        visit(at, page)
+        assert not at.get("plotly_chart") and "has no assignment W" in at.info[0].value, page
+    visit(at, "pages/train.py")  # the mode is one of the Train page's choices, its estimates follow
+    at.selectbox(key="cfg_mode").set_value("original-ff").run()
+    assert not at.exception and at.selectbox(key="cfg_mode").value == "original-ff"
+
+
 def test_start_a_tiny_run_from_the_train_page_and_see_its_records(runs):
     at = visit(app().run(), "pages/train.py")
     at.selectbox(key="cfg_preset").set_value("classroom-mini")

@@ -62,7 +62,7 @@ def shipped() -> dict[str, ComparedRun]:
 
 
 def test_overlays_of_two_shipped_runs(shipped) -> None:
-    runs = list(shipped.values())[:2]
+    runs = [r for r in shipped.values() if r.mode != "original-ff"][:2]  # the conv network's 9 layers
     acc = valid(accuracy_overlay_figure(runs))
     lines = [t for t in acc.data if t.mode == "lines+markers"]
     assert [t.name for t in lines] == [r.label for r in runs]

@@ -75,12 +75,18 @@ def test_static_assignment_has_no_terms() -> None:
 
 # ------------------------------------------------------------------------------------------------- records
 def test_old_epoch_records_are_upgraded_to_the_terms_mapping() -> None:
-    line = json.loads((SHIPPED[-1] / "epochs.jsonl").read_text().splitlines()[1])
-    assert "train_entropy" in line and "train_terms" not in line  # written before the registry
+    new = json.loads((SHIPPED[-1] / "epochs.jsonl").read_text().splitlines()[1])
+    # as a run written before the registry kept it: each term in fields of its own
+    terms, weighted = new.pop("train_terms"), new.pop("train_terms_w")
+    line = {**new, "train_entropy": terms["entropy"], "train_orth": terms["orth"],
+            "train_entropy_w": weighted["entropy"], "train_orth_w": weighted["orth"]}
     rec = parse_record(line)
     assert rec.train_terms == {"entropy": line["train_entropy"], "orth": line["train_orth"]}
     assert rec.train_terms_w == {"entropy": line["train_entropy_w"], "orth": line["train_orth_w"]}
-    untrained = from_dict(json.loads((SHIPPED[-1] / "epochs.jsonl").read_text().splitlines()[0]))
+    old_untrained = {k: v for k, v in json.loads((SHIPPED[-1] / "epochs.jsonl").read_text().splitlines()[0]).items()
+                     if k not in ("train_terms", "train_terms_w")}
+    untrained = from_dict({**old_untrained, **dict.fromkeys(("train_entropy", "train_orth", "train_entropy_w",
+                                                             "train_orth_w"))})
     assert untrained.train_terms is None and untrained.train_terms_w is None
 
 
@@ -103,7 +109,7 @@ def test_shipped_runs_load_and_show_on_the_regularizers_figure(run_dir: Path) ->
         assert isinstance(e, EpochRecord) and set(e.train_terms) == set(e.train_terms_w) == {"entropy", "orth"}
         assert all(len(v) == layers for v in e.train_terms.values())
     fig = regularizer_figure(reader.epochs, layers - 1, reader.events)
-    if reader.config.mode == "static":
+    if reader.config.mode in ("static", "original-ff"):  # no learnable W: no terms to draw
         assert not fig.data
     else:
         assert [t.name for t in fig.data] == ["cross-entropy", "λ_entropy · H(W)  (in the loss)",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import shutil
 import time
 import zipfile
@@ -81,12 +82,13 @@ def wait_for(predicate, timeout: float = 240, every: float = 0.3):
 def test_open_a_shipped_run_and_scrub_it(runs):
     at = visit(ok(app().run()), "pages/runs.py")
     rows = table(at)
-    assert len(rows) == 5 and set(rows["source"]) == {"shipped"}
+    shipped = len([d for d in SHIPPED.iterdir() if (d / "config.json").exists()])
+    assert len(rows) == shipped and set(rows["source"]) == {"shipped"}
     assert {"name", "date", "dataset", "preset", "mode", "λ entropy", "λ orth", "epochs", "test acc %",
             "best val acc %", "wall time s", "device", "parameters", "size MB"} <= set(rows.columns)
     # filter and sort
     at.multiselect(key="runs_mode").set_value(["static"]).run()
-    assert list(table(at)["name"]) == ["static partition"]
+    assert sorted(table(at)["name"]) == ["static partition", "static partition, seed 2", "static partition, seed 3"]
     at.multiselect(key="runs_mode").set_value([]).run()
     at.text_input(key="runs_search").set_value("entropy").run()
     assert list(table(at)["name"]) == ["learnable, no entropy"]
@@ -128,14 +130,19 @@ def test_compare_two_shipped_runs(runs):
 
 def test_the_gap_view_starts_on_the_shipped_runs(runs):
     at = visit(ok(app().run()), "pages/gap.py")
-    assert at.selectbox(key="gap_learnable").value == shipped_id(DEFAULT)
+    assert at.selectbox(key="gap_original_ff").value == shipped_id("original FF")
     assert at.selectbox(key="gap_static").value == shipped_id("static partition")
+    assert at.selectbox(key="gap_learnable").value == shipped_id(DEFAULT)
     assert at.selectbox(key="gap_backprop").value == shipped_id("backprop")
-    assert len(at.get("plotly_chart")) == 4
+    assert len(at.get("plotly_chart")) == 6
     gap = at.dataframe[0].value
-    assert list(gap["how it learns"]) == ["learnable (CAW-Conv)", "static partition", "backprop"]
+    assert list(gap["how it learns"]) == ["original FF (Hinton)", "static partition", "learnable (CAW-Conv)",
+                                          "backprop"]
+    assert list(gap["seeds"]) == ["1,2,3"] * 4  # each mode's three shipped seeds, read as one
+    sentence = next(m.value for m in at.markdown if "What these runs show." in m.value)
+    assert "3 seeds" in sentence
     at.slider(key="gap_threshold").set_value(99).run()
-    assert "Epochs to reach 99%" in str(ok(at).get("plotly_chart")[2].proto.spec)
+    assert "Epochs to reach 99%" in str(ok(at).get("plotly_chart")[4].proto.spec)
 
 
 def test_a_link_fills_the_settings_and_hides_and_locks_controls(runs):
@@ -173,6 +180,15 @@ def test_links_to_compare_and_gap_pick_their_runs(runs):
     static = shipped_id("static partition")
     at = ok(app({"page": "gap", "compare": f"{b},{static}"}).run())
     assert at.selectbox(key="gap_learnable").value == b and at.selectbox(key="gap_static").value == static
+
+
+def test_compare_reads_runs_that_differ_only_by_seed_as_one_bar(runs):
+    static = [shipped_id(n) for n in ("static partition", "static partition, seed 2", "static partition, seed 3")]
+    at = ok(app({"page": "compare", "compare": ",".join([*static, shipped_id(DEFAULT)])}).run())
+    grouped = [c for c in at.get("plotly_chart") if "differ only by seed" in str(c.proto.spec)]
+    assert len(grouped) == 1
+    bars = json.loads(grouped[0].proto.spec)["data"][0]
+    assert [x.split(" · ")[0] for x in bars["x"]] == ["static partition<br>3 seeds", "learnable (CAW-Conv)<br>1 seed"]
 
 
 def test_a_link_built_by_the_app_opens_the_same_screen(runs):
@@ -230,7 +246,7 @@ def test_download_then_upload_gives_the_same_row(runs):
         z.writestr("x/run.sh", "rm -rf /")
     at.file_uploader(key="runs_upload").set_value(("evil.zip", bad.getvalue(), "application/zip")).run()
     assert "not part of an ffviz run folder" in ok(at).error[0].value
-    assert len(table(at)) == 6
+    assert len(table(at)) == len(rows)  # the shipped runs and the one upload, nothing more
 
 
 def test_continue_a_run_for_more_epochs_adds_to_its_history(runs, tiny_run):

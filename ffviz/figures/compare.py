@@ -23,8 +23,9 @@ from ffviz.figures.style import empty_figure, epoch_axis, figure, layer_name
 # One colour per compared run (Plotly's qualitative set, darkest first, so the first two runs read well projected).
 RUN_COLORS = ("#1F77B4", "#D62728", "#2CA02C", "#FF7F0E", "#9467BD", "#8C564B", "#E377C2", "#17BECF", "#7F7F7F")
 # The gap view colours runs by how they learn, the same on every chart.
-MODE_COLORS = {"learnable": "#1F77B4", "static": "#FF7F0E", "backprop": "#555555"}
-MODE_SHORT = {"learnable": "learnable", "static": "static", "backprop": "backprop"}  # bar labels in narrow charts
+MODE_COLORS = {"learnable": "#1F77B4", "static": "#FF7F0E", "backprop": "#555555", "original-ff": "#2CA02C"}
+MODE_SHORT = {"learnable": "learnable", "static": "static", "backprop": "backprop",  # bar labels in narrow charts
+              "original-ff": "original FF"}
 
 
 

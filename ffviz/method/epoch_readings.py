@@ -36,7 +36,10 @@ def read_epoch(model: FFNet, data: DataSplits, cfg, goodness: Callable[..., Any]
     lg = goodness(data.val_x, probe=probe)
     val_y = data.val_y.cpu()
     ce_val = layer_cross_entropy(lg.g, val_y, label_smoothing=cfg.label_smoothing)  # once: alpha and the record
-    if train_ce is not None:
+    fixed = getattr(model, "fixed_alpha", None)  # original FF: Hinton's evaluation, fixed layer weights
+    if fixed is not None:
+        alpha = fixed.cpu()
+    elif train_ce is not None:
         signal = train_ce if cfg.contribution_signal == "train" else ce_val
         alpha = layer_contributions(torch.tensor(signal), cfg.contribution_tau)
     m = split_metrics(lg.g, val_y, alpha, label_smoothing=cfg.label_smoothing, layer_ce=ce_val)
@@ -46,7 +49,8 @@ def read_epoch(model: FFNet, data: DataSplits, cfg, goodness: Callable[..., Any]
         alpha=alpha.tolist(), acc_alpha=m.acc_alpha, acc_sum=m.acc_sum, acc_last=m.acc_last,
         acc_best_layer=m.acc_best_layer, best_layer=m.best_layer, good_true=m.good_true, good_wrong=m.good_wrong,
         w_sharpness=[w.max(1).values.mean().item() for w in ws],
-        channels_per_class=[torch.bincount(w.argmax(1), minlength=data.num_classes).tolist() for w in ws])
+        channels_per_class=[torch.bincount(w.argmax(1), minlength=data.num_classes).tolist()
+                            if not w.isnan().all() else [0] * data.num_classes for w in ws])  # NaN W: none (orig. FF)
     snapshot = Snapshot(epoch=epoch, w=[w.numpy() for w in ws], probe_index=np.arange(probe),
                         probe_y=val_y[:probe].numpy(), probe_g=[g[:probe].numpy() for g in lg.g],
                         probe_p=[p.numpy() for p in lg.probe_p], val_pred=m.pred_alpha.numpy(), val_y=val_y.numpy())

@@ -275,6 +275,8 @@ class Trainer:
         return stats.detach()
 
     def _losses(self, x: torch.Tensor, y: torch.Tensor, lambdas: torch.Tensor) -> LossStats:
+        if self.cfg.mode == "original-ff":  # its own loss, positive and negative data (method/model/original_ff.py)
+            return self.model.loss(x, y)
         return fused_loss(self.model, x, y, lambdas, self.cfg, ff=self.ff, autocast=self._autocast)
 
     def _clip_and_step(self) -> None:

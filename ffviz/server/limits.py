@@ -119,6 +119,10 @@ def count_parameters(cfg: RunConfig) -> int:
     channels, size, classes = dataset_shape(cfg)
     widths = resolve_widths(cfg.preset, cfg.widths)
     validate_widths(widths, classes, size)
+    if cfg.mode == "original-ff":  # Hinton's MLP (ffviz/method/model/original_ff.py): no torch needed either
+        from ffviz.method.model.original_ff import parameter_count as mlp_count
+
+        return mlp_count(in_features=channels * size * size, num_classes=classes, widths=widths)
     return parameter_count(in_channels=channels, num_classes=classes, widths=widths, learnable=cfg.mode != "static")
 
 

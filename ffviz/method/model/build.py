@@ -16,7 +16,13 @@ def goodness_spec(cfg: RunConfig) -> GoodnessSpec:
 
 
 def build_network(cfg: RunConfig, *, in_channels: int, num_classes: int, image_size: int) -> FFNet:
-    """The network for cfg's preset/widths and mode (static mode has a fixed block assignment, no A)."""
+    """The network for cfg's preset/widths and mode (static mode has a fixed block assignment, no A; original-ff is
+    Hinton's MLP, ffviz/method/model/original_ff.py)."""
+    if cfg.mode == "original-ff":
+        from ffviz.method.model.original_ff import OriginalFFNet, hidden_sizes
+
+        return OriginalFFNet(in_features=in_channels * image_size * image_size, num_classes=num_classes,
+                             hidden=hidden_sizes(resolve_widths(cfg.preset, cfg.widths)))  # type: ignore[return-value]
     return FFNet(in_channels=in_channels, num_classes=num_classes, widths=resolve_widths(cfg.preset, cfg.widths),
                  learnable=cfg.mode != "static", dropout=cfg.dropout, spec=goodness_spec(cfg), image_size=image_size)
 

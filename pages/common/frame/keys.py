@@ -61,7 +61,8 @@ def layer_key(page: str) -> str:
 RUN_KEY = "run"  # the current run id ("" = deliberately none); also the query parameter ?run=
 RETRAIN_OVERLAY_KEY = "compare_run"  # the previous run, overlaid on the Train page after "Retrain"
 COMPARE_RUNS_KEY = "cmp_runs"  # the runs the Compare page shows (a link's compare= on page=compare)
-GAP_KEYS = {"learnable": "gap_learnable", "static": "gap_static", "backprop": "gap_backprop"}  # The gap's pickers
+GAP_KEYS = {"original-ff": "gap_original_ff", "static": "gap_static", "learnable": "gap_learnable",
+            "backprop": "gap_backprop"}  # The gap's pickers
 SHARE_KEY = "_share"  # the ShareState of the link this session opened with
 CFG_PREFIX = "cfg_"  # the Train page's widget of a RunConfig field: cfg_<field>
 CFG_READY_KEY = "_cfg_ready"  # the widgets hold the session's settings (set once, on the first load)

@@ -28,6 +28,17 @@ def plot(fig: go.Figure, *, key: str | None = None, **kwargs: Any) -> Any:
     return st.plotly_chart(fig, width="stretch", config=PLOTLY_CONFIG, key=key, **kwargs)
 
 
+def has_no_assignment(lr: LiveRun, page: str) -> bool:
+    """True, after saying so, for a run without an assignment W (original Forward-Forward): ``page`` shows W."""
+    if lr.config.mode != "original-ff":
+        return False
+    st.info(f"This run is Hinton's original Forward-Forward: it has no assignment W, so there is nothing for the "
+            f"{page} page to show. Its layers compare positive and negative data by their goodness instead of "
+            "splitting channels among classes. See its curves on Train, its goodness on Goodness, and the lineage "
+            "on the Gap page; pick a learnable or static run here.", icon=":material/block:")
+    return True
+
+
 def view_page(title: str, view: Callable[[LiveRun, str, list[str]], None], *, epoch_key: str) -> None:
     """A view page: its title, then the session's run (its header, and a line that follows it while it may still
     write) or, with none, the way to start one. ``view(lr, run_state, class_names)`` draws the charts once the run has

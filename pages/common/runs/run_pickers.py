@@ -7,6 +7,7 @@ import streamlit as st
 from ffviz import regularizers
 from ffviz.comparison import GAP_MODES, MODE_NAMES, ComparedRun, unique_labels
 from ffviz.config import RunConfig
+from ffviz.seed_groups import seed_of_dir, shape_of_dir
 from ffviz.store.catalog import (
     RunSummary,
 )
@@ -44,26 +45,49 @@ def default_compare(rows: list[RunSummary]) -> list[str]:
     return picks if len(picks) == 2 else [r.run_id for r in rows[:2]]
 
 
+def seed_groups_of(rows: list[RunSummary]) -> dict[str, list[str]]:
+    """Runs that differ only by seed (ffviz.seed_groups): each group's lowest-seed run id -> its run ids, by seed."""
+    groups: dict[tuple, list[RunSummary]] = {}
+    for r in rows:
+        key = shape_of_dir(r.dir)
+        groups.setdefault((r.mode, r.run_id) if key is None else (r.mode, key), []).append(r)
+    out = {}
+    for members in groups.values():
+        ids = [m.run_id for m in sorted(members, key=lambda m: seed_of_dir(m.dir))]
+        out[ids[0]] = ids
+    return out
+
+
 def gap_pickers(rows: list[RunSummary]) -> tuple[list[str], int]:
-    """The dataset, one run per mode on it (shipped ones first), and the accuracy to reach."""
+    """The dataset, one group of seeds per mode on it (shipped ones first), and the accuracy to reach. Returns the
+    picked groups' run ids, every seed of each."""
     ss = st.session_state
     datasets = sorted({r.dataset for r in rows}) or ["digits"]
     if ss.get("gap_dataset") not in datasets:
         ss["gap_dataset"] = "digits" if "digits" in datasets else datasets[0]
-    c = st.columns([1, 1.6, 1.6, 1.6, 1.3], vertical_alignment="bottom")
+    c = st.columns([1, 1.5, 1.5, 1.5, 1.5, 1.3], vertical_alignment="bottom")
     dataset = c[0].selectbox("Dataset", datasets, key="gap_dataset", persist_state="session")
-    picks = []
-    for col, mode in zip(c[1:4], GAP_MODES, strict=True):
-        options = {r.run_id: r for r in rows if r.dataset == dataset and r.mode == mode}
+    picks: list[str] = []
+    for col, mode in zip(c[1:5], GAP_MODES, strict=True):
+        of_mode = {r.run_id: r for r in rows if r.dataset == dataset and r.mode == mode}
+        groups = seed_groups_of(list(of_mode.values()))
+        options = {lead: of_mode[lead] for lead in groups}
         key = GAP_KEYS[mode]
         if not options:
             col.selectbox(MODE_NAMES[mode], ["no run yet"], key=f"{key}_none", disabled=True)
             continue
+        # a link (or an earlier pick) may name any seed of a group: the picker shows its group
+        lead_of = {run_id: lead for lead, ids in groups.items() for run_id in ids}
+        if ss.get(key) in lead_of:
+            ss[key] = lead_of[ss[key]]
         if ss.get(key) not in options:
-            ss[key] = _default_of(list(options.values()))
-        picks.append(col.selectbox(MODE_NAMES[mode], list(options), key=key, persist_state="session",
-                                   format_func=lambda r, o=options: f"{o[r].name} · {o[r].source}"))
+            many = [lead for lead in options if len(groups[lead]) == max(len(g) for g in groups.values())]
+            ss[key] = _default_of([options[lead] for lead in many])
+        lead = col.selectbox(MODE_NAMES[mode], list(options), key=key, persist_state="session",
+                             format_func=lambda r, o=options, g=groups: f"{o[r].name} · {len(g[r])} seed"
+                             f"{'s' if len(g[r]) > 1 else ''} · {o[r].source}")
+        picks += groups[lead]
     ss.setdefault("gap_threshold", 95)
-    threshold = c[4].slider("Accuracy to reach (%)", 50, 99, key="gap_threshold", persist_state="session",
+    threshold = c[5].slider("Accuracy to reach (%)", 50, 99, key="gap_threshold", persist_state="session",
                             help="For the chart of epochs needed to reach it (α-weighted vote, validation).")
     return picks, int(threshold)
