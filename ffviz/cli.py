@@ -34,6 +34,7 @@ from ffviz.checkpoint import load_checkpoint
 from ffviz.cli_beyond import BEYOND_COMMANDS, add_beyond_commands
 from ffviz.config import RunConfig, field_info, parse
 from ffviz.data import DATASETS, MissingDataError
+from ffviz.interop.cli import INTEROP_COMMANDS, add_interop_commands
 from ffviz.launcher import carry_niceness_to_autogroup
 from ffviz.presets import PRESETS
 from ffviz.recipes import RECIPES
@@ -76,8 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="CPU threads for this run. Default: $FFVIZ_RUN_THREADS, else torch's own choice.")
     train.add_argument("--no-progress", action="store_true",
                        help="Print one line per epoch instead of a progress bar.")
+    train.add_argument("--tensorboard", default=None, metavar="DIR",
+                       help="Also write TensorBoard event files live, in DIR/<run folder name>/ (follow them with "
+                            "`tensorboard --logdir DIR`). Default: none.")
     _add_config_flags(train)
     add_beyond_commands(sub, _add_config_flags)
+    add_interop_commands(sub)
     return parser
 
 
@@ -201,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command in BEYOND_COMMANDS:
         return BEYOND_COMMANDS[args.command](parser, args, config_from_args)
+    if args.command in INTEROP_COMMANDS:
+        return INTEROP_COMMANDS[args.command](parser, args)
     _set_threads(args.threads)
     carry_niceness_to_autogroup()
     if distributed.env_world_size() > 1:
@@ -221,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
             trainer.callbacks.insert(0, RunWriter(run_dir, name=args.name))
     except (ValueError, FileNotFoundError, MissingDataError) as e:
         parser.exit(2, f"error: {e}\n")
+    if args.tensorboard:
+        from ffviz.interop.tensorboard import TensorBoardCallback  # lazy: tensorboard only when asked for
+
+        trainer.callbacks.append(TensorBoardCallback(args.tensorboard, run_dir.name))
     print(f"run folder: {run_dir}", flush=True)
     return _fit(trainer, run_dir, control)
 

@@ -3,7 +3,7 @@ filtered; the picked run can be opened on every view page, downloaded, continued
 
 import streamlit as st
 
-from pages.common import access_ui, authors_ui, run_actions, runs_table, state, uploads_ui
+from pages.common import access_ui, authors_ui, interop_ui, run_actions, runs_table, state, uploads_ui
 from pages.common.widgets import explain
 
 state.require_frame()
@@ -34,3 +34,6 @@ uploads_ui.upload_box()
 
 st.subheader("Import a checkpoint from the authors' code", anchor=False)
 authors_ui.import_box()
+
+st.subheader("Import the authors' training logs", anchor=False)
+interop_ui.logs_box()

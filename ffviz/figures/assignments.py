@@ -131,6 +131,7 @@ def channels_per_class_figure(epochs: Sequence[EpochRecord], layer: int, class_n
                               current_epoch: int | None = None, height: int = 300) -> go.Figure:
     """For one layer: how many channels have each class as their strongest, stacked, by epoch."""
     title = f"Channels per class, {layer_name(layer)}"
+    epochs = [e for e in epochs if e.channels_per_class[layer]]  # an imported log counts them where it holds W
     if not epochs:
         return empty_figure("No epoch yet", height=height, title=title)
     x = [e.epoch for e in epochs]

@@ -19,7 +19,7 @@ from ffviz.config import RunConfig
 from ffviz.runs import RunReader, new_run_dir, update_meta
 from ffviz.runstate import ACTIVE
 from ffviz.ui_state import runs_root
-from pages.common import access_ui, classroom, settings, sources, state
+from pages.common import access_ui, classroom, interop_ui, settings, sources, state
 from pages.common.keys import RUNS_GOTO_KEY as GOTO_KEY
 from pages.common.keys import RUNS_MSG_KEY as MSG_KEY
 from pages.common.text import plain
@@ -57,6 +57,7 @@ def actions(row: RunSummary) -> None:
                    f"{row.epochs} · test accuracy {test} · {row.device or 'device unknown'}")
         if row.error:
             st.error(f"This run failed: {plain(row.error)}", icon=":material/error:")
+        interop_ui.provenance(row)
         history = _has_history(row.dir)
         with st.container(horizontal=True, gap="small"):
             st.button("Open", icon=":material/visibility:", type="primary", key="runs_open", on_click=_open,
@@ -87,6 +88,7 @@ def _downloads(row: RunSummary, history: bool) -> None:
                        file_name=f"{row.run_id}-history.csv", icon=":material/table:", key="runs_dl_csv",
                        on_click="ignore", disabled=not history, help="One row per epoch, one column per metric "
                        "and layer.")
+    interop_ui.tensorboard_button(row, history)
 
 
 def _continue_block(row: RunSummary) -> None:
