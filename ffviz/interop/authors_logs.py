@@ -240,7 +240,7 @@ def read_layer_acc(path: Path, layers: int) -> list[tuple[float, float]]:
 
 
 _EPOCH = re.compile(r"^Epoch (\d{1,6})\s*$")
-_LAYER = re.compile(r"^(\d{1,4})\s+\((\d{1,6}), (\d{1,6})\)\s+Class (\d{1,4}): (.*)$")
+_LAYER = re.compile(r"^(\d{1,4})\s+\((\d{1,12}), (\d{1,12})\)\s+Class (\d{1,4}): (.*)$")
 _CLASS = re.compile(r"^\s+Class (\d{1,4}): (.*)$")
 _NO_WEIGHTS = re.compile(r"^Layer (\d{1,4}): No weights available\s*$")
 _FLOAT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
