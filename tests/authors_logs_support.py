@@ -25,14 +25,14 @@ def fake_w(epoch: int, c: int, k: int, seed: int) -> np.ndarray:
 
 
 def write_weights(path: Path, ws_by_epoch: dict[int, list[np.ndarray]]) -> None:
-    lines = ["All Epochs Layer Weights (Sparsemax outputs)", "=" * 80, "Format: [channel0_weight, channel1_weight, ...]",
-             "Each class's weights sum to 1 across channels", "=" * 80]
+    # the title ffviz recognises; the four lines after it are free text (ffviz skips them)
+    lines = ["All Epochs Layer Weights (written by ffviz's tests)", "=" * 80, "(free text)", "(free text)", "=" * 80]
     out = "\n".join(lines) + "\n"
     for epoch, ws in sorted(ws_by_epoch.items()):
         out += f"\n\n{'=' * 80}\nEpoch {epoch}\n{'=' * 80}\n"
-        out += "{:<8} {:<15} {:<50}".format("Layer", "Shape", "Class Weights (Sparsemax)") + "\n" + "-" * 80 + "\n"
+        out += f"{'Layer':<8} {'Shape':<15} {'W by class':<50}" + "\n" + "-" * 80 + "\n"
         for i, w in enumerate(ws):
-            out += "{:<8} {:<15} ".format(i, str(tuple(w.shape)))
+            out += f"{i:<8} {str(tuple(w.shape)):<15} "
             for k in range(min(w.shape[1], 10)):
                 if k:
                     out += " " * 23
