@@ -193,3 +193,23 @@ def test_the_apps_worker_accepts_their_file_names_only(logs, tmp_path):
 
 def test_layer_widths_match_the_resnet_pattern():
     assert len(layer_widths()) == 17
+
+
+def test_every_page_opens_an_imported_log(runs, logs):
+    """Under AppTest: every page draws the imported run without an exception; the view pages scrub the epochs with
+    a W, the Train page draws the logged losses and accuracies."""
+    from streamlit.testing.v1 import AppTest
+
+    from pages.common.keys import PAGES
+
+    folder, ws = logs
+    run_dir = import_logs(folder, runs, dataset="cifar10")
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=180).run()
+    assert at.session_state["run"] == run_dir.name
+    for page in PAGES:
+        at.switch_page(page.script).run()
+        assert not at.exception, f"{page.name}: {[e.value for e in at.exception]}"
+    at.switch_page("pages/assignments.py").run()
+    assert at.select_slider(key="asg_epoch").options == ["0", "10"] and at.select_slider(key="asg_epoch").value == 10
+    at.switch_page("pages/train.py").run()
+    assert "Loss of each layer (mean of each epoch)" in at.get("plotly_chart")[0].proto.spec

@@ -81,6 +81,25 @@ def test_train_tensorboard_writes_the_event_files_live(tmp_path, capsys):
     assert acc.Scalars("test/acc_alpha")[0].step == 2
 
 
+def test_the_live_files_hold_each_epoch_as_it_ends(tmp_path):
+    """What `tensorboard --logdir` follows: after epoch 1's callbacks, its scalars and W are on disk already."""
+    from ffviz.config import RunConfig
+    from ffviz.interop.tensorboard import TensorBoardCallback
+    from ffviz.trainer import Callback, Trainer
+
+    seen = {}
+
+    class Look(Callback):
+        def on_epoch(self, trainer, record, snapshot):
+            acc = load(tmp_path / "tb" / "live")
+            seen[record.epoch] = ([s.step for s in acc.Scalars("accuracy/val_alpha")],
+                                  len(acc.Images("W/layer_00")))
+
+    cfg = RunConfig(preset="classroom-mini", epochs=2, batch_size=256, probe_size=4, device="cpu")
+    Trainer(cfg, callbacks=[TensorBoardCallback(tmp_path / "tb", "live"), Look()]).fit()
+    assert seen[1] == ([0, 1], 2) and seen[2] == ([0, 1, 2], 3)
+
+
 def test_the_runs_page_zip_holds_the_event_folder(tmp_path):
     data = tensorboard_zip(SHIPPED)
     with zipfile.ZipFile(io.BytesIO(data)) as z:

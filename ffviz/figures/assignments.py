@@ -162,8 +162,7 @@ def temperature_figure(epochs: Sequence[EpochRecord], *, highlight: int | None =
     """The assignment temperature T_e of every layer (log scale): lower T, sharper softmax, more decided W."""
     title = "Assignment temperature T"
     if not epochs or all(not math.isfinite(t) for t in epochs[0].temperature):
-        return empty_figure("This run recorded no temperature (a static assignment, or logs that do not keep it)",
-                            height=height, title=title)
+        return empty_figure("No temperature recorded (static, or not in the logs)", height=height, title=title)
     traces = _layer_lines(epochs, lambda e: e.temperature, highlight=highlight, hover_value="T = %{y:.3g}")
     temps = [t for e in epochs for t in e.temperature if math.isfinite(t) and t > 0]
     yaxis: dict[str, Any] = {"title": {"text": "T (log scale)"}, "type": "log"}

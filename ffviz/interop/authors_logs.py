@@ -74,7 +74,7 @@ WEIGHTS_TITLE = "All Epochs Layer Weights"
 LOG_FILES = ("info_17L.csv", "layer_losses_17L.csv", "ortho_metrics_17L.csv", "accuracy.csv", "layer_acc.csv",
              "all_epochs_layer_weights.txt")
 # The task names their scripts put in a results folder's name ("<time>_<task>_<arch>") and in their args.task.
-_TASKS = {"cifar10": "cifar10", "cifar100": "cifar100", "mnist": "mnist", "fmnist": "fashion-mnist",
+_TASKS = {"digits": "digits", "cifar10": "cifar10", "cifar100": "cifar100", "mnist": "mnist", "fmnist": "fashion-mnist",
           "fashion-mnist": "fashion-mnist", "tiny-imagenet": "tiny-imagenet", "tinyimagenet": "tiny-imagenet"}
 CLASS_NAMES = {"cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
                "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
@@ -522,6 +522,10 @@ def import_logs(folder: Path | str, runs_root: Path | str, *, dataset: str | Non
                                                               "weight_decay", "batch_size", "lambda_entropy",
                                                               "lambda_orth", "orth_scaling", "seed")}
     sources["dataset"] = ds_source
+    widths = "/".join(map(str, _widths(logs.shapes)))
+    sources["preset"] = f"all_epochs_layer_weights.txt (the layers' shapes: widths {widths})"
+    if not cfg.widths:  # a preset of those widths: the preset says them
+        sources.pop("widths")
     title = name or f"authors' logs {folder.resolve().name}"[:80]
     finished = logs.planned_epochs is None or len(logs.info) >= logs.planned_epochs
     eps = epoch_records(logs, cfg)
