@@ -9,6 +9,8 @@
     python -m ffviz sweep --recipe classroom --grid lambda_entropy=0,0.01 --seeds 1,2     # a grid of runs
     python -m ffviz import authors.pth --dataset digits      # a checkpoint from the authors' CAW-Conv scripts
     python -m ffviz gif runs/<run folder> --layer 4          # the evolution of a layer's W, as an animated GIF
+    python -m ffviz export --tensorboard tb/ runs/<run folder>   # TensorBoard event files (train --tensorboard: live)
+    python -m ffviz import-logs <folder of the authors' logs>    # their training logs as a run (ffviz/interop/)
 
 Every RunConfig field is a flag (``--lambda-entropy 0.01``); ``python -m ffviz train --help`` lists them with the
 field docstrings. The paper's CIFAR-10 recipe is ``python -m ffviz train --recipe paper-cifar10``.
