@@ -152,6 +152,17 @@ def test_huge_files_absurd_layer_counts_and_gigantic_matrices_are_refused(tmp_pa
     _refused(folder, tmp_path, "at most 10000 epochs|rows")
 
 
+def test_binary_or_unreadable_csv_is_refused(tmp_path):
+    folder = tmp_path / "logs"
+    write_logs(folder)
+    (folder / "layer_losses_17L.csv").write_bytes(b"Layer_0,Layer_1\n1.0,\x002.0\n")
+    _refused(folder, tmp_path, "is not a number")
+    (folder / "layer_losses_17L.csv").write_text("Layer_0\n" + "1" * 200_000 + "\n")
+    _refused(folder, tmp_path, "not a CSV file their script wrote")
+    (folder / "layer_losses_17L.csv").write_bytes(b"\xff\xfe\x00binary")
+    _refused(folder, tmp_path, "is not text")
+
+
 def test_a_weights_file_cut_short_or_reordered_is_refused(tmp_path):
     folder = tmp_path / "logs"
     write_logs(folder)

@@ -139,7 +139,10 @@ def _whole(text: str, what: str, *, lo: int = 0, hi: int = MAX_EPOCHS) -> int:
 
 def _csv_rows(path: Path) -> list[list[str]]:
     text = _read_text(path, MAX_CSV_BYTES)
-    rows = [r for r in csv.reader(io.StringIO(text)) if r]
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if r]
+    except csv.Error as e:  # a NUL byte, a field longer than csv's limit (128 KiB)
+        raise AuthorsLogsError(f"{path.name} is not a CSV file their script wrote: {e}") from None
     if len(rows) > MAX_EPOCHS + 2:
         raise AuthorsLogsError(f"{path.name} has {len(rows)} rows; at most {MAX_EPOCHS} epochs are accepted")
     return rows
