@@ -68,7 +68,7 @@ def test_runs_page_imports_the_authors_logs(tmp_path_factory, tmp_path):
         form.locator("input[type=file]").set_input_files(str(tmp_path / "other" / "accuracy.csv"))
         form.get_by_text("accuracy.csv").wait_for()
         settle_steady(page)
-        page.get_by_role("button", name="Import logs").click()
+        page.get_by_role("button", name="Open as a run").click()
         page.get_by_text("The logs were not imported").wait_for()
         assert page.get_by_text("not a folder of the authors'").count() >= 1
         page.goto(f"{url}/runs")  # a fresh session: its uploader starts empty (a multiple one adds to its list)
@@ -78,7 +78,7 @@ def test_runs_page_imports_the_authors_logs(tmp_path_factory, tmp_path):
         page.wait_for_timeout(3000)
         settle_steady(page)
         screenshot(page, "interop_runs_uploaded")
-        page.get_by_role("button", name="Import logs").click()
+        page.get_by_role("button", name="Open as a run").click()
         page.get_by_text("Imported the authors' logs").wait_for()
         settle_steady(page)
         no_exception(page, "Runs after the import")

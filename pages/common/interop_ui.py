@@ -49,7 +49,7 @@ def logs_box() -> None:
     c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
     c1.selectbox("It trained on", [UNKNOWN, *dataset_names()], key="logs_dataset", disabled=off,
                  help="Their logs do not say; the class names come from it.")
-    c2.button("Import logs", icon=":material/upload:", key="logs_import", on_click=_import, disabled=off)
+    c2.button("Open as a run", icon=":material/upload:", key="logs_import", on_click=_import, disabled=off)
     st.caption("It opens as a finished run: the curves their logs hold on the Train and Layer contributions pages, "
                "and each layer's W at the epochs their weights file holds (every 10th) on Assignments.")
 
