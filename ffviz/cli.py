@@ -9,6 +9,8 @@
     python -m ffviz sweep --recipe classroom --grid lambda_entropy=0,0.01 --seeds 1,2     # a grid of runs
     python -m ffviz import authors.pth --dataset digits      # a checkpoint from the authors' CAW-Conv scripts
     python -m ffviz gif runs/<run folder> --layer 4          # the evolution of a layer's W, as an animated GIF
+    python -m ffviz export --tensorboard tb/ runs/<run folder>   # TensorBoard event files (train --tensorboard: live)
+    python -m ffviz import-logs <folder of the authors' logs>    # their training logs as a run (ffviz/interop/)
 
 Every RunConfig field is a flag (``--lambda-entropy 0.01``); ``python -m ffviz train --help`` lists them with the
 field docstrings. The paper's CIFAR-10 recipe is ``python -m ffviz train --recipe paper-cifar10``.
@@ -31,6 +33,7 @@ from typing import Any
 from ffviz.cli_beyond import BEYOND_COMMANDS, add_beyond_commands
 from ffviz.config import RunConfig, field_info, parse
 from ffviz.data import DATASETS, MissingDataError
+from ffviz.interop.cli import INTEROP_COMMANDS, add_interop_commands
 from ffviz.method import distributed
 from ffviz.method.trainer import Callback, Trainer
 from ffviz.presets import PRESETS
@@ -77,8 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="CPU threads for this run. Default: $FFVIZ_RUN_THREADS, else torch's own choice.")
     train.add_argument("--no-progress", action="store_true",
                        help="Print one line per epoch instead of a progress bar.")
+    train.add_argument("--tensorboard", default=None, metavar="DIR",
+                       help="Also write TensorBoard event files live, in DIR/<run folder name>/ (follow them with "
+                            "`tensorboard --logdir DIR`). Default: none.")
     _add_config_flags(train)
     add_beyond_commands(sub, _add_config_flags)
+    add_interop_commands(sub)
     return parser
 
 
@@ -202,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command in BEYOND_COMMANDS:
         return BEYOND_COMMANDS[args.command](parser, args, config_from_args)
+    if args.command in INTEROP_COMMANDS:
+        return INTEROP_COMMANDS[args.command](parser, args)
     _set_threads(args.threads)
     carry_niceness_to_autogroup()
     if distributed.env_world_size() > 1:
@@ -222,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
             trainer.callbacks.insert(0, RunWriter(run_dir, name=args.name))
     except (ValueError, FileNotFoundError, MissingDataError) as e:
         parser.exit(2, f"error: {e}\n")
+    if args.tensorboard:
+        from ffviz.interop.tensorboard import TensorBoardCallback  # lazy: tensorboard only when asked for
+
+        trainer.callbacks.append(TensorBoardCallback(args.tensorboard, run_dir.name))
     print(f"run folder: {run_dir}", flush=True)
     return _fit(trainer, run_dir, control)
 

@@ -16,6 +16,11 @@ LAYER_KEY = layer_key("goodness")  # a link's layer=
 
 
 def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
+    if not any(g == g for e in lr.epochs for g in e.good_true):  # all NaN: a run imported from the authors' logs
+        st.info("This run records no goodness: it was imported from the authors' training logs, which keep "
+                "accuracies, losses and W only. Its curves are on the Train and Layer contributions pages.",
+                icon=":material/info:")
+        return
     widths = [w.shape[0] for w in lr.snapshot(lr.epochs[0].epoch).w]
     c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
     with c1:

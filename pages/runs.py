@@ -5,7 +5,7 @@ import streamlit as st
 
 from pages.common.frame import state
 from pages.common.frame.widgets import explain
-from pages.common.runs import authors_ui, run_actions, runs_table, uploads_ui
+from pages.common.runs import authors_ui, interop_ui, run_actions, runs_table, uploads_ui
 from pages.common.server import access_ui
 
 state.require_frame()
@@ -36,3 +36,6 @@ uploads_ui.upload_box()
 
 st.subheader("Import a checkpoint from the authors' code", anchor=False)
 authors_ui.import_box()
+
+st.subheader("Import the authors' training logs", anchor=False)
+interop_ui.logs_box()

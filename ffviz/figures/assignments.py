@@ -131,6 +131,7 @@ def channels_per_class_figure(epochs: Sequence[EpochRecord], layer: int, class_n
                               current_epoch: int | None = None, height: int = 300) -> go.Figure:
     """For one layer: how many channels have each class as their strongest, stacked, by epoch."""
     title = f"Channels per class, {layer_name(layer)}"
+    epochs = [e for e in epochs if e.channels_per_class[layer]]  # an imported log counts them where it holds W
     if not epochs:
         return empty_figure("No epoch yet", height=height, title=title)
     x = [e.epoch for e in epochs]
@@ -161,7 +162,7 @@ def temperature_figure(epochs: Sequence[EpochRecord], *, highlight: int | None =
     """The assignment temperature T_e of every layer (log scale): lower T, sharper softmax, more decided W."""
     title = "Assignment temperature T"
     if not epochs or all(not math.isfinite(t) for t in epochs[0].temperature):
-        return empty_figure("This run has no temperature (static assignment)", height=height, title=title)
+        return empty_figure("No temperature recorded (static, or not in the logs)", height=height, title=title)
     traces = _layer_lines(epochs, lambda e: e.temperature, highlight=highlight, hover_value="T = %{y:.3g}")
     temps = [t for e in epochs for t in e.temperature if math.isfinite(t) and t > 0]
     yaxis: dict[str, Any] = {"title": {"text": "T (log scale)"}, "type": "log"}

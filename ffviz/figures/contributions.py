@@ -103,6 +103,8 @@ def confusion_figure(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequen
     from sklearn.metrics import confusion_matrix
 
     k = len(class_names)
+    if not len(y_true):  # an imported log keeps no predictions
+        return empty_figure("This run recorded no predictions", height=height, title="Confusion matrix")
     cm = confusion_matrix(np.asarray(y_true), np.asarray(y_pred), labels=list(range(k)))  # (K, K) counts
     share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     names = [str(n) for n in class_names]

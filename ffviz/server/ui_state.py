@@ -117,15 +117,31 @@ class LiveRun:
                 return e
         return None
 
+    @property
+    def view_epochs(self) -> list[int]:
+        """The epochs a view page scrubs, those with a snapshot: every epoch of a run ffviz trained; for a run
+        imported from the authors' logs (ffviz/interop/authors_logs.py), the epochs their weights file holds (its
+        meta.json's snapshot_epochs)."""
+        epochs = [e.epoch for e in self.reader.epochs]
+        held = self.reader.meta.get("snapshot_epochs")
+        if not isinstance(held, list):
+            return epochs
+        keep = {x for x in held if isinstance(x, int)}
+        return [e for e in epochs if e in keep] or epochs
+
     def snapshot(self, epoch: int) -> Snapshot:
-        """The Snapshot of one epoch, from the reader's small LRU."""
+        """The Snapshot of one epoch, from the reader's small LRU; for an epoch without one (an imported log's W
+        every 10 epochs), the latest held before it."""
+        held = self.view_epochs
+        if held and epoch not in held:
+            epoch = max((e for e in held if e <= epoch), default=held[0])
         with self._lock:
             return self.reader.snapshot(epoch)
 
     def w_history(self, layer: int, epochs: Sequence[int] | None = None) -> dict[int, np.ndarray]:
         """{epoch: W (C, K)} of one layer, reading only that layer's W from each snapshot file (once)."""
         if epochs is None:
-            epochs = [e.epoch for e in self.reader.epochs]
+            epochs = self.view_epochs
         out = {}
         with self._lock:
             for ep in epochs:

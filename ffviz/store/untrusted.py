@@ -189,6 +189,9 @@ META_TYPES = {
     "in_channels": "int", "image_size": "int", "split_sizes": "list[int]", "epochs_done": "int",
     "pid": "int|None", "error": "str|None", "train_time": "float|None", "ended": "str", "uploaded": "str",
     "note": "str", "owner": "str", "continued_from": "str",
+    # a run imported from the authors' logs (ffviz/interop/authors_logs.py): the epochs with a W, where its config
+    # came from
+    "snapshot_epochs": "list[int]", "config_sources": "dict[str,str]", "imported_from": "str", "source_format": "str",
 }
 
 

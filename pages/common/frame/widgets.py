@@ -155,15 +155,15 @@ def epoch_scrubber(lr: LiveRun, run_state: str, *, key: str) -> int:
     """An epoch slider that follows the newest epoch while it sits on it, and a Play toggle that steps through
     training once a second. Returns the chosen epoch."""
     ss = st.session_state
-    epochs = [e.epoch for e in lr.epochs]
+    epochs = lr.view_epochs  # those with a snapshot (an imported log holds W every 10 epochs)
     first, last = epochs[0], epochs[-1]
     play_key, last_key = f"{key}_play", f"{key}_last"
     playing = bool(ss.get(play_key))
-    if key not in ss or not first <= ss[key] <= last:
+    if key not in ss or ss[key] not in epochs:
         ss[key] = last
     elif playing and not ss.pop(f"{key}_fresh", False):
         if ss[key] < last:
-            ss[key] += 1
+            ss[key] = epochs[epochs.index(ss[key]) + 1]
         elif run_state not in ACTIVE:
             ss[play_key] = False  # played to the end
             _request_full_rerun()

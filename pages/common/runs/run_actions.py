@@ -24,6 +24,7 @@ from pages.common.frame import classroom, sources, state
 from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY
 from pages.common.frame.text import plain
 from pages.common.frame.widgets import STATUS_COLORS
+from pages.common.runs import interop_ui
 from pages.common.server import access_ui
 from pages.common.train import settings
 
@@ -52,6 +53,7 @@ def actions(row: RunSummary) -> None:
                    f"{row.epochs} · test accuracy {test} · {row.device or 'device unknown'}")
         if row.error:
             st.error(f"This run failed: {plain(row.error)}", icon=":material/error:")
+        interop_ui.provenance(row)
         history = _has_history(row.dir)
         with st.container(horizontal=True, gap="small"):
             st.button("Open", icon=":material/visibility:", type="primary", key="runs_open", on_click=_open,
@@ -82,6 +84,7 @@ def _downloads(row: RunSummary, history: bool) -> None:
                        file_name=f"{row.run_id}-history.csv", icon=":material/table:", key="runs_dl_csv",
                        on_click="ignore", disabled=not history, help="One row per epoch, one column per metric "
                        "and layer.")
+    interop_ui.tensorboard_button(row, history)
 
 
 def _continue_block(row: RunSummary) -> None:

@@ -6,6 +6,7 @@ import streamlit as st
 
 from ffviz.config import LIVE_FIELDS, RunConfig
 from ffviz.figures import batch_loss_figure, format_changes, layer_accuracy_figure
+from ffviz.figures.epoch_loss import epoch_loss_figure, has_epoch_losses
 from ffviz.figures.style import set_events
 from ffviz.server import access
 from ffviz.server.ui_state import ACTIVE, LiveRun, format_seconds, progress
@@ -139,9 +140,10 @@ def status_panel(lr: LiveRun, run_state: str) -> None:
                 f"finish (at most {state.manager().max_running} at a time).", icon=":material/hourglass_top:")
     test = lr.test if run_state == "finished" else None
     if test is not None:
+        # an imported log names no best layer (best_layer -1)
+        best = f", best layer ({test.best_layer}) {test.acc_best_layer:.1f}%" if test.best_layer >= 0 else ""
         st.success(f"Finished. Test accuracy: α-weighted ensemble **{test.acc_alpha:.1f}%**, plain sum "
-                   f"{test.acc_sum:.1f}%, last layer {test.acc_last:.1f}%, best layer ({test.best_layer}) "
-                   f"{test.acc_best_layer:.1f}%.", icon=":material/check_circle:")
+                   f"{test.acc_sum:.1f}%, last layer {test.acc_last:.1f}%{best}.", icon=":material/check_circle:")
 
 
 def changes_recorded(lr: LiveRun) -> None:
@@ -154,7 +156,10 @@ def changes_recorded(lr: LiveRun) -> None:
 def charts(lr: LiveRun, compare: LiveRun | None) -> None:
     left, right = st.columns(2, gap="medium")
     with left:
-        plot(batch_loss_figure(lr.batches, lr.events, previous=compare.batches if compare else None))
+        if not lr.batches and has_epoch_losses(lr.epochs):  # imported logs: one loss per layer and epoch
+            plot(epoch_loss_figure(lr.epochs))
+        else:
+            plot(batch_loss_figure(lr.batches, lr.events, previous=compare.batches if compare else None))
         explain("Each layer learns from its own loss: no error signal travels between layers. Look for the "
                 "curves falling one by one, and for a kink where a flag marks a change you made.")
     with right:
