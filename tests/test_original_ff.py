@@ -23,7 +23,8 @@ from ffviz.method.model.original_ff import (
     wrong_labels,
 )
 from ffviz.method.trainer import Trainer
-from ffviz.store.runs import RunReader, RunWriter
+from ffviz.runner.run_writer import RunWriter
+from ffviz.store.runs import RunReader
 
 
 def test_goodness_is_the_mean_of_squares_and_the_loss_is_logistic() -> None:

@@ -54,6 +54,7 @@ from ffviz.config import RunConfig
 from ffviz.data import DATASETS
 from ffviz.presets import PRESETS
 from ffviz.records import EpochRecord, Snapshot, TestRecord
+from ffviz.regularizers import REGULARIZERS
 from ffviz.store.folder import RunFolder
 from ffviz.store.runs import new_run_dir
 from ffviz.store.storage import atomic_write_json
@@ -475,7 +476,8 @@ def epoch_records(logs: AuthorsLogs, cfg: RunConfig) -> list[EpochRecord]:
         ortho = logs.ortho_loss.get(e)
         out.append(EpochRecord(
             epoch=e, step=e, time=elapsed, lr=info["lr"] if info else math.nan, device="unknown",
-            temperature=_nan(layers), lambda_entropy=math.nan, lambda_orth=math.nan, orth_warmup=math.nan,
+            temperature=_nan(layers), lambdas={n: math.nan for n in REGULARIZERS},
+            schedules={n: math.nan for n in REGULARIZERS},
             train_loss=float(sum(losses)) if losses else (math.nan if e else None),
             train_ce=list(losses) if losses else (_nan(layers) if e else None),
             train_terms={"orth": list(ortho)} if ortho else ({"orth": _nan(layers)} if e else None),

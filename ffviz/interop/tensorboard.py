@@ -11,7 +11,7 @@ What a run becomes, per epoch (the step is the epoch, 0 = untrained):
     layer_LL/val_acc, val_loss, train_loss, train_acc         each layer's accuracy (%) and cross-entropy
     alpha/layer_LL, temperature/layer_LL                      the layer contributions and T_e per layer
     regularizer/<name>/layer_LL, regularizer_weighted/...     each regularizer's raw R(W) and as weighted in the loss
-    lambda/entropy, lambda/orth, lambda/orth_warmup           the regularizer weights of the epoch
+    lambda/<name>, schedule/<name>                            each regularizer's λ and its schedule (warm-up)
     train/lr, train/images_per_sec, train/loss                the learning rate, throughput and total loss
     W/layer_LL (image), W_hist/layer_LL (histogram)           each layer's W at each epoch with a snapshot
     batch/loss (step = batch), test/... (once, at the last epoch), and the config as text.
@@ -80,8 +80,9 @@ def write_epoch(writer: Any, rec: EpochRecord, snapshot: Snapshot | None) -> Non
     for tag, v in (("accuracy/val_alpha", rec.acc_alpha), ("accuracy/val_sum", rec.acc_sum),
                    ("accuracy/val_last", rec.acc_last), ("accuracy/val_best_layer", rec.acc_best_layer),
                    ("train/lr", rec.lr), ("train/images_per_sec", rec.images_per_sec), ("train/loss", rec.train_loss),
-                   ("train/epoch_seconds", rec.epoch_seconds), ("lambda/entropy", rec.lambda_entropy),
-                   ("lambda/orth", rec.lambda_orth), ("lambda/orth_warmup", rec.orth_warmup)):
+                   ("train/epoch_seconds", rec.epoch_seconds),
+                   *((f"lambda/{name}", v) for name, v in (rec.lambdas or {}).items()),
+                   *((f"schedule/{name}", v) for name, v in (rec.schedules or {}).items())):
         _scalar(writer, tag, v, s)
     _per_layer(writer, "{layer}/val_acc", rec.val_acc, s)
     _per_layer(writer, "{layer}/val_loss", rec.val_ce, s)
