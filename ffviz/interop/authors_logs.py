@@ -576,7 +576,7 @@ def import_logs(folder: Path | str, runs_root: Path | str, *, dataset: str | Non
 
 
 def meta_sources(meta: dict[str, Any]) -> dict[str, str]:
-    """meta.json's config_sources, as plain strings (empty for a run that was not imported from logs)."""
+    """The run meta's config_sources, as plain strings (empty for a run that was not imported from logs)."""
     src = meta.get("config_sources")
     if not isinstance(src, dict):
         return {}
