@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ffviz.access import owner_of
 from ffviz.config import RunConfig
 from ffviz.env import positive_int
 from ffviz.filecache import cached_build
@@ -31,13 +32,14 @@ from ffviz.records import TestRecord
 from ffviz.runs import RunReader, init_run_dir, new_run_dir, update_meta
 from ffviz.runstate import ACTIVE, run_state
 from ffviz.storage import atomic_write_json, read_json
-from ffviz.untrusted import META_TYPES, check_npz, clean_meta, meta_problems, parse_record
+from ffviz.untrusted import META_TYPES, check_npz, check_probes, clean_meta, meta_problems, parse_record
 
 # Largest upload accepted, and the most an archive may unpack to (a zip bomb stops here).
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_UNPACKED_BYTES = 256 * 1024 * 1024  # ffviz.limits.Limits.max_upload_unpacked; the app passes the server's
 MAX_RECORDS_BYTES = 16 * 1024 * 1024  # one record log (Limits.max_records_bytes)
-PRIVATE_META = ("owner", "pid")  # meta.json keys that stay on this server (a session token, a process id)
+PRIVATE_META = ("owner", "pid", "client", "max_bytes")  # meta.json keys that stay on this server (a session token,
+# a process id, the client address that started it, the disk it may use)
 # What a run folder may contain; anything else in an archive is refused.
 _ALLOWED = ("config.json", "meta.json", "epochs.jsonl", "batches.jsonl", "events.jsonl", "test.json", "probes.npz")
 _ALLOWED_DIRS = {"snapshots": ".npz", "checkpoints": ".pt"}
@@ -191,16 +193,37 @@ def import_upload(data: bytes, dest_root: Path, *, filename: str = "upload", own
     unpacked, and every file is parsed and type-checked in a staging folder. Whatever goes wrong, even an error no
     check foresaw, becomes an UploadError and nothing is left behind."""
     dest_root = Path(dest_root)
-    before = set(dest_root.iterdir()) if dest_root.is_dir() else set()
+    # One staging folder per upload: whatever goes wrong, only it is removed, never a classmate's upload that
+    # arrived in dest_root meanwhile. The finished run is moved out of it under the lock (publish).
+    stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=_ensure(dest_root)))
     try:
-        return _import(data, dest_root, filename, owner, max_unpacked, max_records_bytes)
+        return publish(_import(data, stage, filename, owner, max_unpacked, max_records_bytes), dest_root)
     except Exception as e:
-        for made in (set(dest_root.iterdir()) if dest_root.is_dir() else set()) - before:
-            shutil.rmtree(made, ignore_errors=True)
         if isinstance(e, UploadError):
             raise
         raise UploadError(f"{filename} could not be read as an ffviz run ({type(e).__name__}: "
                           f"{str(e).splitlines()[0][:200] if str(e) else 'no detail'}); nothing was kept") from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+STAGING_PREFIX = ".staging-"  # a folder no reader lists (no config.json at its top) and retention never counts
+
+
+def publish(run_dir: Path, dest_root: Path) -> Path:
+    """Move a finished run folder from its staging folder into dest_root, under a name no other run has (the
+    folder name it was given, else with -1, -2...); one publish at a time, so two uploads never take one name."""
+    import fcntl
+
+    dest_root = _ensure(Path(dest_root))
+    with open(dest_root / ".publish.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for i in range(1000):
+            target = dest_root / (run_dir.name if i == 0 else f"{run_dir.name}-{i}")
+            if not target.exists():
+                os.rename(run_dir, target)
+                return target
+    raise UploadError(f"could not find a free folder name for {run_dir.name} under {dest_root}")
 
 
 def _import(data: bytes, dest_root: Path, filename: str, owner: str | None, max_unpacked: int,
@@ -298,7 +321,7 @@ def _import_archive(data: bytes, dest_root: Path, filename: str, max_unpacked: i
     meta = read_json(run_dir / "meta.json") if (run_dir / "meta.json").exists() else {}
     # Only the keys ffviz writes, of their types (checked above); status: an active run cannot be active here (no
     # process of this server trains it: continue it with Resume).
-    meta = {k: v for k, v in meta.items() if k in META_TYPES and k not in ("owner", "uploaded")}
+    meta = {k: v for k, v in meta.items() if k in META_TYPES and k not in ("owner", "uploaded", *PRIVATE_META)}
     if meta.get("status") in ACTIVE or "status" not in meta:
         meta["status"] = "interrupted"
     meta.update(pid=None)
@@ -336,6 +359,8 @@ def _validate_staged(stage: Path, filename: str, max_unpacked: int) -> None:
             raise ValueError("test.json is not a test record")
         for name, kind in (("batches.jsonl", "batch"), ("epochs.jsonl", "epoch"), ("events.jsonl", "event")):
             _check_jsonl(stage / name, kind=kind)
+        if (stage / "probes.npz").exists():
+            check_probes(stage / "probes.npz")
         for snap in sorted((stage / "snapshots").glob("*.npz")) if (stage / "snapshots").exists() else []:
             check_npz(snap, max_bytes=max_unpacked)
         for ck in (stage / "checkpoints").glob("*.pt") if (stage / "checkpoints").exists() else []:
@@ -384,13 +409,19 @@ def retention_limit(environ: Mapping[str, str] = os.environ) -> tuple[int, str |
                         unit=f"keeping the newest {DEFAULT_MAX_RUNS} runs")
 
 
+EVERYONE = object()  # enforce_retention's default: every owner's runs counted together (the command line's use)
+
+
 def enforce_retention(root: Path, *, max_runs: int = DEFAULT_MAX_RUNS, active_ids: set[str] | None = None,
-                      max_bytes: int | None = None) -> list[Path]:
+                      max_bytes: int | None = None, owner: Any = EVERYONE) -> list[Path]:
     """Bound the runs folder: delete the oldest runs beyond ``max_runs`` (and, with ``max_bytes``, the oldest until
     the folder's runs fit in it), never an active one. Returns what went.
 
     Age is the server's own record: an upload's time of receipt (``uploaded``, stamped at import), else ``created``
-    as the server or CLI wrote it. A future date inside an uploaded meta.json buys nothing."""
+    as the server or CLI wrote it. A future date inside an uploaded meta.json buys nothing.
+
+    ``owner``: only that owner's runs are counted and deleted (None: the teacher's, the runs without an owner), so
+    one student's hundred runs push out none of anyone else's; the app always passes it."""
     if max_runs < 1:
         raise ValueError(f"max_runs={max_runs} must be at least 1")
     # Only meta.json is read (not the histories scan_runs summarizes): this runs each time a run starts.
@@ -401,6 +432,8 @@ def enforce_retention(root: Path, *, max_runs: int = DEFAULT_MAX_RUNS, active_id
                 meta = clean_meta(read_json(d / "meta.json")) if (d / "meta.json").exists() else {}
             except (OSError, ValueError):
                 continue  # unreadable: not ours to judge, never deleted
+            if owner is not EVERYONE and owner_of(meta) != owner:
+                continue  # someone else's: never counted against this owner, never deleted for them
             received = meta.get("uploaded") or meta.get("created", "")
             runs.append((received, d, run_state(d, meta)))
     runs.sort(key=lambda r: (r[0], r[1].name), reverse=True)  # newest first; a tie by the folder's name (its time)

@@ -24,10 +24,24 @@ from ffviz.config import RunConfig
 from ffviz.data import DataSplits
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
 from ffviz.storage import JsonlAppender, JsonlTail, atomic_write, atomic_write_json, read_json
-from ffviz.trainer import Callback, Trainer
+from ffviz.trainer import Callback, RunBoundError, Trainer
 from ffviz.ui_state import image_for_display
 
 PROBES = "probes.npz"  # the probe images' pixels, uint8, so a page shows them without loading the dataset (or torch)
+
+
+CHECK_EVERY_BATCHES = 200  # between epochs, the run folder's disk is measured this often (a few stat calls)
+
+
+def _folder_bytes(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+    return total
 
 
 def write_probes(run_dir: Path, data: DataSplits, probe_size: int) -> None:
@@ -52,6 +66,7 @@ class RunWriter(Callback):
         self._epochs = JsonlAppender(self.dir / "epochs.jsonl")
         self._events = JsonlAppender(self.dir / "events.jsonl")
         self.meta: dict[str, Any] = read_json(self.dir / "meta.json") if (self.dir / "meta.json").exists() else {}
+        self._batches_since_check = 0
 
     def on_start(self, trainer: Trainer) -> None:
         if not (self.dir / "config.json").exists():
@@ -79,6 +94,9 @@ class RunWriter(Callback):
 
     def on_batch(self, trainer: Trainer, record: BatchRecord) -> None:
         self._batches.append(records.to_dict(record))
+        self._batches_since_check += 1
+        if self._batches_since_check >= CHECK_EVERY_BATCHES:
+            self._check_disk()
 
     def on_epoch(self, trainer: Trainer, record: EpochRecord, snapshot: Snapshot) -> None:
         arrays = snapshot.to_arrays()
@@ -93,6 +111,22 @@ class RunWriter(Callback):
             save_checkpoint(self.dir / "checkpoints" / "last.pt", trainer.state_dict())
         self.meta["epochs_done"] = record.epoch
         self._write_meta()
+        self._check_disk()
+
+    def _check_disk(self) -> None:
+        """Stop the run once its folder is beyond the disk the server gave it (meta.json's max_bytes, written when
+        the app started it; a command-line run has none and is unbounded). Checked after every epoch's snapshot and
+        checkpoint and every CHECK_EVERY_BATCHES batches."""
+        self._batches_since_check = 0
+        bound = self.meta.get("max_bytes")
+        if isinstance(bound, bool) or not isinstance(bound, int) or bound < 1:
+            return
+        used = _folder_bytes(self.dir)
+        if used > bound:
+            raise RunBoundError(f"this run's folder reached {used / 2**20:.0f} MiB, beyond the {bound / 2**20:.0f} MiB "
+                                "this server gives one run (its limit max_run_bytes); it stopped here, and what it "
+                                "recorded stays. Train fewer epochs or a smaller network, or ask the teacher to "
+                                "raise the limit.")
 
     def on_event(self, trainer: Trainer, record: EventRecord) -> None:
         self._events.append(records.to_dict(record))

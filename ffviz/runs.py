@@ -56,13 +56,15 @@ def new_run_dir(root: Path | str, cfg: RunConfig, name: str | None = None) -> Pa
     raise RuntimeError(f"could not create a new run folder under {root}")
 
 
-def init_run_dir(run_dir: Path, cfg: RunConfig, *, name: str | None = None, owner: str | None = None) -> None:
+def init_run_dir(run_dir: Path, cfg: RunConfig, *, name: str | None = None, owner: str | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
     """Write the config and a "queued" meta, so the folder is a listed run before its first epoch. ``queued_at``
     orders the on-disk queue (ffviz/runstate.py); ``owner``: the session that may steer it (ffviz/access.py), none
     for the teacher's runs."""
     atomic_write_json(run_dir / "config.json", cfg.to_dict())
     meta = {"name": name or run_dir.name, "status": "queued", "queued_at": time.time(),
             "created": dt.datetime.now().isoformat(timespec="seconds")}
+    meta.update(extra or {})  # in the same write: a run process that starts at once reads them all
     if owner:
         meta["owner"] = owner
     atomic_write_json(run_dir / "meta.json", meta)

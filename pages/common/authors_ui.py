@@ -18,7 +18,7 @@ from ffviz.catalog import MAX_UPLOAD_BYTES
 from ffviz.data import dataset_names
 from ffviz.data.registry import server_data_root
 from ffviz.runs import update_meta
-from ffviz.upload_process import run_worker
+from ffviz.upload_process import BASE_ADDRESS_SPACE, STAGE, run_worker
 from pages.common import access_ui, classroom, sources, state
 from pages.common.keys import RUNS_MSG_KEY as MSG_KEY
 from pages.common.keys import RUNS_PICK_KEY as PICK_KEY
@@ -68,10 +68,12 @@ def _import_in_process(data: bytes, filename: str, dataset: str, epochs: int | N
         src = Path(tmp) / (re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename).name)[-80:] or "upload.pth")
         src.write_bytes(data)
         cmd = [sys.executable, "-m", "ffviz", "import", str(src), "--dataset", dataset,
-               "--runs-dir", str(sources.uploaded_root())]
+               "--runs-dir", STAGE]  # its own staging folder: a failure removes only that
         if epochs:
             cmd += ["--trained-epochs", str(epochs)]
         if root := server_data_root():
             cmd += ["--data-root", root]
-        answer, why = run_worker(cmd, sources.uploaded_root(), cwd=tmp)
+        # capped like an upload's worker, with room for the dataset it evaluates on (within the server's limit)
+        answer, why = run_worker(cmd, sources.uploaded_root(), cwd=tmp,
+                                 address_space=BASE_ADDRESS_SPACE + 2 * access_ui.limits().max_dataset_bytes)
     return (Path(answer["run"]), "") if answer and "run" in answer else (None, why)

@@ -11,6 +11,7 @@ from ffviz.figures.style import set_events
 from ffviz.ui_state import ACTIVE, LiveRun, format_seconds, progress
 from pages.common import access_ui, classroom, settings, sources, state
 from pages.common.keys import RETRAIN_OVERLAY_KEY
+from pages.common.text import plain
 from pages.common.widgets import explain, plot
 
 
@@ -127,7 +128,8 @@ def status_panel(lr: LiveRun, run_state: str) -> None:
     cols[4].metric("Time left", format_seconds(p.seconds_left) if run_state in ACTIVE else "–")
     st.progress(p.fraction, text=f"{run_state} · {100 * p.fraction:.0f}% · step {p.step}")
     if run_state == "interrupted":
-        why = lr.reader.meta.get("error") or "its process ended before the run did"
+        # the run's error is text from its folder (an upload's meta.json, a crash's message): shown as typed
+        why = plain(lr.reader.meta.get("error") or "its process ended before the run did")
         st.warning(f"This run was interrupted: {why}. What it recorded stays; **Resume** continues it from its last "
                    "finished epoch.", icon=":material/warning:")
     if run_state == "queued":
