@@ -32,7 +32,15 @@ from ffviz.records import TestRecord
 from ffviz.runs import RunReader, init_run_dir, new_run_dir, update_meta
 from ffviz.runstate import ACTIVE, run_state
 from ffviz.storage import atomic_write_json, read_json
-from ffviz.untrusted import META_TYPES, check_npz, check_probes, clean_meta, meta_problems, parse_record
+from ffviz.untrusted import (
+    META_TYPES,
+    check_npz,
+    check_pickle_graph,
+    check_probes,
+    clean_meta,
+    meta_problems,
+    parse_record,
+)
 
 # Largest upload accepted, and the most an archive may unpack to (a zip bomb stops here).
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
@@ -236,6 +244,10 @@ def _import(data: bytes, dest_root: Path, filename: str, owner: str | None, max_
     if zipfile.is_zipfile(io.BytesIO(data)) and not _is_torch_zip(data):
         run_dir = _import_archive(data, dest_root, filename, max_unpacked, max_records_bytes)
     else:
+        try:  # before torch is imported (seconds on a busy server): a reference graph is refused in a blink
+            check_pickle_graph(data, what=filename)
+        except ValueError as e:
+            raise UploadError(f"{filename}: {e}") from None
         from ffviz.checkpoint import CheckpointError, load_checkpoint  # torch: only when a checkpoint is uploaded
 
         try:
@@ -345,7 +357,6 @@ def _validate_staged(stage: Path, filename: str, max_unpacked: int) -> None:
     """Everything must parse, line by line and file by file: the config validates; meta.json, test.json and every
     record have the schema's types; snapshots have the known keys, dtypes and shapes; checkpoints load weights-only,
     stored uncompressed, without repeated storages."""
-    from ffviz.checkpoint import CheckpointError, load_checkpoint  # torch: only for an archive with checkpoints
     try:
         RunConfig.from_dict(read_json(stage / "config.json"))
         if (stage / "meta.json").exists():
@@ -364,8 +375,10 @@ def _validate_staged(stage: Path, filename: str, max_unpacked: int) -> None:
         for snap in sorted((stage / "snapshots").glob("*.npz")) if (stage / "snapshots").exists() else []:
             check_npz(snap, max_bytes=max_unpacked)
         for ck in (stage / "checkpoints").glob("*.pt") if (stage / "checkpoints").exists() else []:
+            check_pickle_graph(ck.read_bytes(), what=ck.name)
+            from ffviz.checkpoint import load_checkpoint  # torch: only for an archive with checkpoints
             load_checkpoint(ck, max_bytes=max_unpacked)
-    except (ValueError, KeyError, TypeError, CheckpointError) as e:
+    except (ValueError, KeyError, TypeError) as e:  # CheckpointError is a ValueError
         raise UploadError(f"{filename} is not a valid ffviz run archive: {e}") from None
 
 

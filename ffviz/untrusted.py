@@ -59,6 +59,45 @@ def check_zip_entries(source: bytes | Path, *, max_unpacked: int, what: str = "t
         raise ValueError(f"{what} holds {total / 2**20:.0f} MiB; at most {max_unpacked / 2**20:.0f} MiB is accepted")
 
 
+# ----------------------------------------------------------------------------------------------------- pickles
+_MAKES = {"EMPTY_LIST": "list", "LIST": "list", "EMPTY_DICT": "dict", "DICT": "dict"}
+_PUTS = ("PUT", "BINPUT", "LONG_BINPUT")
+_GETS = ("GET", "BINGET", "LONG_BINGET")
+
+
+def check_pickle_graph(source: bytes, *, what: str = "the checkpoint", max_ops: int = 10 * MAX_ITEMS) -> None:
+    """Before torch is even imported: the checkpoint's pickle (its data.pkl) reads no list or dict a second time
+    from the pickle's memo. That is how a reference graph is written (lists holding the one below twice: a few
+    hundred bytes, 2^depth paths for any walk); ffviz's checkpoints never do it. Also at most max_ops opcodes."""
+    import pickletools
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(source)) as z:
+            names = [n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+            if len(names) != 1:
+                return  # not a torch zip: torch.load says what it is
+            pickle = z.read(names[0])
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # check_zip_entries and torch.load report it
+    kinds: dict[int, str] = {}
+    made: str | None = None
+    try:
+        for n, (op, arg, _) in enumerate(pickletools.genops(pickle)):
+            if n > max_ops:
+                raise ValueError(f"{what}'s pickle is longer than {max_ops:,} steps; an ffviz checkpoint's is short")
+            if op.name in _PUTS or op.name == "MEMOIZE":
+                index = arg if op.name != "MEMOIZE" else len(kinds)
+                kinds[int(index)] = made or ""
+            elif op.name in _GETS and kinds.get(int(arg)):
+                raise ValueError(f"{what} holds a {kinds[int(arg)]} reached twice (a reference graph); ffviz never "
+                                 "writes one")
+            made = _MAKES.get(op.name)
+    except (ValueError, IndexError) as e:
+        if "reached twice" in str(e) or "longer than" in str(e):
+            raise
+        return  # a malformed pickle: torch.load refuses it with its own message
+
+
 # ----------------------------------------------------------------------------------------------------- tensors
 def check_tensors(payload: Any, *, max_bytes: int, what: str = "the checkpoint", max_items: int = MAX_ITEMS) -> None:
     """Every tensor in a loaded checkpoint owns the bytes it claims (no zero or overlapping strides over a small

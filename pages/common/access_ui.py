@@ -85,13 +85,13 @@ def client_address() -> str | None:
     not change it: the server-wide caps on runs and class-experiment cells count per address."""
     try:
         if os.environ.get(TRUSTED_PROXY_ENV) == "1":
-            forwarded = (st.context.headers.get("X-Forwarded-For") or "").split(",")[-1].strip()
-            if forwarded:
-                return forwarded[:64]
+            forwarded = st.context.headers.get("X-Forwarded-For")
+            if isinstance(forwarded, str) and forwarded.split(",")[-1].strip():
+                return forwarded.split(",")[-1].strip()[:64]
         ip = st.context.ip_address
-        if ip:
-            return ip
-        return "loopback" if st.context.headers.get("Host") else None
+        if isinstance(ip, str) and ip:
+            return ip[:64]
+        return "loopback" if isinstance(st.context.headers.get("Host"), str) else None
     except Exception:  # noqa: BLE001 - no browser behind this session (AppTest)
         return None
 
@@ -206,7 +206,9 @@ def teacher_panel(controls: tuple[str, ...], labels: dict[str, str]) -> None:
 
 
 def _signin_keys() -> list[tuple[str, str]]:
-    return [("session", identity().token), ("client", client_address() or "unknown")]
+    """Who a try comes from: this session, and its client address (shared by every fresh cookie from it)."""
+    client = client_address()
+    return [("session", identity().token), *([("client", client)] if client else [])]
 
 
 def _sign_in() -> None:
