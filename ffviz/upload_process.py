@@ -21,6 +21,8 @@ import threading
 from pathlib import Path
 
 from ffviz.catalog import MAX_RECORDS_BYTES, MAX_UNPACKED_BYTES, STAGING_PREFIX, UploadError, import_upload, publish
+from ffviz.untrusted import check_pickle_graph
+from ffviz.worker_limits import cap_address_space
 
 OWNER_ENV = "FFVIZ_UPLOAD_OWNER"
 TIMEOUT_S = 300.0  # loading torch and checking a 200 MB checkpoint takes seconds; a file that takes longer is refused
@@ -32,13 +34,13 @@ MAX_WORKERS = 2
 WAIT_S = 60.0
 _TURNS = threading.BoundedSemaphore(MAX_WORKERS)
 NICENESS = 10  # the server and the classmates' runs come first
-# The worker's address space: importing torch reserves ~3.1 GiB of it (most never touched), and a check holds at most
-# a few copies of what one upload may unpack to. Beyond this an allocation fails inside the worker.
-BASE_ADDRESS_SPACE = 4 * 1024 ** 3
+# A worker's address space beyond what it has mapped once torch is loaded (ffviz/worker_limits.py): a check holds at
+# most a few copies of what one upload may unpack to. Beyond it an allocation fails inside the worker.
+BASE_BUDGET = 1024 ** 3
 
 
-def address_space_cap(max_unpacked: int) -> int:
-    return BASE_ADDRESS_SPACE + 3 * max_unpacked
+def address_budget(max_unpacked: int) -> int:
+    return BASE_BUDGET + 3 * max_unpacked
 
 
 def import_in_process(data: bytes, dest_root: Path, *, filename: str = "upload", owner: str | None = None,
@@ -53,17 +55,18 @@ def import_in_process(data: bytes, dest_root: Path, *, filename: str = "upload",
         if owner:
             env[OWNER_ENV] = owner
         cmd = [sys.executable, "-m", "ffviz.upload_process", str(src), STAGE, "--filename", filename,
-               "--max-unpacked", str(max_unpacked), "--max-records", str(max_records_bytes)]
-        answer, why = run_worker(cmd, Path(dest_root), timeout=timeout, env=env, cwd=tmp,
-                                 address_space=address_space_cap(max_unpacked))
+               "--max-unpacked", str(max_unpacked), "--max-records", str(max_records_bytes),
+               "--address-budget", str(address_budget(max_unpacked))]
+        # niced by run_worker; the worker caps its own address space once its cheap checks passed and torch is in
+        answer, why = run_worker(cmd, Path(dest_root), timeout=timeout, env=env, cwd=tmp, address_space=None)
     if answer is None or "run_dir" not in answer:
         raise UploadError((answer or {}).get("error") or f"{filename} could not be checked: {why}; nothing was kept")
     return Path(answer["run_dir"])
 
 
 def run_worker(cmd: list[str], dest_root: Path, *, timeout: float = TIMEOUT_S, env: dict[str, str] | None = None,
-               cwd: str | None = None, address_space: int | None = BASE_ADDRESS_SPACE + 3 * MAX_UNPACKED_BYTES,
-               wait: float = WAIT_S) -> tuple[dict | None, str]:
+               cwd: str | None = None, address_space: int | None = BASE_BUDGET + 3 * MAX_UNPACKED_BYTES,
+               torch_first: bool = False, wait: float = WAIT_S) -> tuple[dict | None, str]:
     """Run a worker that writes a run folder and prints one JSON line last: (its answer, "") when it exited 0, else
     (whatever answer it printed, why it failed).
 
@@ -71,8 +74,10 @@ def run_worker(cmd: list[str], dest_root: Path, *, timeout: float = TIMEOUT_S, e
     folder it names in its answer (any value that is a path inside the stage) is moved into dest_root and the
     answer names its new place. A worker that failed, timed out or died mid-way (killed, out of memory) costs only
     its own staging folder, removed here: a classmate's upload that arrived in dest_root meanwhile stays.
-    Workers run niced, with their address space capped (``address_space``; None: no cap), at most MAX_WORKERS at
-    once on the server: one more waits ``wait`` seconds for a turn, then is refused."""
+    ``cmd`` is a Python command line (``[sys.executable, "-m" | "-c", ...]``). Workers run niced, with their address
+    space capped at what they have mapped plus ``address_space`` bytes (after importing torch with ``torch_first``;
+    None: the worker caps itself), at most MAX_WORKERS at once on the server: one more waits ``wait`` seconds for a
+    turn, then is refused."""
     dest_root = Path(dest_root)
     dest_root.mkdir(parents=True, exist_ok=True)
     if not _TURNS.acquire(timeout=wait):
@@ -80,8 +85,8 @@ def run_worker(cmd: list[str], dest_root: Path, *, timeout: float = TIMEOUT_S, e
     stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=dest_root))
     try:
         full = [a.replace(STAGE, str(stage)) for a in cmd]
-        if address_space is not None:
-            full = [sys.executable, "-m", "ffviz.worker_limits", str(address_space), str(NICENESS), "--", *full]
+        full = [full[0], "-m", "ffviz.worker_limits", str(address_space or 0), str(NICENESS),
+                *(["--torch"] if torch_first else []), "--", *full[1:]]
         env = dict(env or worker_env())
         env.setdefault("OMP_NUM_THREADS", "1")  # one core: the others are the server's and the runs'
         env.setdefault("MKL_NUM_THREADS", "1")
@@ -127,6 +132,25 @@ def _last_json(stdout: str) -> dict | None:
     return None
 
 
+def precheck(data: bytes, filename: str) -> None:
+    """The checks that need no torch, on the upload and on every checkpoint inside an archive: a reference graph in
+    a pickle is refused before the seconds an import of torch takes."""
+    import io
+    import zipfile
+
+    try:
+        check_pickle_graph(data, what=filename)
+        if zipfile.is_zipfile(io.BytesIO(data)):
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                for info in z.infolist():
+                    if info.filename.endswith(".pt") and info.file_size <= MAX_UNPACKED_BYTES:
+                        check_pickle_graph(z.read(info), what=f"{filename}: {info.filename.split('/')[-1]}")
+    except (ValueError, zipfile.BadZipFile, OSError) as e:
+        if "reached twice" in str(e) or "longer than" in str(e):
+            raise UploadError(f"{filename} is not a valid ffviz run: {e}") from None
+        # anything else: import_upload's own checks say what is wrong
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ffviz.upload_process", description=__doc__.split("\n\n")[0])
     ap.add_argument("file")
@@ -134,9 +158,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--filename", default="upload")
     ap.add_argument("--max-unpacked", type=int, default=MAX_UNPACKED_BYTES)
     ap.add_argument("--max-records", type=int, default=MAX_RECORDS_BYTES)
+    ap.add_argument("--address-budget", type=int, default=0, help="cap the address space at what is mapped once "
+                    "torch is loaded plus this many bytes (0: no cap)")
     args = ap.parse_args(argv)
     try:
-        run_dir = import_upload(Path(args.file).read_bytes(), Path(args.dest), filename=args.filename,
+        data = Path(args.file).read_bytes()
+        precheck(data, args.filename)  # before torch: a reference graph is refused in a blink
+        if args.address_budget:
+            import torch  # noqa: F401 - mapped before the cap is measured
+            cap_address_space(args.address_budget)
+    except UploadError as e:
+        print(json.dumps({"error": str(e)}), flush=True)
+        return 1
+    try:
+        run_dir = import_upload(data, Path(args.dest), filename=args.filename,
                                 owner=os.environ.get(OWNER_ENV) or None, max_unpacked=args.max_unpacked,
                                 max_records_bytes=args.max_records)
     except UploadError as e:

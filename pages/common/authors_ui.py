@@ -18,7 +18,7 @@ from ffviz.catalog import MAX_UPLOAD_BYTES
 from ffviz.data import dataset_names
 from ffviz.data.registry import server_data_root
 from ffviz.runs import update_meta
-from ffviz.upload_process import BASE_ADDRESS_SPACE, STAGE, run_worker
+from ffviz.upload_process import BASE_BUDGET, STAGE, run_worker
 from pages.common import access_ui, classroom, sources, state
 from pages.common.keys import RUNS_MSG_KEY as MSG_KEY
 from pages.common.keys import RUNS_PICK_KEY as PICK_KEY
@@ -73,7 +73,8 @@ def _import_in_process(data: bytes, filename: str, dataset: str, epochs: int | N
             cmd += ["--trained-epochs", str(epochs)]
         if root := server_data_root():
             cmd += ["--data-root", root]
-        # capped like an upload's worker, with room for the dataset it evaluates on (within the server's limit)
-        answer, why = run_worker(cmd, sources.uploaded_root(), cwd=tmp,
-                                 address_space=BASE_ADDRESS_SPACE + 2 * access_ui.limits().max_dataset_bytes)
+        # niced and capped like an upload's worker (torch loaded first, then the cap), with room for the dataset it
+        # evaluates on, within the server's limit
+        answer, why = run_worker(cmd, sources.uploaded_root(), cwd=tmp, torch_first=True,
+                                 address_space=BASE_BUDGET + 2 * access_ui.limits().max_dataset_bytes)
     return (Path(answer["run"]), "") if answer and "run" in answer else (None, why)
