@@ -220,17 +220,17 @@ STAGING_PREFIX = ".staging-"  # a folder no reader lists (no config.json at its 
 
 def publish(run_dir: Path, dest_root: Path) -> Path:
     """Move a finished run folder from its staging folder into dest_root, under a name no other run has (the
-    folder name it was given, else with -1, -2...); one publish at a time, so two uploads never take one name."""
-    import fcntl
-
+    folder name it was given, else with -1, -2...). The name is taken by creating it (mkdir is atomic: of two
+    uploads, one gets it), then the run folder is renamed over that empty folder, so no reader sees half a run."""
     dest_root = _ensure(Path(dest_root))
-    with open(dest_root / ".publish.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        for i in range(1000):
-            target = dest_root / (run_dir.name if i == 0 else f"{run_dir.name}-{i}")
-            if not target.exists():
-                os.rename(run_dir, target)
-                return target
+    for i in range(1000):
+        target = dest_root / (run_dir.name if i == 0 else f"{run_dir.name}-{i}")
+        try:
+            target.mkdir()
+        except FileExistsError:
+            continue
+        os.rename(run_dir, target)  # onto our own empty folder: replaces it in one step
+        return target
     raise UploadError(f"could not find a free folder name for {run_dir.name} under {dest_root}")
 
 

@@ -1,5 +1,6 @@
 """Two students on one real classroom server, each in a browser context of their own and from an address of their own
-(127.0.0.2 and 127.0.0.3: the server listens on every loopback address, and Streamlit reports each as the client's):
+(every browser here connects from 127.0.0.1, so the server runs as behind a reverse proxy, FFVIZ_TRUSTED_PROXY=1,
+and each context sends its address in X-Forwarded-For, 10.0.0.2 for B and 10.0.0.3 for A):
 B's failed upload leaves A's upload in place, B's hundred runs push out none of A's, B's fresh cookies take at most
 one address's share of a class experiment, and wrong teacher passwords from B's address wait longer each time while
 the right one still signs in.
@@ -35,6 +36,7 @@ PASSWORD = "correct horse"
 def server(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("FFVIZ_TEACHER_PASSWORD", PASSWORD)  # students are students
+    mp.setenv("FFVIZ_TRUSTED_PROXY", "1")
     try:
         with serve_app(tmp_path_factory) as (url, runs), chromium() as browser:
             port = url.rsplit(":", 1)[1]
@@ -44,11 +46,11 @@ def server(tmp_path_factory):
 
 
 def student(browser, port: str, address: str):
-    """A browser context of its own (its own cookie) at one loopback address; returns (context, page, base URL)."""
-    ctx = browser.new_context(viewport=VIEWPORT)
+    """A browser context of its own (its own cookie) from one address; returns (context, page, base URL)."""
+    ctx = browser.new_context(viewport=VIEWPORT, extra_http_headers={"X-Forwarded-For": address})
     page = ctx.new_page()
     page.set_default_timeout(120_000)
-    return ctx, page, f"http://{address}:{port}"
+    return ctx, page, f"http://localhost:{port}"
 
 
 def token_of(ctx) -> str:
@@ -70,8 +72,8 @@ def test_bs_failed_upload_leaves_as_upload_in_place(server, tmp_path_factory):
     files = tmp_path_factory.mktemp("files")
     (files / "a-run.zip").write_bytes(export_archive(src))
     (files / "b-bad.zip").write_bytes(meta_status_not_text(src))
-    a_ctx, a, a_url = student(browser, port, "127.0.0.3")
-    b_ctx, b, b_url = student(browser, port, "127.0.0.2")
+    a_ctx, a, a_url = student(browser, port, "10.0.0.3")
+    b_ctx, b, b_url = student(browser, port, "10.0.0.2")
     for page, url in ((a, a_url), (b, b_url)):
         page.goto(f"{url}/runs")
         settle_steady(page)
@@ -89,8 +91,8 @@ def test_bs_failed_upload_leaves_as_upload_in_place(server, tmp_path_factory):
 def test_bs_hundred_runs_push_out_none_of_as(server, tmp_path_factory):
     port, runs, browser = server
     src = finished_tiny_run(tmp_path_factory.mktemp("src"))
-    a_ctx, a, a_url = student(browser, port, "127.0.0.3")
-    b_ctx, b, b_url = student(browser, port, "127.0.0.2")
+    a_ctx, a, a_url = student(browser, port, "10.0.0.3")
+    b_ctx, b, b_url = student(browser, port, "10.0.0.2")
     for page, url in ((a, a_url), (b, b_url)):
         page.goto(f"{url}/runs")
         settle_steady(page)
@@ -130,16 +132,16 @@ def test_bs_fresh_cookies_take_at_most_one_addresss_share_of_a_class_experiment(
     share = Limits().max_cells_per_client
     said = []
     for i in range(share + 2):  # a fresh cookie each time, all from B's address
-        ctx, page, url = student(browser, port, "127.0.0.2")
+        ctx, page, url = student(browser, port, "10.0.0.2")
         page.goto(f"{url}/sweep?sweep={sweep.id}&join=1")
         settle_steady(page)
         no_exception(page, f"B's cookie {i}")
         said.append(page.get_by_text(re.compile(r"^Your cell:|already holds")).first.inner_text())
         ctx.close()
     held = [s for s in Sweep.open(sweep.dir).slots() if s.claimed_by]
-    assert len(held) == share and {s.client for s in held} == {"127.0.0.2"}, held
+    assert len(held) == share and {s.client for s in held} == {"10.0.0.2"}, held
     assert all("already holds" in t for t in said[share:]), said
-    ctx, page, url = student(browser, port, "127.0.0.3")  # A still gets a cell
+    ctx, page, url = student(browser, port, "10.0.0.3")  # A still gets a cell
     page.goto(f"{url}/sweep?sweep={sweep.id}&join=1")
     settle_steady(page)
     assert page.get_by_text(re.compile(r"^Your cell:")).count() == 1
@@ -153,13 +155,15 @@ def test_wrong_teacher_passwords_wait_longer_and_the_right_one_still_signs_in(se
     port, runs, browser = server
     pages = []
     for _ in range(2):
-        ctx, page, url = student(browser, port, "127.0.0.5")
+        ctx, page, url = student(browser, port, "10.0.0.5")
         page.goto(f"{url}/runs")
         settle_steady(page)
         page.get_by_text("Teacher sign-in").click()
         pages.append((ctx, page))
 
     def attempt(page, password: str) -> str:
+        if not page.get_by_label("Teacher password").is_visible():  # the sidebar's box may close on a rerun
+            page.get_by_text("Teacher sign-in").click()
         page.get_by_label("Teacher password").fill(password)
         page.get_by_role("button", name="Sign in").click()
         settle_steady(page)

@@ -87,10 +87,10 @@ def client_address() -> str | None:
         if os.environ.get(TRUSTED_PROXY_ENV) == "1":
             forwarded = st.context.headers.get("X-Forwarded-For")
             if isinstance(forwarded, str) and forwarded.split(",")[-1].strip():
-                return forwarded.split(",")[-1].strip()[:64]
+                return _normal_address(forwarded.split(",")[-1])
         ip = st.context.ip_address
         if isinstance(ip, str) and ip:
-            return ip[:64]
+            return _normal_address(ip)
         return "loopback" if isinstance(st.context.headers.get("Host"), str) else None
     except Exception:  # noqa: BLE001 - no browser behind this session (AppTest)
         return None
@@ -203,6 +203,20 @@ def teacher_panel(controls: tuple[str, ...], labels: dict[str, str]) -> None:
         with box:
             if box.open:  # drawn only while open: ~20 widgets on every page of every session cost the server
                 _settings_form(controls, labels, signed_in=expected is not None)
+
+
+def _normal_address(text: str) -> str:
+    """One spelling per client: an IPv4 address as IPv4 (a dual-stack server sees ::ffff:10.0.0.2), every loopback
+    address as ``loopback``."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return text.strip()[:64]
+    if getattr(ip, "ipv4_mapped", None) is not None:
+        ip = ip.ipv4_mapped
+    return "loopback" if ip.is_loopback else str(ip)
 
 
 def _signin_keys() -> list[tuple[str, str]]:
