@@ -430,3 +430,29 @@ def test_the_server_watches_no_files():
 def test_every_attack_of_this_round_is_in_the_browser_tests_list():
     assert {"(C, 0) snapshot", "reference-graph checkpoint", "probes.npz bomb"} <= set(ATTACKS)
     assert not math.isfinite(json.loads("1e400"))  # what the steering attack relies on
+
+
+# ----------------------------------------------------------------------------------------------------- memory
+def test_the_contributions_figures_need_no_sklearn_and_agree_with_it():
+    """The Contributions page pulled scikit-learn and scipy into the server for a confusion matrix and a PCA (what a
+    wave that first visited it left behind); numpy gives the same numbers."""
+    probe = ("import sys, numpy as np; from ffviz.figures.contributions import confusion_counts, principal_axes; "
+             "confusion_counts(np.arange(4) % 2, np.arange(4) % 2, 2); principal_axes(np.eye(4), 2); "
+             "print('sklearn' in sys.modules, 'scipy' in sys.modules)")
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    assert done.stdout.split() == ["False", "False"], done.stderr[-2000:]
+    from sklearn.decomposition import PCA
+    from sklearn.metrics import confusion_matrix
+
+    from ffviz.figures.contributions import confusion_counts, principal_axes
+
+    rng = np.random.default_rng(0)
+    yt, yp = rng.integers(0, 10, 300), rng.integers(-1, 11, 300)
+    assert (confusion_counts(yt, yp, 10) == confusion_matrix(yt, yp, labels=list(range(10)))).all()
+    x = rng.normal(size=(30, 12))
+    z, ev = principal_axes(x, 2)
+    pca = PCA(n_components=2, random_state=0)
+    assert np.allclose(z, pca.fit_transform(x)) and np.allclose(ev, pca.explained_variance_ratio_)

@@ -3,6 +3,7 @@ pickers."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,11 @@ def explain(text: str) -> None:
 
 
 def plot(fig: go.Figure, *, key: str | None = None, **kwargs: Any) -> Any:
+    if "pandas" in sys.modules:
+        # Another session may be importing pandas right now (Streamlit does, for a table): plotly reads whatever
+        # sys.modules holds and failed on the half-imported module ("partially initialized module 'pandas'"), on
+        # a fresh server's first concurrent pages. The import statement waits until that import is whole.
+        import pandas  # noqa: F401
     return st.plotly_chart(fig, width="stretch", config=PLOTLY_CONFIG, key=key, **kwargs)
 
 
