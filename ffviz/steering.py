@@ -149,9 +149,11 @@ class FileControl(RunControl):
         if stamp == self._stamp:
             return  # the per-batch cost: one stat
         self._stamp = stamp
-        _, commands, problems = _parse(self.path)
+        seq, commands, problems = _parse(self.path)
         for why in problems:  # ignored, and recorded as an event: the run goes on
             self.note_ignored(why)
+        if seq < self._seen:  # numbered afresh (the server rewrote a file that held junk): its commands are new
+            self._seen = 0
         for command in commands:
             if command["seq"] <= self._seen:
                 continue

@@ -393,6 +393,18 @@ def test_control_json_junk_is_ignored_and_noted(tmp_path, junk):
     assert control.paused
 
 
+def test_steering_works_again_after_junk_reset_the_numbering(tmp_path):
+    control = FileControl(tmp_path)
+    for _ in range(3):
+        ControlFile(tmp_path).pause()
+        control.poll()
+    (tmp_path / "control.json").write_text('{"seq": "x", "commands": []}')
+    control.poll()
+    ControlFile(tmp_path).stop()  # numbered 1 again: the run must still obey it
+    control.poll()
+    assert control.stop_requested
+
+
 def test_junk_in_control_json_is_recorded_as_an_event_and_the_run_goes_on(tmp_path):
     cfg = RunConfig(preset="classroom-mini", epochs=1, batch_size=128, probe_size=4, device="cpu")
     run_dir = new_run_dir(tmp_path, cfg)

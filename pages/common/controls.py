@@ -88,7 +88,8 @@ def _resume(run_id: str, run_state: str) -> None:
     if not access_ui.check_submit(cfg, state.manager().active(), new_run=False):
         return
     try:
-        state.manager().submit_continue(run_dir, epochs=cfg.epochs)
+        # the run keeps its owner; its disk bound and client address are this server's now
+        state.manager().submit_continue(run_dir, epochs=cfg.epochs, meta=access_ui.run_meta())
     except (ValueError, FileNotFoundError, OSError) as e:  # an upload, or a run that went on elsewhere
         st.session_state["_toast"] = f"Could not resume {run_id}: {e}. Use Continue on the Runs page."
 
