@@ -3,13 +3,13 @@ pickers."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
 
+from ffviz.figures.style import settled_pandas
 from ffviz.ui_state import ACTIVE, LiveRun, format_seconds, progress
 from pages.common import classroom, state
 from pages.common.text import plain
@@ -25,11 +25,7 @@ def explain(text: str) -> None:
 
 
 def plot(fig: go.Figure, *, key: str | None = None, **kwargs: Any) -> Any:
-    if "pandas" in sys.modules:
-        # Another session may be importing pandas right now (Streamlit does, for a table): plotly reads whatever
-        # sys.modules holds and failed on the half-imported module ("partially initialized module 'pandas'"), on
-        # a fresh server's first concurrent pages. The import statement waits until that import is whole.
-        import pandas  # noqa: F401
+    settled_pandas()  # plotly's serialisation reads pandas too (ffviz/figures/style.py)
     return st.plotly_chart(fig, width="stretch", config=PLOTLY_CONFIG, key=key, **kwargs)
 
 
