@@ -46,6 +46,7 @@ from ffviz.untrusted import (
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_UNPACKED_BYTES = 256 * 1024 * 1024  # ffviz.limits.Limits.max_upload_unpacked; the app passes the server's
 MAX_RECORDS_BYTES = 16 * 1024 * 1024  # one record log (Limits.max_records_bytes)
+MAX_SNAPSHOT_FILES = 1_001  # snapshots of one run: epoch 0 to 1,000 (the app's own runs stop at max_epochs)
 PRIVATE_META = ("owner", "pid", "client", "max_bytes")  # meta.json keys that stay on this server (a session token,
 # a process id, the client address that started it, the disk it may use)
 # What a run folder may contain; anything else in an archive is refused.
@@ -314,6 +315,11 @@ def _import_archive(data: bytes, dest_root: Path, filename: str, max_unpacked: i
             if rel.endswith(".json") and i.file_size > 1024 * 1024:
                 raise UploadError(f"{filename}: {rel} is {i.file_size / 2**20:.0f} MiB; a run's {rel} is a few KB")
             members[rel] = i
+        for folder, most in (("snapshots/", MAX_SNAPSHOT_FILES), ("checkpoints/", 4)):
+            n = sum(rel.startswith(folder) for rel in members)
+            if n > most:  # the epoch scrubber and W's history loop over the snapshots
+                raise UploadError(f"{filename} holds {n} files in {folder.rstrip('/')}; a run has at most {most} "
+                                  f"(one per epoch, this server's limit max_epochs plus one)")
         if "config.json" not in members:
             raise UploadError(f"{filename} is not an ffviz run archive: it has no config.json")
         with tempfile.TemporaryDirectory(dir=_ensure(dest_root)) as tmp:

@@ -235,6 +235,12 @@ def big_config_without_probes(run: Path) -> bytes:
     return out.getvalue()
 
 
+def many_snapshots(run: Path) -> bytes:
+    """The same small snapshot 5,000 times over (epochs 1 to 5,000): the pages loop over every one."""
+    snap = (run / "snapshots" / "epoch_0001.npz").read_bytes()
+    return _archive_with(run, {f"snapshots/epoch_{i:04d}.npz": snap for i in range(2, 5002)})
+
+
 # name -> (builder, file name, what the refusal says)
 ATTACKS = {
     "compressed checkpoint": (compressed_checkpoint, "bomb.pt", "compressed entry"),
@@ -254,6 +260,7 @@ ATTACKS = {
     "(C, 0) snapshot": (npz_zero_width, "zerowidth.zip", "w_0 has shape (20000000, 0)"),
     "reference-graph checkpoint": (reference_graph_checkpoint, "graph.pt", "reached twice"),
     "probes.npz bomb": (probes_bomb, "probesbomb.zip", "probes.npz"),
+    "5,000 snapshots": (many_snapshots, "snapshots.zip", "files in snapshots"),
 }
 
 
