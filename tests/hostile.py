@@ -236,9 +236,9 @@ def big_config_without_probes(run: Path) -> bytes:
 
 
 def many_snapshots(run: Path) -> bytes:
-    """The same small snapshot 5,000 times over (epochs 1 to 5,000): the pages loop over every one."""
-    snap = (run / "snapshots" / "epoch_0001.npz").read_bytes()
-    return _archive_with(run, {f"snapshots/epoch_{i:04d}.npz": snap for i in range(2, 5002)})
+    """5,000 snapshot files (epochs 2 to 5,001), each a few bytes: the pages loop over every snapshot a run has.
+    Refused by their number, before any is read."""
+    return _archive_with(run, {f"snapshots/epoch_{i:04d}.npz": b"PK" for i in range(2, 5002)})
 
 
 # name -> (builder, file name, what the refusal says)
