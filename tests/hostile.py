@@ -179,6 +179,68 @@ def future_dated(run: Path) -> bytes:
     return _archive_with(run, {"meta.json": json.dumps(meta).encode()})
 
 
+def npz_zero_width(run: Path) -> bytes:
+    """A snapshot whose w_0 has shape (2*10^7, 0): zero bytes, yet a page that lists its channels builds a list of
+    twenty million (a real server grew from 98 to 864 MiB)."""
+    with np.load(run / "snapshots" / "epoch_0001.npz") as a:
+        arrays = dict(a)
+    arrays["w_0"] = np.zeros((20_000_000, 0), dtype=np.float32)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return _archive_with(run, {"snapshots/epoch_0001.npz": buf.getvalue()})
+
+
+def reference_graph(depth: int = 60) -> list:
+    """Lists that each hold the one below twice: a few hundred bytes pickled, 2^depth paths for a walk that does not
+    remember where it has been."""
+    node: list = [0]
+    for _ in range(depth):
+        node = [node, node]
+    return node
+
+
+def reference_graph_checkpoint(run: Path, depth: int = 60) -> bytes:
+    """A real checkpoint with a reference graph 60 deep beside its weights (1.7 KB at depth 22 took 4.6 s to
+    check; at depth 60 the check never ended)."""
+    ck = _checkpoint(run)
+    ck["history"] = reference_graph(depth)
+    return _save(ck)
+
+
+def probes_bomb(run: Path) -> bytes:
+    """A probes.npz whose pixels claim 10^5 images of 512 x 512 (26 GB) behind a deflated stream of zeros."""
+    fake = io.BytesIO()
+    np.lib.format.write_array_header_1_0(fake, {"descr": "|u1", "fortran_order": False, "shape": (100_000, 512, 512)})
+    fake.write(b"\0" * 1024)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("pixels.npy", fake.getvalue())
+    return _archive_with(run, {"probes.npz": out.getvalue()})
+
+
+def big_config_without_probes(run: Path) -> bytes:
+    """A valid run whose config asks for its dataset at 128 px in 3 channels, without probes.npz: a page that loads
+    the dataset to show probe images cost the server +830 MiB. Accepted as an upload (nothing in it is wrong); the
+    pages must not load its dataset."""
+    src = zipfile.ZipFile(io.BytesIO(export_archive(run)))
+    top = src.namelist()[0].split("/")[0]
+    cfg = json.loads(src.read(f"{top}/config.json"))
+    cfg.update(image_size=128, channels=3)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in src.namelist():
+            if name.endswith("/probes.npz"):
+                continue
+            z.writestr(name, json.dumps(cfg).encode() if name.endswith("/config.json") else src.read(name))
+    return out.getvalue()
+
+
+def many_snapshots(run: Path) -> bytes:
+    """5,000 snapshot files (epochs 2 to 5,001), each a few bytes: the pages loop over every snapshot a run has.
+    Refused by their number, before any is read."""
+    return _archive_with(run, {f"snapshots/epoch_{i:04d}.npz": b"PK" for i in range(2, 5002)})
+
+
 # name -> (builder, file name, what the refusal says)
 ATTACKS = {
     "compressed checkpoint": (compressed_checkpoint, "bomb.pt", "compressed entry"),
@@ -195,6 +257,10 @@ ATTACKS = {
     "JSON nested 100k deep": (deep_json, "deep.zip", "nests too deeply"),
     "JSON line nested 100k deep": (deep_jsonl, "deepline.zip", "events.jsonl line 1"),
     "zip member lying about its size": (lying_member, "liar.zip", "could not be read"),
+    "(C, 0) snapshot": (npz_zero_width, "zerowidth.zip", "w_0 has shape (20000000, 0)"),
+    "reference-graph checkpoint": (reference_graph_checkpoint, "graph.pt", "reached twice"),
+    "probes.npz bomb": (probes_bomb, "probesbomb.zip", "probes.npz"),
+    "5,000 snapshots": (many_snapshots, "snapshots.zip", "files in snapshots"),
 }
 
 

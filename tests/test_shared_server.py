@@ -70,12 +70,17 @@ def test_a_new_tab_does_not_open_a_run_another_session_is_training(runs, templat
 
 
 def test_starting_a_run_applies_the_retention_policy(runs, template, monkeypatch):
+    """To the session's own runs only: a classmate's and the teacher's command-line runs stay, however old."""
     monkeypatch.setenv("FFVIZ_MAX_RUNS", "2")
-    made = old_runs(template, runs, 3)
+    made = old_runs(template, runs, 5)
     at = session().run()
+    for old in made[2:]:
+        update_meta(old, owner=at.session_state["_ffviz_token"])
+    update_meta(made[1], owner="c" * 32)  # a classmate's; made[0] has no owner: the teacher's
     new = start(at, epochs=1)
     kept = sorted(p.name for p in runs.iterdir() if (p / "config.json").exists())
-    assert kept == sorted([made[-1].name, new]), "the newest two: the newest old run and the new one"
+    assert kept == sorted([made[0].name, made[1].name, made[-1].name, new]), (
+        "this session's newest two (its newest old run and the new one), and the others' untouched")
     at.switch_page("pages/runs.py").run()
     assert not at.exception
     assert any("keeps the newest 2 runs" in c.value for c in at.caption)

@@ -38,13 +38,15 @@ def test_a_worker_that_fails_midway_leaves_nothing_behind(tmp_path):
     cleaned up, and its last error line is the reason."""
     import sys
 
-    from ffviz.server.upload_process import run_worker
+    from ffviz.server.upload_process import STAGE, run_worker
 
     dest = tmp_path / "uploaded"
-    script = (f"import pathlib, sys; pathlib.Path({str(dest / 'half-written')!r}).mkdir(parents=True); "
+    dest.mkdir()
+    (dest / "classmates-upload").mkdir()  # finished meanwhile: a failure elsewhere must not touch it
+    script = ("import pathlib, sys; pathlib.Path(sys.argv[1], 'half-written').mkdir(parents=True); "
               "print('error: the network does not fit', file=sys.stderr); sys.exit(2)")
-    answer, why = run_worker([sys.executable, "-c", script], dest)
+    answer, why = run_worker([sys.executable, "-c", script, STAGE], dest)
     assert answer is None and why == "the network does not fit"
-    assert not any(dest.iterdir())
+    assert [p.name for p in dest.iterdir() if not p.name.startswith(".")] == ["classmates-upload"]
     answer, why = run_worker([sys.executable, "-c", 'print(\'{"run": "x"}\')'], dest)
     assert answer == {"run": "x"} and why == ""

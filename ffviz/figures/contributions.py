@@ -97,15 +97,33 @@ def ensemble_accuracy_figure(epochs: Sequence[EpochRecord], *, test: TestRecord 
                            "shapes": epoch_marker(current_epoch)})
 
 
+# numpy, not scikit-learn: a page that imported sklearn for these pulled it and scipy into the server (about a hundred
+# MiB of resident memory and seconds of CPU on the first visit), each first visit showing as one wave's growth.
+def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
+    """(K, K) counts: rows the true class, columns the prediction; labels outside 0..K-1 are left out (as
+    sklearn.metrics.confusion_matrix with labels=range(K))."""
+    t, q = np.asarray(y_true).astype(np.int64).ravel(), np.asarray(y_pred).astype(np.int64).ravel()
+    keep = (t >= 0) & (t < k) & (q >= 0) & (q < k)
+    return np.bincount(t[keep] * k + q[keep], minlength=k * k).reshape(k, k)
+
+
+def principal_axes(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of x projected on their n main axes, and each axis's share of the variance (as sklearn's PCA, its
+    signs fixed the same way: each axis's largest coefficient positive)."""
+    centred = np.asarray(x, dtype=np.float64) - np.mean(x, axis=0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    vt = vt * np.sign(vt[np.arange(len(vt)), np.argmax(np.abs(vt), axis=1)])[:, None]
+    var = s ** 2
+    return centred @ vt[:n].T, var[:n] / max(var.sum(), 1e-300)
+
+
 def confusion_figure(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str], *,
                      epoch: int | None = None, height: int = 460) -> go.Figure:
     """The ensemble's confusion matrix on the validation split: rows the true class, columns the prediction."""
-    from sklearn.metrics import confusion_matrix
-
     k = len(class_names)
     if not len(y_true):  # an imported log keeps no predictions
         return empty_figure("This run recorded no predictions", height=height, title="Confusion matrix")
-    cm = confusion_matrix(np.asarray(y_true), np.asarray(y_pred), labels=list(range(k)))  # (K, K) counts
+    cm = confusion_counts(y_true, y_pred, k)  # (K, K) counts
     share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     names = [str(n) for n in class_names]
     trace: dict[str, Any] = {"type": "heatmap", "z": share, "x": names, "y": names, "zmin": 0, "zmax": 1,
@@ -127,16 +145,12 @@ def confusion_figure(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequen
 
 def pca_figure(snapshot: Snapshot, layer: int, class_names: Sequence[str], *, height: int = 460) -> go.Figure:
     """One layer's pooled channel goodness p (one vector per probe image) projected on its two main axes."""
-    from sklearn.decomposition import PCA
-
     title = f"PCA of {layer_name(layer)}'s goodness vectors, epoch {snapshot.epoch}"
     p = np.asarray(snapshot.probe_p[layer], dtype=np.float64)
     y = np.asarray(snapshot.probe_y)
     if p.ndim != 2 or len(p) < 3 or p.shape[1] < 2 or not np.isfinite(p).all() or np.allclose(p.std(0), 0):
         return empty_figure("Not enough variation to project yet", height=height, title=title)
-    pca = PCA(n_components=2, random_state=0)
-    z = pca.fit_transform(p)  # (N, 2)
-    ev = pca.explained_variance_ratio_
+    z, ev = principal_axes(p, 2)  # (N, 2), each axis's share of the variance
     colors = class_colors(len(class_names))
     traces = []
     for k, name in enumerate(class_names):

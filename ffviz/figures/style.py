@@ -7,6 +7,7 @@ every builder's output once instead.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -76,6 +77,7 @@ def figure(data: Sequence[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
         # above leave room for the tick labels instead.
         if key.startswith(("xaxis", "yaxis")) and isinstance(value, dict):
             value.setdefault("automargin", False)
+    settled_pandas()
     fig = go.Figure(data=list(data), layout=base, _validate=False)
     fig._parts = (list(data), base)  # the plain dicts, for stack() (reading them back from Plotly costs ~10 ms)
     return fig
@@ -227,3 +229,12 @@ def stack(figs: Sequence[go.Figure], *, height: int, gap: float = 0.1, legend_x:
                     item["yref"] = f"y{k} domain"
                 layout[kind].append(item)
     return figure(data, layout)
+
+
+def settled_pandas() -> None:
+    """Wait until a pandas import that another thread has under way is whole. Plotly checks values against pandas
+    whenever sys.modules holds it, even half-imported ("partially initialized module 'pandas' has no attribute
+    'Series'"): on a fresh server, one session's table imports pandas while another's chart is built. An import
+    statement for a module being imported elsewhere waits for it; when no one imports pandas this costs nothing."""
+    if "pandas" in sys.modules:
+        import pandas  # noqa: F401

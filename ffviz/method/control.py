@@ -28,6 +28,7 @@ class RunControl:
         self._pause_at_epoch_end = False
         self._pending: dict[str, float] = {}
         self._actions: list[str] = []  # control actions not yet recorded by the trainer
+        self._notes: list[str] = []  # steering input that was ignored, not yet recorded (as "ignored" events)
 
     # --- called from the UI / another thread ---
     def pause(self) -> None:
@@ -91,6 +92,16 @@ class RunControl:
     def take_actions(self) -> list[str]:
         with self._cond:
             out, self._actions = self._actions, []
+            return out
+
+    def note_ignored(self, why: str) -> None:
+        """Steering input that was not obeyed (a malformed control file): the trainer records it as an event."""
+        with self._cond:
+            self._notes = [*self._notes, why][-20:]
+
+    def take_notes(self) -> list[str]:
+        with self._cond:
+            out, self._notes = self._notes, []
             return out
 
     def epoch_ended(self) -> None:

@@ -48,6 +48,11 @@ class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the run stops and keeps its last good checkpoint."""
 
 
+class RunBoundError(RuntimeError):
+    """The run went beyond a bound the server set for it (its folder's disk, ffviz/runner/run_writer.py); it stops,
+    keeping what it recorded, and its message (the run's error) names the bound."""
+
+
 class Callback:
     """Hooks the trainer fires; override the ones you need. All run on the training thread."""
 
@@ -154,7 +159,7 @@ class Trainer:
                 status = "finished"
             else:
                 status = "stopped"
-        except NonFiniteLossError as e:
+        except (NonFiniteLossError, RunBoundError) as e:
             self.error = str(e)
         except torch.OutOfMemoryError:
             self.error = (f"out of memory on {self.device_name} with batch size {self.cfg.batch_size}; "
@@ -311,6 +316,8 @@ class Trainer:
     def _drain_control(self) -> None:
         for action in self.control.take_actions():
             self._event(action)
+        for why in getattr(self.control, "take_notes", list)():  # steering input that was not obeyed
+            self._event("ignored", message=why)
         changes = self.control.take_changes()
         diff = {k: [getattr(self.cfg, k), v] for k, v in changes.items() if getattr(self.cfg, k) != v}
         if not diff:

@@ -25,8 +25,10 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ffviz.config import RunConfig
 from ffviz.runner.launcher import PROCESS_LOG, Launcher, max_running_setting
@@ -79,14 +81,16 @@ class RunManager:
         self._thread.start()
 
     # --- submitting ---
-    def submit(self, cfg: RunConfig, *, name: str | None = None, owner: str | None = None) -> str:
-        """Queue a new run; it starts as soon as fewer than max_running runs are active. Returns its id."""
+    def submit(self, cfg: RunConfig, *, name: str | None = None, owner: str | None = None,
+               meta: Mapping[str, Any] | None = None) -> str:
+        """Queue a new run; it starts as soon as fewer than max_running runs are active. Returns its id. ``meta``:
+        more keys for its meta.json, written before its process starts (the app's client address, disk bound)."""
         run_dir = new_run_dir(self.root, cfg, name)
-        init_run_dir(run_dir, cfg, name=name, owner=owner)  # a listed run folder from the first moment, queued
+        init_run_dir(run_dir, cfg, name=name, owner=owner, extra=dict(meta or {}))  # listed from the first moment
         self.tick()
         return run_dir.name
 
-    def submit_continue(self, run_dir: Path | str, *, epochs: int) -> str:
+    def submit_continue(self, run_dir: Path | str, *, epochs: int, meta: Mapping[str, Any] | None = None) -> str:
         """Queue the continuation of a finished, stopped or interrupted run, from its last checkpoint, to ``epochs``
         epochs (in its own folder, which must be under this manager's runs folder)."""
         run_dir = Path(run_dir).absolute()
@@ -99,7 +103,7 @@ class RunManager:
             for name in (HEARTBEAT, LAUNCH):
                 (run_dir / name).unlink(missing_ok=True)
             update_meta(run_dir, status="queued", queued_at=time.time(), continue_to=int(epochs), error=None,
-                        pid=None)
+                        pid=None, **{k: v for k, v in (meta or {}).items() if k != "owner"})
         self.tick()
         return run_dir.name
 

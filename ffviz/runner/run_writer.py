@@ -22,7 +22,7 @@ from ffviz import records
 from ffviz.config import RunConfig
 from ffviz.data import DataSplits
 from ffviz.data.display import image_for_display
-from ffviz.method.trainer import Callback, Trainer
+from ffviz.method.trainer import Callback, RunBoundError, Trainer
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
 from ffviz.runner.threads import describe as describe_threads
 from ffviz.store.checkpoint import load_checkpoint, save_checkpoint
@@ -30,6 +30,20 @@ from ffviz.store.folder import RunFolder
 from ffviz.store.storage import JsonlAppender, JsonlTail, atomic_write, atomic_write_json, read_json
 
 PROBES = RunFolder.PROBES  # the probe images' pixels, uint8: a page shows them without the dataset (or torch)
+
+
+CHECK_EVERY_BATCHES = 200  # between epochs, the run folder's disk is measured this often (a few stat calls)
+
+
+def _folder_bytes(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+    return total
 
 
 def write_probes(run_dir: Path, data: DataSplits, probe_size: int) -> None:
@@ -53,6 +67,7 @@ class RunWriter(Callback):
         self._epochs = JsonlAppender(f.log("epochs"))
         self._events = JsonlAppender(f.log("events"))
         self.meta: dict[str, Any] = read_json(f.meta) if f.meta.exists() else {}
+        self._batches_since_check = 0
 
     def on_start(self, trainer: Trainer) -> None:
         if not self.folder.is_run():
@@ -81,6 +96,9 @@ class RunWriter(Callback):
 
     def on_batch(self, trainer: Trainer, record: BatchRecord) -> None:
         self._batches.append(records.to_dict(record))
+        self._batches_since_check += 1
+        if self._batches_since_check >= CHECK_EVERY_BATCHES:
+            self._check_disk()
 
     def on_epoch(self, trainer: Trainer, record: EpochRecord, snapshot: Snapshot) -> None:
         arrays = snapshot.to_arrays()
@@ -95,6 +113,22 @@ class RunWriter(Callback):
             save_checkpoint(self.folder.checkpoint("last"), trainer.state_dict())
         self.meta["epochs_done"] = record.epoch
         self._write_meta()
+        self._check_disk()
+
+    def _check_disk(self) -> None:
+        """Stop the run once its folder is beyond the disk the server gave it (meta.json's max_bytes, written when
+        the app started it; a command-line run has none and is unbounded). Checked after every epoch's snapshot and
+        checkpoint and every CHECK_EVERY_BATCHES batches."""
+        self._batches_since_check = 0
+        bound = self.meta.get("max_bytes")
+        if isinstance(bound, bool) or not isinstance(bound, int) or bound < 1:
+            return
+        used = _folder_bytes(self.dir)
+        if used > bound:
+            raise RunBoundError(f"this run's folder reached {used / 2**20:.0f} MiB, beyond the {bound / 2**20:.0f} MiB "
+                                "this server gives one run (its limit max_run_bytes); it stopped here, and what it "
+                                "recorded stays. Train fewer epochs or a smaller network, or ask the teacher to "
+                                "raise the limit.")
 
     def on_event(self, trainer: Trainer, record: EventRecord) -> None:
         self._events.append(records.to_dict(record))

@@ -18,6 +18,7 @@ trainer records them as events exactly as for a run in a thread. It checks the f
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from pathlib import Path
@@ -76,13 +77,58 @@ class ControlFile:
 
 
 def _read(path: Path) -> tuple[int, list[dict[str, Any]]]:
+    seq, commands, _ = _parse(path)
+    return seq, commands
+
+
+MAX_SEQ = 2 ** 53  # a command number beyond this is junk (and JSON's 1e400 is infinity, no number at all)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_SEQ
+
+
+def _parse(path: Path) -> tuple[int, list[dict[str, Any]], list[str]]:
+    """(the file's command number, its well-formed commands, what was wrong with the rest). Whatever the file holds
+    (it is a file in a folder, anyone with the folder can write it) nothing here raises: a command number that is
+    not a whole number, an unknown action, a change that is not a finite number of a live field are left out and
+    said in the third item."""
     try:
         data = read_json(path)
-    except (FileNotFoundError, ValueError, OSError):
-        return 0, []
-    if not isinstance(data, dict) or not isinstance(data.get("commands"), list):
-        return 0, []
-    return int(data.get("seq", 0)), [c for c in data["commands"] if isinstance(c, dict) and "seq" in c]
+    except FileNotFoundError:
+        return 0, [], []
+    except (ValueError, OSError) as e:
+        return 0, [], [f"{CONTROL} could not be read ({str(e)[:80]})"]
+    if not isinstance(data, dict) or not isinstance(data.get("commands", []), list):
+        return 0, [], [f"{CONTROL} is not an object with a list of commands"]
+    problems = []
+    seq = data.get("seq", 0)
+    if not _whole(seq):
+        problems.append(f"{CONTROL}: seq={_short(seq)} is not a whole number")
+        seq = 0
+    commands = []
+    for c in data.get("commands", []):
+        if not isinstance(c, dict) or not _whole(c.get("seq")):
+            problems.append(f"{CONTROL}: a command without a whole-number seq ({_short(c)})")
+            continue
+        if c.get("action") not in ACTIONS:
+            problems.append(f"{CONTROL}: command {c['seq']} has an unknown action {_short(c.get('action'))}")
+            continue
+        if c["action"] == "set":
+            changes = c.get("changes")
+            if not isinstance(changes, dict) or not changes or not all(
+                    k in LIVE_FIELDS and isinstance(v, (int, float)) and not isinstance(v, bool)
+                    and math.isfinite(v) for k, v in changes.items()):
+                problems.append(f"{CONTROL}: command {c['seq']} sets {_short(changes)}, not finite numbers of "
+                                "live fields")
+                continue
+        commands.append(c)
+    return max([seq, *(c["seq"] for c in commands)]), commands, problems
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 class FileControl(RunControl):
@@ -104,7 +150,12 @@ class FileControl(RunControl):
         if stamp == self._stamp:
             return  # the per-batch cost: one stat
         self._stamp = stamp
-        for command in _read(self.path)[1]:
+        seq, commands, problems = _parse(self.path)
+        for why in problems:  # ignored, and recorded as an event: the run goes on
+            self.note_ignored(why)
+        if seq < self._seen:  # numbered afresh (the server rewrote a file that held junk): its commands are new
+            self._seen = 0
+        for command in commands:
             if command["seq"] <= self._seen:
                 continue
             self._seen = command["seq"]

@@ -181,6 +181,7 @@ class Slot:
     run_id: str | None = None
     claimed_by: str | None = None  # a class-experiment session's token
     renewed: float = 0.0  # when its holder was last seen (time.time())
+    client: str | None = None  # the holder's client address, when the server knows it
 
     @property
     def key(self) -> str:
@@ -188,7 +189,7 @@ class Slot:
 
     def to_dict(self) -> dict[str, Any]:
         return {"cell": self.cell, "seed": self.seed, "run_id": self.run_id, "claimed_by": self.claimed_by,
-                "renewed": self.renewed}
+                "renewed": self.renewed, "client": self.client}
 
 
 class Submitter(Protocol):
@@ -275,7 +276,9 @@ class Sweep:
             slot = Slot(cell, seed)
             try:
                 d = read_json(self.dir / "slots" / f"{slot.key}.json")
-                slot = Slot(cell, seed, d.get("run_id"), d.get("claimed_by"), float(d.get("renewed") or 0.0))
+                client = d.get("client")
+                slot = Slot(cell, seed, d.get("run_id"), d.get("claimed_by"), float(d.get("renewed") or 0.0),
+                            client if isinstance(client, str) else None)
             except (OSError, ValueError, TypeError):
                 pass
             out.append(slot)
@@ -321,8 +324,11 @@ class Sweep:
             current = {(s.cell, s.seed): s for s in self.slots()}[(cell, seed)]
             self._write(replace(current, run_id=run_id, renewed=time.time()))
 
-    def claim(self, token: str, *, lease: float = LEASE_SECONDS, now: float | None = None) -> Slot | None:
-        """The slot this session holds, or the next free one, now held by it (None: every slot is taken)."""
+    def claim(self, token: str, *, lease: float = LEASE_SECONDS, now: float | None = None,
+              client: str | None = None, per_client: int | None = None) -> Slot | None:
+        """The slot this session holds, or the next free one, now held by it (None: every slot is taken, or this
+        session's client address already holds ``per_client`` slots: fresh cookies from one address do not take
+        more than its share)."""
         now = time.time() if now is None else now
         with self._locked():
             slots = self.slots()
@@ -331,12 +337,22 @@ class Sweep:
                     slot = replace(slot, renewed=now)
                     self._write(slot)
                     return slot
+            if client is not None and per_client is not None and self._held_by_client(slots, client, now,
+                                                                                        lease) >= per_client:
+                return None
             for slot in slots:
                 if self.is_free(slot, now, lease):
-                    slot = Slot(slot.cell, slot.seed, None, token, now)  # a lapsed run is dropped from the slot
+                    slot = Slot(slot.cell, slot.seed, None, token, now, client)  # a lapsed run is dropped
                     self._write(slot)
                     return slot
         return None
+
+    def _held_by_client(self, slots: Sequence[Slot], client: str, now: float, lease: float) -> int:
+        return sum(1 for s in slots if s.client == client and not self.is_free(s, now, lease))
+
+    def client_share_taken(self, client: str | None, per_client: int, *, lease: float = LEASE_SECONDS) -> bool:
+        """Whether this client address already holds its share of the slots."""
+        return client is not None and self._held_by_client(self.slots(), client, time.time(), lease) >= per_client
 
     def held_by(self, token: str) -> Slot | None:
         return next((s for s in self.slots() if s.claimed_by == token), None)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ffviz.store.runs import owner_of
 from ffviz.store.storage import atomic_write_json
 
 PASSWORD_ENV = "FFVIZ_TEACHER_PASSWORD"
@@ -60,12 +61,6 @@ class Identity:
 
     def owns(self, owner: str | None) -> bool:
         return self.teacher or (owner is not None and hmac.compare_digest(owner.encode(), self.token.encode()))
-
-
-def owner_of(meta: Mapping[str, Any]) -> str | None:
-    """The token that owns a run; None for the teacher's runs (the command line's, the shipped ones)."""
-    owner = meta.get("owner")
-    return owner if isinstance(owner, str) and owner else None
 
 
 def can_steer(who: Identity, meta: Mapping[str, Any]) -> bool:

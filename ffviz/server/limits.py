@@ -39,9 +39,14 @@ class Limits:
     max_sweep_epochs: int = _lim(50, "Epochs of each run of a sweep started from the app.")
     max_dataset_bytes: int = _lim(2 * GiB, "Bytes of a dataset's images as float32 tensors once loaded.", "bytes")
     max_runs_per_owner: int = _lim(2, "Runs one session may have training, paused or queued at once.")
+    max_runs_per_client: int = _lim(4, "Runs the sessions of one client address may have training, paused or "
+                                    "queued at once (fresh cookies do not multiply it).")
+    max_cells_per_client: int = _lim(2, "Cells of one class experiment the sessions of one client address may hold.")
     max_queue: int = _lim(8, "Runs waiting for a free slot, all sessions together.")
     max_runs_bytes: int = _lim(5 * GiB, "Disk used by the runs folder (uploads apart).", "bytes")
-    max_uploads_bytes: int = _lim(1 * GiB, "Disk used by uploaded runs, all together.", "bytes")
+    max_owner_bytes: int = _lim(1 * GiB, "Disk one session's runs may use in the runs folder.", "bytes")
+    max_run_bytes: int = _lim(1 * GiB, "Disk one run's folder may use; a run that writes more stops.", "bytes")
+    max_uploads_bytes: int = _lim(1 * GiB, "Disk used by one session's uploaded runs.", "bytes")
     max_upload_unpacked: int = _lim(256 * MiB, "Bytes one upload may unpack to.", "bytes")
     max_records_bytes: int = _lim(16 * MiB, "Bytes of one uploaded record log (batches.jsonl, epochs.jsonl...).",
                                   "bytes")
@@ -133,12 +138,13 @@ def dataset_shape(cfg: RunConfig) -> tuple[int, int, int]:
 
 
 def check_run(cfg: RunConfig, limits: Limits, *, owner_active: int = 0, queued: int = 0,
-              runs_bytes: int = 0, new_run: bool = True) -> None:
+              runs_bytes: int = 0, new_run: bool = True, client_active: int = 0, owner_bytes: int = 0) -> None:
     """Raise LimitError when cfg (to cfg.epochs, a continuation's total included) is beyond a limit.
 
-    ``owner_active``: runs this session already has training, paused or queued; ``queued``: runs waiting on the
-    whole server; ``runs_bytes``: disk the runs folder uses now. ``new_run`` False for a continuation of a run
-    already counted on disk (its folder exists)."""
+    ``owner_active``: runs this session already has training, paused or queued; ``client_active``: the same for
+    every session of its client address; ``queued``: runs waiting on the whole server; ``runs_bytes``: disk the
+    runs folder uses now, ``owner_bytes`` the part of it this session's runs use. ``new_run`` False for a
+    continuation of a run already counted on disk (its folder exists)."""
     channels, size, _ = dataset_shape(cfg)
     if size > limits.max_image_size:
         raise _refuse(f"image_size={size} px is too large", "max_image_size", limits)
@@ -164,8 +170,14 @@ def check_run(cfg: RunConfig, limits: Limits, *, owner_active: int = 0, queued: 
     if owner_active >= limits.max_runs_per_owner:
         raise _refuse(f"you already have {owner_active} run(s) training, paused or queued; stop one first",
                       "max_runs_per_owner", limits)
+    if client_active >= limits.max_runs_per_client:
+        raise _refuse(f"the sessions of your address already have {client_active} run(s) training, paused or "
+                      "queued; stop one first", "max_runs_per_client", limits)
     if queued >= limits.max_queue:
         raise _refuse(f"{queued} runs are already waiting for a free slot", "max_queue", limits)
+    if new_run and owner_bytes > limits.max_owner_bytes:
+        raise _refuse(f"your runs already use {owner_bytes / GiB:.2f} GiB of disk; delete some of them",
+                      "max_owner_bytes", limits)
     if new_run and runs_bytes > limits.max_runs_bytes:
         raise _refuse(f"the runs folder already uses {runs_bytes / GiB:.1f} GiB of disk; delete some runs",
                       "max_runs_bytes", limits)

@@ -19,13 +19,37 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
-from ffviz.store.catalog import MAX_RECORDS_BYTES, MAX_UNPACKED_BYTES, UploadError, import_upload
+from ffviz.server.worker_limits import cap_address_space
+from ffviz.store.catalog import (
+    MAX_RECORDS_BYTES,
+    MAX_UNPACKED_BYTES,
+    STAGING_PREFIX,
+    UploadError,
+    import_upload,
+    publish,
+)
+from ffviz.store.untrusted import check_pickle_graph
 
 OWNER_ENV = "FFVIZ_UPLOAD_OWNER"
 TIMEOUT_S = 300.0  # loading torch and checking a 200 MB checkpoint takes seconds; a file that takes longer is refused
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+STAGE = "{stage}"  # in a worker's command: the staging folder it writes its run folder into
+# At most this many workers at once, server-wide (each loads torch: ~0.5 GB and a core); one more upload waits up to
+# WAIT_S for a turn, then is refused with a message to try again.
+MAX_WORKERS = 2
+WAIT_S = 60.0
+_TURNS = threading.BoundedSemaphore(MAX_WORKERS)
+NICENESS = 10  # the server and the classmates' runs come first
+# A worker's address space beyond what it has mapped once torch is loaded (ffviz/server/worker_limits.py): a check
+# holds at most a few copies of what one upload may unpack to. Beyond it an allocation fails inside the worker.
+BASE_BUDGET = 1024 ** 3
+
+
+def address_budget(max_unpacked: int) -> int:
+    return BASE_BUDGET + 3 * max_unpacked
 
 
 def import_in_process(data: bytes, dest_root: Path, *, filename: str = "upload", owner: str | None = None,
@@ -39,32 +63,66 @@ def import_in_process(data: bytes, dest_root: Path, *, filename: str = "upload",
         env.pop(OWNER_ENV, None)
         if owner:
             env[OWNER_ENV] = owner
-        cmd = [sys.executable, "-m", "ffviz.server.upload_process", str(src), str(dest_root), "--filename", filename,
-               "--max-unpacked", str(max_unpacked), "--max-records", str(max_records_bytes)]
-        answer, why = run_worker(cmd, Path(dest_root), timeout=timeout, env=env, cwd=tmp)
+        cmd = [sys.executable, "-m", "ffviz.server.upload_process", str(src), STAGE, "--filename", filename,
+               "--max-unpacked", str(max_unpacked), "--max-records", str(max_records_bytes),
+               "--address-budget", str(address_budget(max_unpacked))]
+        # niced by run_worker; the worker caps its own address space once its cheap checks passed and torch is in
+        answer, why = run_worker(cmd, Path(dest_root), timeout=timeout, env=env, cwd=tmp, address_space=None)
     if answer is None or "run_dir" not in answer:
         raise UploadError((answer or {}).get("error") or f"{filename} could not be checked: {why}; nothing was kept")
     return Path(answer["run_dir"])
 
 
 def run_worker(cmd: list[str], dest_root: Path, *, timeout: float = TIMEOUT_S, env: dict[str, str] | None = None,
-               cwd: str | None = None) -> tuple[dict | None, str]:
-    """Run a worker that writes a run folder under dest_root and prints one JSON line last: (its answer, "") when it
-    exited 0, else (whatever answer it printed, why it failed). A worker that failed, timed out or died mid-way
-    (killed, out of memory) leaves nothing under dest_root."""
+               cwd: str | None = None, address_space: int | None = BASE_BUDGET + 3 * MAX_UNPACKED_BYTES,
+               torch_first: bool = False, wait: float = WAIT_S) -> tuple[dict | None, str]:
+    """Run a worker that writes a run folder and prints one JSON line last: (its answer, "") when it exited 0, else
+    (whatever answer it printed, why it failed).
+
+    The worker writes into a staging folder of its own (``STAGE`` in ``cmd`` stands for it); on success the run
+    folder it names in its answer (any value that is a path inside the stage) is moved into dest_root and the
+    answer names its new place. A worker that failed, timed out or died mid-way (killed, out of memory) costs only
+    its own staging folder, removed here: a classmate's upload that arrived in dest_root meanwhile stays.
+    ``cmd`` is a Python command line (``[sys.executable, "-m" | "-c", ...]``). Workers run niced, with their address
+    space capped at what they have mapped plus ``address_space`` bytes (after importing torch with ``torch_first``;
+    None: the worker caps itself), at most MAX_WORKERS at once on the server: one more waits ``wait`` seconds for a
+    turn, then is refused."""
+    dest_root = Path(dest_root)
     dest_root.mkdir(parents=True, exist_ok=True)
-    before = set(dest_root.iterdir())
+    if not _TURNS.acquire(timeout=wait):
+        return None, (f"the server is already checking {MAX_WORKERS} other uploads; try again in a minute")
+    stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=dest_root))
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env or worker_env(), cwd=cwd)
-    except subprocess.TimeoutExpired:
-        _remove_new(dest_root, before)
-        return None, f"it took longer than {timeout:.0f} s"
-    answer = _last_json(done.stdout)
-    if done.returncode == 0 and answer is not None:
-        return answer, ""
-    _remove_new(dest_root, before)
-    lines = done.stderr.strip().splitlines()
-    return answer, (lines[-1].removeprefix("error: ") if lines else f"the worker ended with code {done.returncode}")
+        full = [a.replace(STAGE, str(stage)) for a in cmd]
+        full = [full[0], "-m", "ffviz.server.worker_limits", str(address_space or 0), str(NICENESS),
+                *(["--torch"] if torch_first else []), "--", *full[1:]]
+        env = dict(env or worker_env())
+        env.setdefault("OMP_NUM_THREADS", "1")  # one core: the others are the server's and the runs'
+        env.setdefault("MKL_NUM_THREADS", "1")
+        try:
+            done = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
+        except subprocess.TimeoutExpired:
+            return None, f"it took longer than {timeout:.0f} s"
+        answer = _last_json(done.stdout)
+        if done.returncode == 0 and answer is not None:
+            return _published(answer, stage, dest_root), ""
+        lines = done.stderr.strip().splitlines()
+        return answer, (lines[-1].removeprefix("error: ") if lines else f"the worker ended with code {done.returncode}")
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        _TURNS.release()
+
+
+def _published(answer: dict, stage: Path, dest_root: Path) -> dict:
+    """The answer with each run folder it names inside the stage moved into dest_root (and named there)."""
+    out = dict(answer)
+    for key, value in answer.items():
+        if not isinstance(value, str):
+            continue
+        path = Path(value)
+        if path.is_absolute() and path.resolve().is_relative_to(stage.resolve()) and path.is_dir():
+            out[key] = str(publish(path, dest_root))
+    return out
 
 
 def worker_env() -> dict[str, str]:
@@ -83,9 +141,23 @@ def _last_json(stdout: str) -> dict | None:
     return None
 
 
-def _remove_new(dest_root: Path, before: set[Path]) -> None:
-    for made in set(dest_root.iterdir()) - before:
-        shutil.rmtree(made, ignore_errors=True)
+def precheck(data: bytes, filename: str) -> None:
+    """The checks that need no torch, on the upload and on every checkpoint inside an archive: a reference graph in
+    a pickle is refused before the seconds an import of torch takes."""
+    import io
+    import zipfile
+
+    try:
+        check_pickle_graph(data, what=filename)
+        if zipfile.is_zipfile(io.BytesIO(data)):
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                for info in z.infolist():
+                    if info.filename.endswith(".pt") and info.file_size <= MAX_UNPACKED_BYTES:
+                        check_pickle_graph(z.read(info), what=f"{filename}: {info.filename.split('/')[-1]}")
+    except (ValueError, zipfile.BadZipFile, OSError) as e:
+        if "reached twice" in str(e) or "longer than" in str(e):
+            raise UploadError(f"{filename} is not a valid ffviz run: {e}") from None
+        # anything else: import_upload's own checks say what is wrong
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,9 +167,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--filename", default="upload")
     ap.add_argument("--max-unpacked", type=int, default=MAX_UNPACKED_BYTES)
     ap.add_argument("--max-records", type=int, default=MAX_RECORDS_BYTES)
+    ap.add_argument("--address-budget", type=int, default=0, help="cap the address space at what is mapped once "
+                    "torch is loaded plus this many bytes (0: no cap)")
     args = ap.parse_args(argv)
     try:
-        run_dir = import_upload(Path(args.file).read_bytes(), Path(args.dest), filename=args.filename,
+        data = Path(args.file).read_bytes()
+        precheck(data, args.filename)  # before torch: a reference graph is refused in a blink
+        if args.address_budget:
+            import torch  # noqa: F401 - mapped before the cap is measured
+            cap_address_space(args.address_budget)
+    except UploadError as e:
+        print(json.dumps({"error": str(e)}), flush=True)
+        return 1
+    try:
+        run_dir = import_upload(data, Path(args.dest), filename=args.filename,
                                 owner=os.environ.get(OWNER_ENV) or None, max_unpacked=args.max_unpacked,
                                 max_records_bytes=args.max_records)
     except UploadError as e:

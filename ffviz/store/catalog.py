@@ -31,16 +31,26 @@ from ffviz.env import positive_int
 from ffviz.records import TestRecord
 from ffviz.store.filecache import cached_build
 from ffviz.store.folder import RunFolder, is_archive_member
-from ffviz.store.runs import RunReader, init_run_dir, new_run_dir, update_meta
+from ffviz.store.runs import RunReader, init_run_dir, new_run_dir, owner_of, update_meta
 from ffviz.store.runstate import ACTIVE, run_state
 from ffviz.store.storage import atomic_write_json, read_json
-from ffviz.store.untrusted import META_TYPES, check_npz, clean_meta, meta_problems, parse_record
+from ffviz.store.untrusted import (
+    META_TYPES,
+    check_npz,
+    check_pickle_graph,
+    check_probes,
+    clean_meta,
+    meta_problems,
+    parse_record,
+)
 
 # Largest upload accepted, and the most an archive may unpack to (a zip bomb stops here).
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_UNPACKED_BYTES = 256 * 1024 * 1024  # ffviz.server.limits.Limits.max_upload_unpacked; the app passes the server's
 MAX_RECORDS_BYTES = 16 * 1024 * 1024  # one record log (Limits.max_records_bytes)
-PRIVATE_META = ("owner", "pid")  # meta.json keys that stay on this server (a session token, a process id)
+MAX_SNAPSHOT_FILES = 1_001  # snapshots of one run: epoch 0 to 1,000 (the app's own runs stop at max_epochs)
+PRIVATE_META = ("owner", "pid", "client", "max_bytes")  # meta.json keys that stay on this server (a session token,
+# a process id, the client address that started it, the disk it may use)
 # What a run folder may contain; anything else in an archive is refused.
 
 
@@ -194,16 +204,37 @@ def import_upload(data: bytes, dest_root: Path, *, filename: str = "upload", own
     unpacked, and every file is parsed and type-checked in a staging folder. Whatever goes wrong, even an error no
     check foresaw, becomes an UploadError and nothing is left behind."""
     dest_root = Path(dest_root)
-    before = set(dest_root.iterdir()) if dest_root.is_dir() else set()
+    # One staging folder per upload: whatever goes wrong, only it is removed, never a classmate's upload that
+    # arrived in dest_root meanwhile. The finished run is moved out of it under the lock (publish).
+    stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=_ensure(dest_root)))
     try:
-        return _import(data, dest_root, filename, owner, max_unpacked, max_records_bytes)
+        return publish(_import(data, stage, filename, owner, max_unpacked, max_records_bytes), dest_root)
     except Exception as e:
-        for made in (set(dest_root.iterdir()) if dest_root.is_dir() else set()) - before:
-            shutil.rmtree(made, ignore_errors=True)
         if isinstance(e, UploadError):
             raise
         raise UploadError(f"{filename} could not be read as an ffviz run ({type(e).__name__}: "
                           f"{str(e).splitlines()[0][:200] if str(e) else 'no detail'}); nothing was kept") from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+STAGING_PREFIX = ".staging-"  # a folder no reader lists (no config.json at its top) and retention never counts
+
+
+def publish(run_dir: Path, dest_root: Path) -> Path:
+    """Move a finished run folder from its staging folder into dest_root, under a name no other run has (the
+    folder name it was given, else with -1, -2...). The name is taken by creating it (mkdir is atomic: of two
+    uploads, one gets it), then the run folder is renamed over that empty folder, so no reader sees half a run."""
+    dest_root = _ensure(Path(dest_root))
+    for i in range(1000):
+        target = dest_root / (run_dir.name if i == 0 else f"{run_dir.name}-{i}")
+        try:
+            target.mkdir()
+        except FileExistsError:
+            continue
+        os.rename(run_dir, target)  # onto our own empty folder: replaces it in one step
+        return target
+    raise UploadError(f"could not find a free folder name for {run_dir.name} under {dest_root}")
 
 
 def _import(data: bytes, dest_root: Path, filename: str, owner: str | None, max_unpacked: int,
@@ -216,6 +247,10 @@ def _import(data: bytes, dest_root: Path, filename: str, owner: str | None, max_
     if zipfile.is_zipfile(io.BytesIO(data)) and not _is_torch_zip(data):
         run_dir = _import_archive(data, dest_root, filename, max_unpacked, max_records_bytes)
     else:
+        try:  # before torch is imported (seconds on a busy server): a reference graph is refused in a blink
+            check_pickle_graph(data, what=filename)
+        except ValueError as e:
+            raise UploadError(f"{filename}: {e}") from None
         from ffviz.store.checkpoint import CheckpointError, load_checkpoint  # torch: only when a checkpoint is uploaded
 
         try:
@@ -282,6 +317,11 @@ def _import_archive(data: bytes, dest_root: Path, filename: str, max_unpacked: i
             if rel.endswith(".json") and i.file_size > 1024 * 1024:
                 raise UploadError(f"{filename}: {rel} is {i.file_size / 2**20:.0f} MiB; a run's {rel} is a few KB")
             members[rel] = i
+        for folder, most in ((RunFolder.SNAPSHOTS, MAX_SNAPSHOT_FILES), (RunFolder.CHECKPOINTS, 4)):
+            n = sum(rel.startswith(folder + "/") for rel in members)
+            if n > most:  # the epoch scrubber and W's history loop over the snapshots
+                raise UploadError(f"{filename} holds {n} files in {folder}; a run has at most {most} "
+                                  f"(one per epoch, this server's limit max_epochs plus one)")
         if RunFolder.CONFIG not in members:
             raise UploadError(f"{filename} is not an ffviz run archive: it has no {RunFolder.CONFIG}")
         with tempfile.TemporaryDirectory(dir=_ensure(dest_root)) as tmp:
@@ -302,7 +342,7 @@ def _import_archive(data: bytes, dest_root: Path, filename: str, max_unpacked: i
     meta = read_json(folder.meta) if folder.meta.exists() else {}
     # Only the keys ffviz writes, of their types (checked above); status: an active run cannot be active here (no
     # process of this server trains it: continue it with Resume).
-    meta = {k: v for k, v in meta.items() if k in META_TYPES and k not in ("owner", "uploaded")}
+    meta = {k: v for k, v in meta.items() if k in META_TYPES and k not in ("owner", "uploaded", *PRIVATE_META)}
     if meta.get("status") in ACTIVE or "status" not in meta:
         meta["status"] = "interrupted"
     meta.update(pid=None)
@@ -319,7 +359,6 @@ def _validate_staged(stage: Path, filename: str, max_unpacked: int) -> None:
     """Everything must parse, line by line and file by file: the config validates; meta.json, test.json and every
     record have the schema's types; snapshots have the known keys, dtypes and shapes; checkpoints load weights-only,
     stored uncompressed, without repeated storages."""
-    from ffviz.store.checkpoint import CheckpointError, load_checkpoint  # torch: only for an archive with checkpoints
     folder = RunFolder(stage)
     try:
         RunConfig.from_dict(read_json(folder.config))
@@ -333,11 +372,15 @@ def _validate_staged(stage: Path, filename: str, max_unpacked: int) -> None:
             raise ValueError(f"{RunFolder.TEST} is not a test record")
         for log, kind in (("batches", "batch"), ("epochs", "epoch"), ("events", "event")):
             _check_jsonl(folder.log(log), kind=kind)
+        if folder.probes.exists():
+            check_probes(folder.probes)
         for snap in sorted(folder.snapshots.glob("*.npz")) if folder.snapshots.exists() else []:
             check_npz(snap, max_bytes=max_unpacked)
         for ck in folder.checkpoints.glob("*.pt") if folder.checkpoints.exists() else []:
+            check_pickle_graph(ck.read_bytes(), what=ck.name)
+            from ffviz.store.checkpoint import load_checkpoint  # torch: only for an archive with checkpoints
             load_checkpoint(ck, max_bytes=max_unpacked)
-    except (ValueError, KeyError, TypeError, CheckpointError) as e:
+    except (ValueError, KeyError, TypeError) as e:  # CheckpointError is a ValueError
         raise UploadError(f"{filename} is not a valid ffviz run archive: {e}") from None
 
 
@@ -381,13 +424,19 @@ def retention_limit(environ: Mapping[str, str] = os.environ) -> tuple[int, str |
                         unit=f"keeping the newest {DEFAULT_MAX_RUNS} runs")
 
 
+EVERYONE = object()  # enforce_retention's default: every owner's runs counted together (the command line's use)
+
+
 def enforce_retention(root: Path, *, max_runs: int = DEFAULT_MAX_RUNS, active_ids: set[str] | None = None,
-                      max_bytes: int | None = None) -> list[Path]:
+                      max_bytes: int | None = None, owner: Any = EVERYONE) -> list[Path]:
     """Bound the runs folder: delete the oldest runs beyond ``max_runs`` (and, with ``max_bytes``, the oldest until
     the folder's runs fit in it), never an active one. Returns what went.
 
     Age is the server's own record: an upload's time of receipt (``uploaded``, stamped at import), else ``created``
-    as the server or CLI wrote it. A future date inside an uploaded meta.json buys nothing."""
+    as the server or CLI wrote it. A future date inside an uploaded meta.json buys nothing.
+
+    ``owner``: only that owner's runs are counted and deleted (None: the teacher's, the runs without an owner), so
+    one student's hundred runs push out none of anyone else's; the app always passes it."""
     if max_runs < 1:
         raise ValueError(f"max_runs={max_runs} must be at least 1")
     # Only meta.json is read (not the histories scan_runs summarizes): this runs each time a run starts.
@@ -399,6 +448,8 @@ def enforce_retention(root: Path, *, max_runs: int = DEFAULT_MAX_RUNS, active_id
                 meta = clean_meta(read_json(meta_path)) if meta_path.exists() else {}
             except (OSError, ValueError):
                 continue  # unreadable: not ours to judge, never deleted
+            if owner is not EVERYONE and owner_of(meta) != owner:
+                continue  # someone else's: never counted against this owner, never deleted for them
             received = meta.get("uploaded") or meta.get("created", "")
             runs.append((received, d, run_state(d, meta)))
     runs.sort(key=lambda r: (r[0], r[1].name), reverse=True)  # newest first; a tie by the folder's name (its time)

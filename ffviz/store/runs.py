@@ -17,6 +17,7 @@ import datetime as dt
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,8 @@ def new_run_dir(root: Path | str, cfg: RunConfig, name: str | None = None) -> Pa
     raise RuntimeError(f"could not create a new run folder under {root}")
 
 
-def init_run_dir(run_dir: Path, cfg: RunConfig, *, name: str | None = None, owner: str | None = None) -> None:
+def init_run_dir(run_dir: Path, cfg: RunConfig, *, name: str | None = None, owner: str | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
     """Write the config and a "queued" meta, so the folder is a listed run before its first epoch. ``queued_at``
     orders the on-disk queue (ffviz/store/runstate.py); ``owner``: the session that may steer it
     (ffviz/server/access.py), none for the teacher's runs."""
@@ -58,6 +60,7 @@ def init_run_dir(run_dir: Path, cfg: RunConfig, *, name: str | None = None, owne
     atomic_write_json(folder.config, cfg.to_dict())
     meta = {"name": name or run_dir.name, "status": "queued", "queued_at": time.time(),
             "created": dt.datetime.now().isoformat(timespec="seconds")}
+    meta.update(extra or {})  # in the same write: a run process that starts at once reads them all
     if owner:
         meta["owner"] = owner
     atomic_write_json(folder.meta, meta)
@@ -153,3 +156,9 @@ def list_runs(root: Path | str) -> list[Path]:
     """Run folders directly under root, newest first."""
     return sorted(run_folders(root), key=lambda p: p.name, reverse=True)
 
+
+def owner_of(meta: Mapping[str, Any]) -> str | None:
+    """The token that owns a run (meta.json's "owner"); None for the teacher's runs (the command line's, the
+    shipped ones)."""
+    owner = meta.get("owner")
+    return owner if isinstance(owner, str) and owner else None

@@ -4,6 +4,7 @@ is wrong, and each looks before it leaps, so a hostile file costs neither memory
     check_zip_entries(data, max_unpacked=...)   # a torch checkpoint: entries stored, sizes honest, before torch.load
     check_tensors(payload, max_bytes=...)       # after torch.load: no zero-stride views of a tiny storage
     check_npz(path, max_bytes=...)              # a snapshot: keys, dtypes, shapes, sizes, read from the headers
+    check_probes(path)                          # probes.npz: one uint8 image stack, every dimension bounded
     check_record(record)                        # a run record: every field of the type the schema states
     meta = clean_meta(raw)                      # meta.json: known keys of the right type only (readers never break)
 
@@ -29,6 +30,15 @@ from ffviz.store.runstate import STATES
 
 MAX_LIST = 100_000  # longest list a record may hold (per-layer lists; channels per class)
 MAX_TEXT = 10_000  # longest string a record or meta.json may hold
+MAX_ITEMS = 100_000  # containers and values one checkpoint may hold (an ffviz one: a few hundred)
+# The dimensions a page loops over, bounded: channels of a layer (the server's widest network is 100,000 wide, see
+# ffviz.server.limits.check_run), classes, probe images, layers. A (C, 0) array costs no bytes whatever C is, so the
+# bytes a file holds bound nothing: each dimension is checked against these.
+MAX_CHANNELS = 100_000
+MAX_CLASSES = 1_000
+MAX_PROBES = 10_000
+MAX_LAYERS = 1_000
+MAX_PIXELS = 512  # a probe image's side
 
 
 # ----------------------------------------------------------------------------------------------------- zip files
@@ -50,16 +60,69 @@ def check_zip_entries(source: bytes | Path, *, max_unpacked: int, what: str = "t
         raise ValueError(f"{what} holds {total / 2**20:.0f} MiB; at most {max_unpacked / 2**20:.0f} MiB is accepted")
 
 
+# ----------------------------------------------------------------------------------------------------- pickles
+_MAKES = {"EMPTY_LIST": "list", "LIST": "list", "EMPTY_DICT": "dict", "DICT": "dict"}
+_PUTS = ("PUT", "BINPUT", "LONG_BINPUT")
+_GETS = ("GET", "BINGET", "LONG_BINGET")
+
+
+def check_pickle_graph(source: bytes, *, what: str = "the checkpoint", max_ops: int = 10 * MAX_ITEMS) -> None:
+    """Before torch is even imported: the checkpoint's pickle (its data.pkl) reads no list or dict a second time
+    from the pickle's memo. That is how a reference graph is written (lists holding the one below twice: a few
+    hundred bytes, 2^depth paths for any walk); ffviz's checkpoints never do it. Also at most max_ops opcodes."""
+    import pickletools
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(source)) as z:
+            names = [n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+            if len(names) != 1:
+                return  # not a torch zip: torch.load says what it is
+            pickle = z.read(names[0])
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # check_zip_entries and torch.load report it
+    kinds: dict[int, str] = {}
+    made: str | None = None
+    try:
+        for n, (op, arg, _) in enumerate(pickletools.genops(pickle)):
+            if n > max_ops:
+                raise ValueError(f"{what}'s pickle is longer than {max_ops:,} steps; an ffviz checkpoint's is short")
+            if op.name in _PUTS or op.name == "MEMOIZE":
+                index = arg if op.name != "MEMOIZE" else len(kinds)
+                kinds[int(index)] = made or ""
+            elif op.name in _GETS and kinds.get(int(arg)):
+                raise ValueError(f"{what} holds a {kinds[int(arg)]} reached twice (a reference graph); ffviz never "
+                                 "writes one")
+            made = _MAKES.get(op.name)
+    except (ValueError, IndexError) as e:
+        if "reached twice" in str(e) or "longer than" in str(e):
+            raise
+        return  # a malformed pickle: torch.load refuses it with its own message
+
+
 # ----------------------------------------------------------------------------------------------------- tensors
-def check_tensors(payload: Any, *, max_bytes: int, what: str = "the checkpoint") -> None:
+def check_tensors(payload: Any, *, max_bytes: int, what: str = "the checkpoint", max_items: int = MAX_ITEMS) -> None:
     """Every tensor in a loaded checkpoint owns the bytes it claims (no zero or overlapping strides over a small
-    storage) and all together stay within max_bytes."""
+    storage) and all together stay within max_bytes. The walk visits each container once: a list reached a second
+    time (a reference graph, whose paths double with each level; ffviz never writes one) is refused at once, and so
+    is a payload of more than max_items containers and values."""
     import torch
 
     total = 0
+    seen: set[int] = set()
     stack = [payload]
+    items = 0
     while stack:
         x = stack.pop()
+        items += 1
+        if items > max_items:
+            raise ValueError(f"{what} holds more than {max_items:,} values; an ffviz checkpoint holds a few hundred")
+        if isinstance(x, (dict, list, tuple, torch.Tensor)):
+            if id(x) in seen:
+                if isinstance(x, (dict, list)):  # tuples and tensors may be shared (an empty tuple, tied weights)
+                    raise ValueError(f"{what} holds a {type(x).__name__} reached twice (a reference graph); "
+                                     "ffviz never writes one")
+                continue  # walked once already
+            seen.add(id(x))
         if isinstance(x, dict):
             stack.extend(x.values())
         elif isinstance(x, (list, tuple)):
@@ -112,14 +175,69 @@ def check_npz(path: Path, *, max_bytes: int) -> None:
         layers = int(a["num_layers"])
     if not 0 < layers <= (len(arrays) - len(_SNAPSHOT_FIXED)) // len(_SNAPSHOT_LAYER):
         raise ValueError(f"{Path(path).name}: num_layers={layers} does not match the arrays it holds")
+    if layers > MAX_LAYERS:
+        raise ValueError(f"{Path(path).name}: num_layers={layers} is more than the {MAX_LAYERS} a snapshot may hold")
     for i in range(layers):
         for prefix, rank in _SNAPSHOT_LAYER.items():
             key = f"{prefix}_{i}"
             if key not in arrays or len(arrays[key][1]) != rank:
                 raise ValueError(f"{Path(path).name}: {key} is missing or not {rank}-dimensional")
+    _check_snapshot_dims(Path(path).name, {k: shape for k, (_, shape) in arrays.items()}, layers)
     extra = [k for k in arrays if k not in _SNAPSHOT_FIXED and int(k.split("_")[1]) >= layers]
     if extra:
         raise ValueError(f"{Path(path).name} holds {', '.join(extra)} beyond its {layers} layers")
+
+
+def _check_snapshot_dims(name: str, shapes: dict[str, tuple[int, ...]], layers: int) -> None:
+    """Every dimension a page loops over at least 1 and within its bound, and the arrays agreeing with each other:
+    w_i (C_i, K), g_i (N, K), p_i (N, C_i), probe_index and probe_y (N,), val_pred and val_y (M,)."""
+    k = shapes["w_0"][1]
+    n = shapes["probe_index"][0]
+    if not 1 <= k <= MAX_CLASSES:
+        raise ValueError(f"{name}: w_0 has shape {shapes['w_0']}: {k} classes, expected 1 to {MAX_CLASSES:,}")
+    if not n <= MAX_PROBES or shapes["probe_y"] != (n,):
+        raise ValueError(f"{name}: probe_index {shapes['probe_index']} and probe_y {shapes['probe_y']} must be "
+                         f"the same length, at most {MAX_PROBES:,}")
+    if shapes["val_pred"] != shapes["val_y"] or shapes["val_y"][0] > 10_000_000:
+        raise ValueError(f"{name}: val_pred {shapes['val_pred']} and val_y {shapes['val_y']} must match")
+    for i in range(layers):
+        c = shapes[f"w_{i}"][0]
+        expected = {f"w_{i}": (c, k), f"g_{i}": (n, k), f"p_{i}": (n, c)}
+        if not 1 <= c <= MAX_CHANNELS:
+            raise ValueError(f"{name}: w_{i} has shape {shapes[f'w_{i}']}: {c} channels, expected 1 to "
+                             f"{MAX_CHANNELS:,}")
+        for key, shape in expected.items():
+            if shapes[key] != shape:
+                raise ValueError(f"{name}: {key} has shape {shapes[key]}, expected {shape} (layer {i}: {c} "
+                                 f"channels, {k} classes, {n} probe images)")
+
+
+def check_probes(path: Path, *, max_bytes: int = 64 * 2**20) -> None:
+    """probes.npz as RunWriter writes it: one uint8 array ``pixels`` of shape (N, H, W) or (N, H, W, 3), each
+    dimension bounded, its size as its header says (read from the header, before any pixel is unpacked)."""
+    name = Path(path).name
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            if [i.filename for i in infos] != ["pixels.npy"]:
+                raise ValueError(f"{name} must hold one array, pixels; it holds {[i.filename for i in infos][:5]}")
+            info = infos[0]
+            if info.file_size > max_bytes:
+                raise ValueError(f"{name} unpacks to {info.file_size / 2**20:.0f} MiB; probe images take a few MB")
+            with z.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(f, max_header_size=10_000)
+                header = f.tell()
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ValueError(f"{name} is not a readable npz file ({e})") from None
+    if dtype != np.uint8 or len(shape) not in (3, 4) or (len(shape) == 4 and shape[3] not in (1, 3)):
+        raise ValueError(f"{name}: pixels has dtype {dtype} and shape {shape}; expected uint8 (N, H, W[, 3])")
+    if shape[0] > MAX_PROBES or not all(1 <= d <= MAX_PIXELS for d in shape[1:3]):
+        raise ValueError(f"{name}: pixels has shape {shape}; at most {MAX_PROBES:,} images of at most "
+                         f"{MAX_PIXELS} px a side")
+    if info.file_size != header + math.prod(shape):
+        raise ValueError(f"{name}: pixels' size does not match its shape {shape}")
 
 
 def _snapshot_key(key: str) -> bool:

@@ -1,8 +1,10 @@
 """The probe images themselves, for showing one next to its goodness.
 
 A run writes its probe images' pixels into its folder (``probes.npz``, see ffviz/runner/run_writer.py), so a page shows
-them by reading one small npz. Only for an older run folder without that file is the dataset loaded here, which
-imports torch into the server (lazily, on that page only).
+them by reading one small npz (checked like every file of an upload, ffviz.store.untrusted.check_probes). Only for an
+older run folder without that file, trained in this server's runs folder and whose dataset loads within the server's
+limits, is the dataset loaded here (importing torch into the server, lazily, on that page only). An uploaded or
+shipped run without probes.npz shows no images: its config could name any dataset at any size.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import streamlit as st
 from ffviz.config import RunConfig
 from ffviz.data import MissingDataError, load_dataset
 from ffviz.data.display import image_for_display
+from ffviz.data.registry import DATASETS
+from ffviz.server.limits import dataset_shape
+from ffviz.server.ui_state import runs_root
 from ffviz.store.folder import RunFolder
 
 PROBES = RunFolder.PROBES
@@ -48,8 +53,29 @@ def validation_image(cfg: RunConfig, index: int, run_dir: Path | None = None) ->
         pixels = _probe_pixels(str(path), path.stat().st_mtime)
         if pixels is not None and 0 <= index < len(pixels):
             return pixels[index]
+    if run_dir is None or not trained_here_within_limits(cfg, Path(run_dir)):
+        return None
     found = _validation_images(cfg.dataset, cfg.data_root, cfg.image_size, cfg.channels, cfg.seed)
     if found is None or not 0 <= index < len(found[0]):
         return None
     x, mean, std = found
     return image_for_display(x[index], mean, std)
+
+
+def trained_here_within_limits(cfg: RunConfig, run_dir: Path) -> bool:
+    """Whether the server may load this run's dataset: the run's folder is in this server's runs folder (an upload,
+    a shipped run or anything else is not) and its dataset, at its image size and channels, fits the server's
+    limits max_image_size and max_dataset_bytes."""
+    from pages.common import access_ui
+
+    try:
+        if Path(run_dir).resolve().parent != runs_root().resolve():
+            return False
+        channels, size, _ = dataset_shape(cfg)
+    except (OSError, KeyError, ValueError):
+        return False
+    bound = access_ui.limits()
+    info = DATASETS.get(cfg.dataset)
+    images = info.images if info is not None else None
+    return images is not None and size <= bound.max_image_size and (
+        images * channels * size * size * 4 <= bound.max_dataset_bytes)

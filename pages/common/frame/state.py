@@ -104,7 +104,7 @@ def submit(cfg: RunConfig, *, compare_with: str | None = None) -> str | None:
     is overlaid on it. None when the server's limits refuse it (the page shows why, see access_ui.show_denied)."""
     if not access_ui.check_submit(cfg, manager().active()):
         return None
-    run_id = manager().submit(cfg, owner=access_ui.identity().token)
+    run_id = manager().submit(cfg, owner=access_ui.identity().token, meta=access_ui.run_meta())
     st.session_state[RETRAIN_OVERLAY_KEY] = compare_with
     set_current_run(run_id)
     keep_bounded(root())
@@ -112,13 +112,17 @@ def submit(cfg: RunConfig, *, compare_with: str | None = None) -> str | None:
 
 
 def keep_bounded(folder: Path) -> None:
-    """Apply the retention policy (ffviz.store.catalog) to a runs or uploads folder after a run was added to it: as many
-    runs as it keeps; uploads also within the disk the server's limits give them (the runs folder's own disk limit
-    refuses new runs instead, so that no one's finished run goes because someone else started one)."""
+    """Apply the retention policy (ffviz.store.catalog) to a runs or uploads folder after this session added a run to
+    it: as many of this session's runs as it keeps (the teacher's: the runs without an owner); uploads also within the
+    disk the server's limits give one session's uploads. Only this session's own runs are counted and deleted, so
+    no one's run goes because someone else started or uploaded a hundred (the runs folder's disk limits refuse new
+    runs instead). Shipped runs live elsewhere and are never touched."""
     limit, _ = retention_limit()
     uploads = Path(folder) == sources.uploaded_root()
-    # never an active run: their folders say so
-    enforce_retention(folder, max_runs=limit, max_bytes=access_ui.limits().max_uploads_bytes if uploads else None)
+    # never an active run: their folders say so. The teacher's runs from the app are owned by the teacher's token
+    # too; the command line's (no owner) are never deleted by the app.
+    enforce_retention(folder, max_runs=limit, max_bytes=access_ui.limits().max_uploads_bytes if uploads else None,
+                      owner=access_ui.identity().token)
 
 
 def refresh_every(state: str) -> float | None:

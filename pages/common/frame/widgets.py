@@ -9,6 +9,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
+from ffviz.figures.style import settled_pandas
 from ffviz.regularizers import REGULARIZERS
 from ffviz.server.ui_state import ACTIVE, LiveRun, format_seconds, progress
 from pages.common.frame import classroom, state
@@ -25,6 +26,7 @@ def explain(text: str) -> None:
 
 
 def plot(fig: go.Figure, *, key: str | None = None, **kwargs: Any) -> Any:
+    settled_pandas()  # plotly's serialisation reads pandas too (ffviz/figures/style.py)
     return st.plotly_chart(fig, width="stretch", config=PLOTLY_CONFIG, key=key, **kwargs)
 
 

@@ -16,7 +16,7 @@ import streamlit as st
 
 from ffviz.data import dataset_names
 from ffviz.data.registry import server_data_root
-from ffviz.server.upload_process import run_worker
+from ffviz.server.upload_process import BASE_BUDGET, STAGE, run_worker
 from ffviz.store.catalog import MAX_UPLOAD_BYTES
 from ffviz.store.runs import update_meta
 from pages.common.frame import classroom, sources, state
@@ -69,10 +69,13 @@ def _import_in_process(data: bytes, filename: str, dataset: str, epochs: int | N
         src = Path(tmp) / (re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename).name)[-80:] or "upload.pth")
         src.write_bytes(data)
         cmd = [sys.executable, "-m", "ffviz", "import", str(src), "--dataset", dataset,
-               "--runs-dir", str(sources.uploaded_root())]
+               "--runs-dir", STAGE]  # its own staging folder: a failure removes only that
         if epochs:
             cmd += ["--trained-epochs", str(epochs)]
         if root := server_data_root():
             cmd += ["--data-root", root]
-        answer, why = run_worker(cmd, sources.uploaded_root(), cwd=tmp)
+        # niced and capped like an upload's worker (torch loaded first, then the cap), with room for the dataset it
+        # evaluates on, within the server's limit
+        answer, why = run_worker(cmd, sources.uploaded_root(), cwd=tmp, torch_first=True,
+                                 address_space=BASE_BUDGET + 2 * access_ui.limits().max_dataset_bytes)
     return (Path(answer["run"]), "") if answer and "run" in answer else (None, why)

@@ -111,13 +111,14 @@ def _continue_block(row: RunSummary) -> None:
 
 
 def copy_shipped(run_dir: Path) -> Path:
-    """A copy of a shipped run in the runs folder, to continue (shipped runs are never written to)."""
+    """A copy of a shipped run in the runs folder, to continue (shipped runs are never written to), owned by this
+    session: it may stop it, and the copy counts towards its limits and its retention, as any run it starts."""
     cfg = RunConfig.from_dict(RunReader(run_dir).config.to_dict())
     name = RunReader(run_dir).meta.get("name") or run_dir.name
     dest = new_run_dir(runs_root(), cfg, f"{name} continued")
     shutil.copytree(run_dir, dest, dirs_exist_ok=True)
     update_meta(dest, name=f"{name} (continued)", created=dt.datetime.now().isoformat(timespec="seconds"),
-                continued_from=run_dir.name, pid=None)
+                continued_from=run_dir.name, pid=None, **access_ui.run_meta())
     return dest
 
 
@@ -131,7 +132,8 @@ def continue_run(row: RunSummary, more: int) -> str | None:
     if not access_ui.check_submit(cfg, state.manager().active(), new_run=shipped):
         return None
     run_dir = copy_shipped(row.dir) if shipped else row.dir
-    run_id = state.manager().submit_continue(run_dir, epochs=row.epochs_done + more)
+    # the run keeps its owner; its disk bound and client address are this server's now
+    run_id = state.manager().submit_continue(run_dir, epochs=row.epochs_done + more, meta=access_ui.run_meta())
     state.keep_bounded(run_dir.parent)  # a shipped run's copy is one more run in the runs folder
     return run_id
 

@@ -62,9 +62,10 @@ def retention_note() -> None:
     limit, problem = retention_limit()
     if problem:
         st.warning(problem, icon=":material/warning:")
-    st.caption(f"This server keeps the newest {limit} runs trained here and the newest {limit} uploads; when a run "
-               "starts or an upload arrives, older ones beyond that are deleted (never a run that is training, never "
-               "the runs that ship with ffviz). Download a run to keep it.")
+    st.caption(f"This server keeps the newest {limit} runs trained here and the newest {limit} uploads of each "
+               "session; when you start a run or upload one, your older ones beyond that are deleted (never a run "
+               "that is training, never anyone else's, never the runs that ship with ffviz). Download a run to keep "
+               "it.")
     running, problem = max_running_setting()
     if problem:
         st.warning(problem, icon=":material/warning:")

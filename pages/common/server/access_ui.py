@@ -33,6 +33,7 @@ from ffviz.server.access import (
     valid_token,
 )
 from ffviz.server.limits import LimitError, Limits, check_run, format_limit
+from ffviz.server.signin import SignInThrottle, TeacherSessions
 from ffviz.server.ui_state import runs_root
 from ffviz.store.catalog import folder_size
 from ffviz.store.folder import RunFolder
@@ -66,9 +67,36 @@ def password() -> str | None:
 
 
 @st.cache_resource(show_spinner=False)
-def _teachers() -> set[str]:
-    """Session tokens signed in as the teacher, for the life of the server (a reload keeps the sign-in)."""
-    return set()
+def _teachers() -> TeacherSessions:
+    """Session tokens signed in as the teacher, each for a school day (ffviz/server/signin.py; a reload keeps it)."""
+    return TeacherSessions()
+
+
+@st.cache_resource(show_spinner=False)
+def _throttle() -> SignInThrottle:
+    """Wrong teacher passwords, per session and per client address: each try after the first few waits longer."""
+    return SignInThrottle()
+
+
+TRUSTED_PROXY_ENV = "FFVIZ_TRUSTED_PROXY"  # "1": the server sits behind a reverse proxy that sets X-Forwarded-For
+
+
+def client_address() -> str | None:
+    """The address this session's browser connects from: Streamlit's (``loopback`` for a browser on this machine,
+    which Streamlit reports as none), or behind a reverse proxy the teacher declared (FFVIZ_TRUSTED_PROXY=1) the
+    last address of X-Forwarded-For, the one that proxy saw. None without a browser (AppTest). Fresh cookies do
+    not change it: the server-wide caps on runs and class-experiment cells count per address."""
+    try:
+        if os.environ.get(TRUSTED_PROXY_ENV) == "1":
+            forwarded = st.context.headers.get("X-Forwarded-For")
+            if isinstance(forwarded, str) and forwarded.split(",")[-1].strip():
+                return _normal_address(forwarded.split(",")[-1])
+        ip = st.context.ip_address
+        if isinstance(ip, str) and ip:
+            return _normal_address(ip)
+        return "loopback" if isinstance(st.context.headers.get("Host"), str) else None
+    except Exception:  # noqa: BLE001 - no browser behind this session (AppTest)
+        return None
 
 
 def _cookie() -> str | None:
@@ -98,8 +126,11 @@ def keep_cookie() -> None:
         return
     ss[COOKIE_SET_KEY] = True
     token = identity().token
+    # SameSite=Strict: no other site's page sends it; Secure wherever the page came over https. (Streamlit gives a
+    # page no way to set an HttpOnly cookie: the token is random and never leaves this site.)
     st.html(f"<script>document.cookie = '{COOKIE}={token}; path=/; max-age={COOKIE_DAYS * 86400}; "
-            "SameSite=Strict';</script>", unsafe_allow_javascript=True, width="content")
+            "SameSite=Strict' + (location.protocol === 'https:' ? '; Secure' : '');</script>",
+            unsafe_allow_javascript=True, width="content")
 
 
 def guard(meta: dict[str, Any], what: str) -> bool:
@@ -164,6 +195,9 @@ def teacher_panel(controls: tuple[str, ...], labels: dict[str, str]) -> None:
                     st.form_submit_button("Sign in", on_click=_sign_in)
                 if st.session_state.pop("_teacher_wrong", False):
                     st.error("That is not the teacher password.", icon=":material/key_off:")
+                if wait := st.session_state.pop("_teacher_wait", None):
+                    st.warning(f"Too many wrong passwords: that try was not checked. Wait {wait:.0f} s, then "
+                               "sign in again.", icon=":material/timer:")
             return
         if not who.teacher:
             return
@@ -174,13 +208,44 @@ def teacher_panel(controls: tuple[str, ...], labels: dict[str, str]) -> None:
                 _settings_form(controls, labels, signed_in=expected is not None)
 
 
+def _normal_address(text: str) -> str:
+    """One spelling per client: an IPv4 address as IPv4 (a dual-stack server sees ::ffff:10.0.0.2), every loopback
+    address as ``loopback``."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return text.strip()[:64]
+    if getattr(ip, "ipv4_mapped", None) is not None:
+        ip = ip.ipv4_mapped
+    return "loopback" if ip.is_loopback else str(ip)
+
+
+def _signin_keys() -> list[tuple[str, str]]:
+    """Who a try comes from: this session, and its client address (shared by every fresh cookie from it)."""
+    client = client_address()
+    return [("session", identity().token), *([("client", client)] if client else [])]
+
+
 def _sign_in() -> None:
-    """The password, compared in constant time; the field is emptied either way."""
+    """The password, compared in constant time; the field is emptied either way. A try while this session or its
+    client address must still wait (ffviz/server/signin.py) is not checked. A sign-in gives the session a new token (one
+    fixed in advance, by a planted cookie, never becomes the teacher's)."""
     expected, given = password(), st.session_state.get("teacher_password") or ""
     st.session_state["teacher_password"] = ""
+    keys = _signin_keys()
+    if (wait := _throttle().wait(keys)) > 0:
+        st.session_state["_teacher_wait"] = max(1.0, wait)
+        return
     if expected is not None and password_matches(given, expected):
-        _teachers().add(identity().token)
+        _throttle().succeeded(keys)
+        ss = st.session_state
+        ss[TOKEN_KEY] = new_token()
+        ss[COOKIE_SET_KEY] = False  # keep_cookie stores the new token in the browser
+        _teachers().add(ss[TOKEN_KEY])
     else:
+        _throttle().failed(keys)
         st.session_state["_teacher_wrong"] = True
 
 
@@ -228,17 +293,38 @@ def _settings_form(controls: tuple[str, ...], labels: dict[str, str], *, signed_
 # ----------------------------------------------------------------------------------------------------- limits
 def check_submit(cfg: Any, active: list[Any], *, new_run: bool = True) -> bool:
     """Whether this session may start (or continue) a run of cfg under the server's limits, given the manager's
-    active runs; when not, the refusal (naming the limit and its value) is kept to show on the page."""
+    active runs; when not, the refusal (naming the limit and its value) is kept to show on the page. Counted per
+    session (its token) and per client address (fresh cookies do not multiply a share); disk per session too."""
     who = identity()
-    mine = sum(1 for info in active if owner_of(_meta(info.dir)) == who.token)
+    client = client_address()
+    metas = [(info, _meta(info.dir)) for info in active]
+    mine = sum(1 for _, meta in metas if owner_of(meta) == who.token)
+    theirs = sum(1 for _, meta in metas if client is not None and meta.get("client") == client)
     queued = sum(1 for info in active if info.state == "queued")
-    used = sum(folder_size(p) for p in list_runs(runs_root())) if new_run else 0
+    used = owned = 0
+    if new_run:
+        for p in list_runs(runs_root()):
+            size = folder_size(p)
+            used += size
+            if owner_of(_meta(p)) == who.token:
+                owned += size
     try:
-        check_run(cfg, limits(), owner_active=mine, queued=queued, runs_bytes=used, new_run=new_run)
+        check_run(cfg, limits(), owner_active=mine, queued=queued, runs_bytes=used, new_run=new_run,
+                  client_active=0 if who.teacher else theirs, owner_bytes=0 if who.teacher else owned)
     except LimitError as e:
         st.session_state[DENIED_KEY] = f"Not started: {e}"
         return False
     return True
+
+
+def run_meta() -> dict[str, Any]:
+    """What the server writes into the meta.json of every run this session starts or copies: its owner (the session
+    token), its client address, and the disk the run may use while it trains (ffviz/runner/run_writer.py stops it
+    beyond)."""
+    out: dict[str, Any] = {"owner": identity().token, "max_bytes": limits().max_run_bytes}
+    if client := client_address():
+        out["client"] = client
+    return out
 
 
 def _meta(run_dir: Any) -> dict[str, Any]:

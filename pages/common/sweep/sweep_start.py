@@ -55,7 +55,7 @@ class _SessionLauncher:
     def submit(self, cfg: RunConfig, *, name: str | None = None) -> str:
         if self.check_limits and not access_ui.check_submit(cfg, state.manager().active()):
             raise ValueError(st.session_state.pop(access_ui.DENIED_KEY, "beyond this server's limits"))
-        return state.manager().submit(cfg, name=name, owner=token())
+        return state.manager().submit(cfg, name=name, owner=token(), meta=access_ui.run_meta())
 
     def wait(self, run_id: str, timeout: float | None = None) -> bool:
         return state.manager().wait(run_id, timeout)
@@ -78,7 +78,14 @@ def my_cell(sweep: Sweep) -> None:
     """A class experiment, as a student sees it: the cell this session holds, and the button that trains it."""
     with st.container(border=True):
         st.markdown(f"#### :material/school: Class experiment: {sweep.spec.name}")
-        slot = sweep.claim(token())
+        slot = sweep.claim(token(), client=access_ui.client_address(),
+                           per_client=access_ui.limits().max_cells_per_client)
+        if slot is None and sweep.client_share_taken(access_ui.client_address(),
+                                                     access_ui.limits().max_cells_per_client):
+            st.info(f"Your address already holds {access_ui.limits().max_cells_per_client} cell(s) of this experiment "
+                    "(this server's limit max_cells_per_client): the others are for your classmates.",
+                    icon=":material/hourglass:")
+            return
         if slot is None:
             st.info("Every cell of this experiment is taken. Watch the grid below fill in as your classmates' runs "
                     "finish.", icon=":material/hourglass:")
@@ -96,7 +103,7 @@ def my_cell(sweep: Sweep) -> None:
 
 
 def _train_mine(sweep: Sweep) -> None:
-    slot = sweep.claim(token())
+    slot = sweep.claim(token(), client=access_ui.client_address(), per_client=access_ui.limits().max_cells_per_client)
     if slot is None or slot.run_id:
         return
     try:

@@ -24,6 +24,7 @@ from pages.common.frame.keys import SWEEP_MSG_KEY as MSG_KEY
 from pages.common.frame.keys import SWEEP_NEXT_PICK_KEY as NEXT_PICK_KEY
 from pages.common.frame.keys import SWEEP_PICK_KEY as PICK_KEY
 from pages.common.frame.keys import VIEW_PAGES as VIEWS
+from pages.common.frame.text import plain
 from pages.common.frame.widgets import explain, plot
 from pages.common.server import access_ui
 from pages.common.train import settings
@@ -53,7 +54,7 @@ def joined_sweep() -> Sweep | None:
 def message() -> None:
     kind, text = st.session_state.pop(MSG_KEY, (None, None))
     if kind == "error":
-        st.error(text, icon=":material/error:")
+        st.error(plain(text), icon=":material/error:")  # may quote a run's name or error: shown as typed
     elif kind == "success":
         st.success(text, icon=":material/check_circle:")
 

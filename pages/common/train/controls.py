@@ -13,6 +13,7 @@ from ffviz.server.ui_state import ACTIVE, LiveRun, format_seconds, progress
 from ffviz.store.folder import RunFolder
 from pages.common.frame import classroom, sources, state
 from pages.common.frame.keys import RETRAIN_OVERLAY_KEY
+from pages.common.frame.text import plain
 from pages.common.frame.widgets import explain, plot
 from pages.common.server import access_ui
 from pages.common.train import settings
@@ -91,7 +92,8 @@ def _resume(run_id: str, run_state: str) -> None:
     if not access_ui.check_submit(cfg, state.manager().active(), new_run=False):
         return
     try:
-        state.manager().submit_continue(run_dir, epochs=cfg.epochs)
+        # the run keeps its owner; its disk bound and client address are this server's now
+        state.manager().submit_continue(run_dir, epochs=cfg.epochs, meta=access_ui.run_meta())
     except (ValueError, FileNotFoundError, OSError) as e:  # an upload, or a run that went on elsewhere
         st.session_state["_toast"] = f"Could not resume {run_id}: {e}. Use Continue on the Runs page."
 
@@ -131,7 +133,8 @@ def status_panel(lr: LiveRun, run_state: str) -> None:
     cols[4].metric("Time left", format_seconds(p.seconds_left) if run_state in ACTIVE else "–")
     st.progress(p.fraction, text=f"{run_state} · {100 * p.fraction:.0f}% · step {p.step}")
     if run_state == "interrupted":
-        why = lr.meta.get("error") or "its process ended before the run did"
+        # the run's error is text from its folder (an upload's meta.json, a crash's message): shown as typed
+        why = plain(lr.meta.get("error") or "its process ended before the run did")
         st.warning(f"This run was interrupted: {why}. What it recorded stays; **Resume** continues it from its last "
                    "finished epoch.", icon=":material/warning:")
     if run_state == "queued":
