@@ -28,6 +28,7 @@ from streamlit.testing.v1 import AppTest
 
 from ffviz.config import RunConfig
 from ffviz.method.trainer import Trainer
+from ffviz.runner.run_writer import RunWriter
 from ffviz.runner.steering import ControlFile, FileControl
 from ffviz.runner.sweep import Axis, Sweep, SweepSpec
 from ffviz.server import signin
@@ -36,7 +37,7 @@ from ffviz.server.signin import SignInThrottle, TeacherSessions, delay_after
 from ffviz.server.upload_process import STAGE, import_in_process, run_worker
 from ffviz.store import catalog
 from ffviz.store.catalog import UploadError, enforce_retention, export_archive, import_upload
-from ffviz.store.runs import RunReader, RunWriter, new_run_dir, update_meta
+from ffviz.store.runs import RunReader, new_run_dir, update_meta
 from ffviz.store.untrusted import check_tensors
 
 REPO = Path(__file__).resolve().parents[1]
