@@ -16,7 +16,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from ffviz.server.upload_process import run_worker, worker_env
+from ffviz.server.upload_process import STAGE, run_worker, worker_env
 
 TIMEOUT_S = 300.0
 # Each of the authors' log files, at most (a 150-epoch paper run writes ~16 MB of weights text; CSVs are KBs).
@@ -69,10 +69,12 @@ def import_logs_in_process(files: dict[str, bytes], dest_root: Path, *, dataset:
         folder.mkdir()
         for n, data in files.items():
             (folder / Path(n).name).write_bytes(data)
-        cmd = [sys.executable, "-m", "ffviz", "import-logs", str(folder), "--runs-dir", str(dest_root)]
+        # the worker writes into a staging folder of its own (STAGE); run_worker moves the run into dest_root
+        cmd = [sys.executable, "-m", "ffviz", "import-logs", str(folder), "--runs-dir", STAGE]
         if dataset:
             cmd += ["--dataset", dataset]
         if name:
             cmd += ["--name", re.sub(r"[^\w .()'-]+", "_", name)[:80]]
-        answer, why = run_worker(cmd, Path(dest_root), timeout=timeout, cwd=tmp)
+        # the CLI loads torch: the address-space cap is set once it is in (ffviz/server/worker_limits.py)
+        answer, why = run_worker(cmd, Path(dest_root), timeout=timeout, cwd=tmp, torch_first=True)
     return (Path(answer["run"]), "") if answer and "run" in answer else (None, why)
