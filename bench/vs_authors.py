@@ -7,7 +7,7 @@ Prints the figures and writes the "vs-authors" section of bench/REPORT.md.
 
 What runs, each in a fresh process (nothing warm is shared), alternating round by round (A then F, then F then A):
 - ffviz, as a user starts it: ``python -m ffviz train --recipe side-by-side --seed 2222 --epochs N --threads T``;
-  at one thread, the app's own launch instead (ffviz/launcher.py: a queued run folder, ``python -m ffviz train
+  at one thread, the app's own launch instead (ffviz/runner/launcher.py: a queued run folder, ``python -m ffviz train
   --run-dir ... --threads 1`` with the launcher's environment, not niced here since the authors' process is not).
   Its epoch time is the record's ``epoch_seconds``: the training batches, not the evaluation after them.
 - the authors' ResNet_CIFAR10.py, unmodified, imported from its own folder by bench/authors_driver.py and driven as

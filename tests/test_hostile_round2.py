@@ -135,7 +135,7 @@ def test_one_students_hundred_runs_push_out_none_of_anyone_elses(run, tmp_path):
 def test_an_uploaded_run_never_makes_a_page_load_its_dataset(run, runs, monkeypatch):
     """128 px x 3 channels without probes.npz: the Goodness page draws and loads no dataset for it."""
     up = import_upload(big_config_without_probes(run), runs / "uploaded", filename="big.zip", owner="c" * 32)
-    from pages.common import images
+    from pages.common.frame import images
 
     def no_load(*args, **kwargs):
         raise AssertionError("a page loaded the dataset of a run it did not train")
@@ -151,7 +151,7 @@ def test_an_uploaded_run_never_makes_a_page_load_its_dataset(run, runs, monkeypa
 
 
 def test_a_run_trained_here_beyond_the_dataset_limit_loads_nothing(run, runs):
-    from pages.common import images
+    from pages.common.frame import images
 
     here = runs / "here"
     shutil.copytree(run, here)
@@ -211,7 +211,7 @@ def _sign_in_script() -> None:
     """One session pressing Sign in with the password in its state (as the sidebar's form callback does)."""
     import streamlit as st
 
-    from pages.common import access_ui
+    from pages.common.server import access_ui
 
     if st.session_state.get("press"):
         st.session_state["press"] = False
@@ -221,7 +221,7 @@ def _sign_in_script() -> None:
 
 def test_sign_in_rotates_the_token_and_wrong_tries_are_slowed(runs, monkeypatch):
     monkeypatch.setenv("FFVIZ_TEACHER_PASSWORD", "correct horse")
-    from pages.common import access_ui
+    from pages.common.server import access_ui
 
     at = AppTest.from_function(_sign_in_script, default_timeout=60).run()
     planted = at.session_state["_ffviz_token"]  # as if fixed in advance by a planted cookie
@@ -280,7 +280,7 @@ def test_check_submit_counts_the_client_address(runs, monkeypatch):
     monkeypatch.setenv("FFVIZ_TEACHER_PASSWORD", "pw")
     from types import SimpleNamespace
 
-    from pages.common import access_ui
+    from pages.common.server import access_ui
 
     monkeypatch.setattr(access_ui, "client_address", lambda: "10.0.0.5")
     active = []
@@ -297,7 +297,8 @@ def test_check_submit_counts_the_client_address(runs, monkeypatch):
 
 # ----------------------------------------------------------------------------------------------------- 7. owners
 def test_a_copy_of_a_shipped_run_is_owned_by_the_session_that_made_it(run, runs, monkeypatch):
-    from pages.common import access_ui, run_actions
+    from pages.common.runs import run_actions
+    from pages.common.server import access_ui
 
     monkeypatch.setattr(access_ui, "client_address", lambda: "10.0.0.7")
     copy = run_actions.copy_shipped(run)
@@ -427,7 +428,7 @@ def test_a_run_beyond_its_disk_bound_stops_with_a_clear_message(tmp_path):
 
 
 def test_the_app_gives_every_run_it_starts_a_disk_bound(runs):
-    from pages.common import access_ui
+    from pages.common.server import access_ui
 
     meta = access_ui.run_meta()
     assert meta["max_bytes"] == access_ui.limits().max_run_bytes and isinstance(meta["owner"], str)

@@ -66,7 +66,7 @@ def trained_here_within_limits(cfg: RunConfig, run_dir: Path) -> bool:
     """Whether the server may load this run's dataset: the run's folder is in this server's runs folder (an upload,
     a shipped run or anything else is not) and its dataset, at its image size and channels, fits the server's
     limits max_image_size and max_dataset_bytes."""
-    from pages.common import access_ui
+    from pages.common.server import access_ui
 
     try:
         if Path(run_dir).resolve().parent != runs_root().resolve():
