@@ -105,7 +105,7 @@ def test_a_cli_run_plans_its_threads_before_torch_loads_and_records_them(tmp_pat
 
 @pytest.mark.slow
 def test_the_apps_launched_run_trains_on_the_launchers_threads(tmp_path, monkeypatch):
-    # The app's own path: a queued run folder, started by the launcher as the server starts it (ffviz/runner/launcher.py).
+    # The app's own path: a queued run folder, started as the server starts it (ffviz/runner/launcher.py).
     for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "FFVIZ_RUN_THREADS"):
         monkeypatch.delenv(k, raising=False)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
