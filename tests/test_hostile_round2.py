@@ -246,7 +246,7 @@ def test_sign_in_rotates_the_token_and_wrong_tries_are_slowed(runs, monkeypatch)
 
 
 def test_the_cookie_is_samesite_strict_and_secure_over_https():
-    text = (REPO / "pages" / "common" / "access_ui.py").read_text()
+    text = (REPO / "pages" / "common" / "server" / "access_ui.py").read_text()
     assert "SameSite=Strict" in text and "location.protocol === 'https:' ? '; Secure'" in text
 
 
