@@ -94,6 +94,21 @@ class RunConfig:
     label_smoothing: float = _f(0.1, "Label smoothing of every layer's cross-entropy.", group="goodness",
                                 range=(0.0, 0.9))
 
+    # --- where the assignment starts: the paper's start and three labelled departures from it ---
+    # The paper starts A at the constant 0.5 (W uniform, no gradient for the convolutions until A breaks the symmetry)
+    # with a learnable T; each field below leaves that point in one way, and 0 / True keeps the paper's start.
+    init_noise: float = _f(0.0, "Departure from the paper: start A with Gaussian noise of this standard deviation, "
+                           "in units of W's logits (A/T0), so W starts off uniform by chance. 0 = the paper's "
+                           "constant A.", label="Start: random A (scale)", short="random A", group="assignment start",
+                           range=(0.0, 10.0))
+    init_partition: float = _f(0.0, "Departure from the paper: start A from the static partition, each channel's "
+                               "own class (its block, as in static mode) this many logits (A/T0) above the others. "
+                               "0 = the paper's constant A.", label="Start: A from the static partition (strength)",
+                               short="A from partition", group="assignment start", range=(0.0, 20.0))
+    learn_temperature: bool = _f(True, "The paper learns log T. Off (a departure from the paper): T stays fixed at "
+                                 "T0 x decay^epoch.", label="Learnable temperature", short="learnable T",
+                                 group="assignment start")
+
     # --- regularizers ---
     lambda_entropy: float = _f(1e-2, "Weight of the entropy penalty on W (sharper assignments).", label="λ_entropy",
                                group="regularizers", range=(0.0, 10.0), live=True,

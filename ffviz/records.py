@@ -66,6 +66,9 @@ class EpochRecord:
     images_per_sec: float | None  # training throughput of this epoch
     epoch_seconds: float | None
     kind: str = "epoch"
+    # per layer: mean over channels of the entropy of W's row, divided by ln K (1 = uniform, 0 = one class per
+    # channel; NaN without a W); None in runs written before it was recorded (readers fall back on w_sharpness)
+    w_entropy: list[float] | None = None
 
 
 @dataclass

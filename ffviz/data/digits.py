@@ -21,18 +21,25 @@ N_VAL = 180
 DEFAULT_IMAGE_SIZE = 16
 
 
-def load_digits_splits(*, image_size: int = DEFAULT_IMAGE_SIZE, channels: int = 1) -> DataSplits:
-    """Load, upsample, split and normalise sklearn's digits. ``channels`` 3 repeats the grey channel."""
-    from sklearn.datasets import load_digits  # local import: sklearn is only needed for this dataset
-    from sklearn.model_selection import train_test_split
+def split_indices(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The fixed stratified (train, val, test) index arrays of the 1,797 digits (also what digit pairs draw from)."""
+    from sklearn.model_selection import train_test_split  # local import: sklearn is only needed for this dataset
 
-    bunch = load_digits()
-    images = np.asarray(bunch.images, dtype=np.float32)  # (1797, 8, 8), values 0..16
-    labels = np.asarray(bunch.target, dtype=np.int64)  # (1797,)
     idx = np.arange(len(labels))
     rest, test_idx = train_test_split(idx, test_size=N_TEST, stratify=labels, random_state=DIGITS_SPLIT_SEED)
     train_idx, val_idx = train_test_split(rest, test_size=N_VAL, stratify=labels[rest],
                                           random_state=DIGITS_SPLIT_SEED)
+    return train_idx, val_idx, test_idx
+
+
+def load_digits_splits(*, image_size: int = DEFAULT_IMAGE_SIZE, channels: int = 1) -> DataSplits:
+    """Load, upsample, split and normalise sklearn's digits. ``channels`` 3 repeats the grey channel."""
+    from sklearn.datasets import load_digits  # local import: sklearn is only needed for this dataset
+
+    bunch = load_digits()
+    images = np.asarray(bunch.images, dtype=np.float32)  # (1797, 8, 8), values 0..16
+    labels = np.asarray(bunch.target, dtype=np.int64)  # (1797,)
+    train_idx, val_idx, test_idx = split_indices(labels)
 
     # Upsample all 1,797 images at once in [0, 1]; normalise afterwards with statistics of the train split only,
     # so nothing about the validation/test images leaks into preprocessing.

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ffviz.data import digits, tiny_imagenet, torchvision_sets
+from ffviz.data import digit_pairs, digits, tiny_imagenet, torchvision_sets
 from ffviz.data.download import ProgressFn
 from ffviz.data.splits import DataSplits
 
@@ -52,6 +52,34 @@ def _digits_loader(*, root: Path, image_size: int, channels: int, seed: int, dow
     return splits
 
 
+def _pairs_loader(n_digits: int) -> Loader:
+    def load(*, root: Path, image_size: int, channels: int, seed: int, download: bool,
+             progress: ProgressFn | None) -> DataSplits:
+        del root, seed, download  # made from scikit-learn's digits, pairs fixed on purpose (ffviz.data.digit_pairs)
+        if progress is not None:
+            progress(0, 1)
+        splits = digit_pairs.load_digit_pairs(n_digits=n_digits, image_size=image_size, channels=channels)
+        if progress is not None:
+            progress(1, 1)
+        return splits
+    return load
+
+
+def _pairs_info(n_digits: int) -> DatasetInfo:
+    """Digit pairs of the digits 0..n-1: one registry name per number of digits, so a link, a sweep and a config
+    name the whole dataset in one word."""
+    k = n_digits * n_digits
+    tot = digit_pairs.TOTALS
+    return DatasetInfo(
+        name=f"digit-pairs-{k}", description=f"Two scikit-learn digits (0-{n_digits - 1}) side by side, class "
+        f"10*left + right: {k} classes (\"37\" is a 3 then a 7), 16x16; {tot['train'] // k * k:,}/"
+        f"{tot['val'] // k * k:,}/{tot['test'] // k * k:,} pairs, each split drawn only from the digits' own split. "
+        "Bundled, many classes on a CPU.", num_classes=k, channels=1, image_size=digit_pairs.NATIVE_SIZE,
+        native_size=digit_pairs.NATIVE_SIZE, downloadable=False, augment=False, allowed_channels=(1, 3),
+        loader=_pairs_loader(n_digits), source="sklearn.datasets.load_digits (pairs: ffviz.data.digit_pairs)",
+        images=sum(t // k * k for t in tot.values()))
+
+
 def _torchvision_loader(name: str) -> Loader:
     def load(*, root: Path, image_size: int, channels: int, seed: int, download: bool,
              progress: ProgressFn | None) -> DataSplits:
@@ -80,6 +108,8 @@ DATASETS: dict[str, DatasetInfo] = {
         "1,257/180/360. Bundled, trains in seconds on a CPU.", num_classes=10, channels=1,
         image_size=digits.DEFAULT_IMAGE_SIZE, native_size=8, downloadable=False, augment=False,
         allowed_channels=(1, 3), loader=_digits_loader, source="sklearn.datasets.load_digits", images=1_797),
+    "digit-pairs-25": _pairs_info(5),
+    "digit-pairs-100": _pairs_info(10),
     "mnist": _tv_info("mnist", "MNIST handwritten digits, 28x28 grey resized to 32; 55,000/5,000/10,000.", 70_000),
     "fashion-mnist": _tv_info("fashion-mnist", "Fashion-MNIST clothing, 28x28 grey resized to 32; "
                               "55,000/5,000/10,000.", 70_000),
@@ -179,8 +209,9 @@ def load_dataset(name: str, *, root: str | os.PathLike[str] = "data", image_size
         raise ValueError(f"progress must be None or a callable progress(done, total); got {progress!r}")
 
     root_path = Path(root).expanduser().absolute()
-    # Everything that changes the tensors is in the key; digits ignores root and seed, so one entry serves all.
-    cache_key = (key, size, chans) if key == "digits" else (key, str(root_path), size, chans, seed)
+    # Everything that changes the tensors is in the key; the bundled sets ignore root and seed, so one entry serves all.
+    cache_key = (key, size, chans) if not info.downloadable and key != "tiny-imagenet" else (
+        key, str(root_path), size, chans, seed)
     with _cache_lock:
         hit = _cache.get(cache_key)
     if hit is not None:

@@ -26,6 +26,15 @@ class EpochReadings:
     snapshot: Snapshot
 
 
+def row_entropy(w: torch.Tensor) -> float:
+    """Mean over channels of the entropy of W's row (normalised to sum 1), over ln K: 1 = uniform, 0 = hard."""
+    k = w.shape[1]
+    if k < 2 or w.isnan().any():
+        return float("nan")
+    rows = w / w.sum(1, keepdim=True).clamp_min(1e-12)
+    return (-(rows * rows.clamp_min(1e-12).log()).sum(1).mean() / np.log(k)).item()
+
+
 @torch.no_grad()
 def read_epoch(model: FFNet, data: DataSplits, cfg, goodness: Callable[..., Any], alpha: torch.Tensor, *,
                epoch: int, train_ce: list[float] | None) -> EpochReadings:
@@ -48,7 +57,7 @@ def read_epoch(model: FFNet, data: DataSplits, cfg, goodness: Callable[..., Any]
         temperature=[layer.temperature().item() for layer in model.layers], val_ce=ce_val, val_acc=m.layer_acc,
         alpha=alpha.tolist(), acc_alpha=m.acc_alpha, acc_sum=m.acc_sum, acc_last=m.acc_last,
         acc_best_layer=m.acc_best_layer, best_layer=m.best_layer, good_true=m.good_true, good_wrong=m.good_wrong,
-        w_sharpness=[w.max(1).values.mean().item() for w in ws],
+        w_sharpness=[w.max(1).values.mean().item() for w in ws], w_entropy=[row_entropy(w) for w in ws],
         channels_per_class=[torch.bincount(w.argmax(1), minlength=data.num_classes).tolist()
                             if not w.isnan().all() else [0] * data.num_classes for w in ws])  # NaN W: none (orig. FF)
     snapshot = Snapshot(epoch=epoch, w=[w.numpy() for w in ws], probe_index=np.arange(probe),

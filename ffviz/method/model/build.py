@@ -12,7 +12,9 @@ from ffviz.presets import resolve_widths
 
 def goodness_spec(cfg: RunConfig) -> GoodnessSpec:
     return GoodnessSpec(mean=cfg.good_mean, max=cfg.good_max, min=cfg.good_min, temperature=cfg.temperature,
-                        temp_decay=cfg.temp_decay, temp_min=cfg.temp_min, temp_max=cfg.temp_max)
+                        temp_decay=cfg.temp_decay, temp_min=cfg.temp_min, temp_max=cfg.temp_max,
+                        init_noise=cfg.init_noise, init_partition=cfg.init_partition,
+                        learn_temperature=cfg.learn_temperature)
 
 
 def build_network(cfg: RunConfig, *, in_channels: int, num_classes: int, image_size: int) -> FFNet:

@@ -31,7 +31,7 @@ from ffviz.method.fast.norm import instance_norm
 
 @dataclass(frozen=True)
 class GoodnessSpec:
-    """How a layer pools goodness and sets its assignment temperature (all from RunConfig)."""
+    """How a layer pools goodness, sets its assignment temperature and starts its assignment (all from RunConfig)."""
 
     mean: float = 0.94
     max: float = 0.06
@@ -40,6 +40,10 @@ class GoodnessSpec:
     temp_decay: float = 0.995
     temp_min: float = 0.1
     temp_max: float = 100.0
+    # Where A starts (RunConfig's "assignment start" fields): the paper's constant 0.5 unless one of these departs.
+    init_noise: float = 0.0  # std of Gaussian noise on A/T0
+    init_partition: float = 0.0  # logits (A/T0) added to each channel's own static-block class
+    learn_temperature: bool = True
 
 
 def temperature_of(log_t: torch.Tensor, factor: torch.Tensor, spec: GoodnessSpec) -> torch.Tensor:
@@ -55,6 +59,18 @@ def assignment_of(a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 def pooled_goodness(y: torch.Tensor, spec: GoodnessSpec) -> torch.Tensor:
     """(B, C, H, W) -> (B, C): a*mean + b*max - d*min over the spatial positions."""
     return spec.mean * y.mean(dim=(2, 3)) + spec.max * y.amax(dim=(2, 3)) - spec.min * y.amin(dim=(2, 3))
+
+
+def initial_a(channels: int, num_classes: int, spec: GoodnessSpec) -> torch.Tensor:
+    """A (C, K) at the start: the paper's constant 0.5, plus the departures the spec asks for, both in units of W's
+    logits A/T0 so that their effect on W does not depend on T0 (noise from torch's global RNG, seeded by the
+    trainer)."""
+    a = torch.full((channels, num_classes), 0.5)
+    if spec.init_partition:
+        a += spec.temperature * spec.init_partition * (static_assignment(channels, num_classes) > 0)
+    if spec.init_noise:
+        a += spec.temperature * spec.init_noise * torch.randn(channels, num_classes)
+    return a
 
 
 def static_assignment(channels: int, num_classes: int) -> torch.Tensor:
@@ -84,10 +100,11 @@ class CAWConv(nn.Module):
         # not on whatever else (another run in another thread) draws from PyTorch's global RNG.
         self.generator: torch.Generator | None = None
         if learnable:
-            # Constant init: at step 0 every class gets the same goodness, so the conv gets zero gradient and
-            # A must break the symmetry first, through the data.
-            self.A = nn.Parameter(torch.full((out_channels, num_classes), 0.5))
-            self.log_T = nn.Parameter(torch.tensor(math.log(spec.temperature)))
+            # The paper's constant init: at step 0 every class gets the same goodness, so the conv gets zero gradient
+            # and A must break the symmetry first, through the data (initial_a: the labelled departures from it).
+            self.A = nn.Parameter(initial_a(out_channels, num_classes, spec))
+            # A fixed temperature is log T without a gradient: AdamW skips it, a checkpoint still holds it.
+            self.log_T = nn.Parameter(torch.tensor(math.log(spec.temperature)), requires_grad=spec.learn_temperature)
         else:
             self.register_buffer("W_static", static_assignment(out_channels, num_classes))
         # decay^epoch: a buffer rather than a Python float so a compiled graph need not recompile every epoch, and

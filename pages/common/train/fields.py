@@ -13,7 +13,8 @@ from ffviz.config import FIELDS, live_options
 # expander. A group not named here gets an expander of its own, titled by its name.
 GROUP_TITLES = {
     "data": "Data and network", "network": "Data and network", "regularizers": "Regularizers",
-    "goodness": "Assignment temperature", "contributions": "Layer contributions", "training": "Optimisation",
+    "goodness": "Assignment temperature", "assignment start": "Assignment start (departures from the paper)",
+    "contributions": "Layer contributions", "training": "Optimisation",
     "hardware": "Hardware",
 }
 OPEN_GROUPS = ("Data and network", "Optimisation")  # expanded when the page opens
