@@ -61,7 +61,8 @@ def _leftovers(root: Path) -> list[str]:
 # --- registry ------------------------------------------------------------------------------------------------------
 
 def test_names_and_registry():
-    assert dataset_names() == ["digits", "digit-pairs-25", "digit-pairs-100", "mnist", "fashion-mnist", "cifar10", "cifar100", "tiny-imagenet"]
+    assert dataset_names() == ["digits", "digit-pairs-25", "digit-pairs-100", "mnist", "fashion-mnist", "cifar10",
+                               "cifar100", "tiny-imagenet"]
     assert set(DATASETS) == set(dataset_names())
     assert DATASETS["digits"].downloadable is False and DATASETS["tiny-imagenet"].downloadable is False
     assert DATASETS["cifar10"].downloadable and DATASETS["mnist"].downloadable

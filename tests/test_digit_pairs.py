@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from ffviz.config import RunConfig
-from ffviz.data import DATASETS, load_dataset
-from ffviz.data import digit_pairs, digits
+from ffviz.data import DATASETS, digit_pairs, digits, load_dataset
 
 
 @pytest.mark.parametrize("name, n", [("digit-pairs-25", 5), ("digit-pairs-100", 10)])
