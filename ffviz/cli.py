@@ -37,7 +37,7 @@ from ffviz.interop.cli import INTEROP_COMMANDS, add_interop_commands
 from ffviz.method import distributed
 from ffviz.method.trainer import Callback, Trainer
 from ffviz.presets import PRESETS
-from ffviz.recipes import RECIPES
+from ffviz.recipes import RECIPES, recipe_values
 from ffviz.records import BatchRecord, EpochRecord, TestRecord
 from ffviz.runner import threads as thread_plan
 from ffviz.runner.launcher import carry_niceness_to_autogroup
@@ -179,12 +179,8 @@ class ProgressBar(Callback):
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    values: dict[str, Any] = dict(RECIPES[args.recipe]) if args.recipe else {}
-    for f in dataclasses.fields(RunConfig):
-        v = getattr(args, f.name)
-        if v is not None:
-            values[f.name] = v
-    return RunConfig.from_dict(values)
+    given = {f.name: v for f in dataclasses.fields(RunConfig) if (v := getattr(args, f.name)) is not None}
+    return RunConfig.from_dict(recipe_values(args.recipe, **given) if args.recipe else given)
 
 
 def main(argv: list[str] | None = None) -> int:

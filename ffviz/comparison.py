@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ffviz.config import RunConfig
+from ffviz.config import RunConfig, start_words
 from ffviz.records import EpochRecord, TestRecord
 
 MODE_NAMES = {"learnable": "learnable (CAW-Conv)", "static": "static partition", "backprop": "backprop",
@@ -37,7 +37,11 @@ class ComparedRun:
     def of(cls, reader: Any, label: str | None = None) -> ComparedRun:
         """From a RunReader or a LiveRun; the label defaults to the run's name."""
         meta = reader.meta
-        return cls(label=label or meta.get("name") or reader.dir.name, epochs=list(reader.epochs),
+        start = start_words(reader.config)
+        named = meta.get("name") or reader.dir.name
+        # a departure from the paper's start is part of how the run learns: its label says it
+        named += f" ({start})" if start and start != "paper's start" and start not in named else ""
+        return cls(label=label or named, epochs=list(reader.epochs),
                    config=reader.config, test=reader.test, train_time=meta.get("train_time"))
 
     @property
@@ -113,6 +117,7 @@ def gap_rows(runs: Sequence[ComparedRun], threshold: float) -> list[dict[str, An
 
 
 def gap_label(r: ComparedRun) -> str:
-    """How a run learns, in the gap view's words."""
-    return MODE_NAMES.get(r.mode, r.mode)
+    """How a run learns, in the gap view's words (a learnable run's start with it)."""
+    start = start_words(r.config)
+    return MODE_NAMES.get(r.mode, r.mode) + (f", {start}" if start else "")
 

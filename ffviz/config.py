@@ -227,6 +227,17 @@ def short_label(name: str) -> str:
     return FIELDS[name].metadata["short"] or label(name)
 
 
+def start_words(cfg: RunConfig) -> str:
+    """How a learnable run's assignment starts, in a few words: "paper's start", or its departures from it ("random A
+    0.5 · A from partition 2 · fixed T"); "" for the modes without a learned W. Every page that names a run says it."""
+    if cfg.mode != "learnable":
+        return ""
+    parts = [f"{short_label(n)} {getattr(cfg, n):g}" for n in ("init_noise", "init_partition") if getattr(cfg, n)]
+    if not cfg.learn_temperature:
+        parts.append(f"fixed T {cfg.temperature:g}")
+    return " · ".join(parts) or "paper's start"
+
+
 def live_options(name: str) -> tuple[float, ...]:
     """The values a live field's slider offers: its own options, else 0 (or the range's low end) and a 1-3-10
     ladder from 1e-4 of the range's top up to the top."""

@@ -2,6 +2,7 @@
 training (per layer: how decided the channels are, channels per class, temperature). Click a channel to follow its
 class weights over time."""
 
+import pandas as pd
 import streamlit as st
 
 from ffviz.figures import (
@@ -13,9 +14,18 @@ from ffviz.figures import (
 )
 from ffviz.figures.animation import assignment_gif
 from ffviz.figures.assignments import heatmap_height
+from ffviz.figures.diagnosis import layer_entropy
 from ffviz.server.ui_state import LiveRun
 from pages.common.frame.keys import epoch_key, layer_key
-from pages.common.frame.widgets import epoch_scrubber, explain, has_no_assignment, layer_select, plot, view_page
+from pages.common.frame.widgets import (
+    epoch_scrubber,
+    explain,
+    has_no_assignment,
+    layer_select,
+    plot,
+    stuck_flag,
+    view_page,
+)
 
 EPOCH_KEY = epoch_key("assignments")  # the epoch scrubber, whose Play toggle times the view (a link's epoch=)
 LAYER_KEY = layer_key("assignments")  # a link's layer=
@@ -27,9 +37,24 @@ def pick_channel(key: str) -> None:
         st.session_state["asg_channel"] = int(points[0]["customdata"])
 
 
+def entropy_table(lr: LiveRun, epoch: int, layer: int) -> None:
+    """Each layer's W entropy beside its temperature at the shown epoch: the two numbers a stuck start shows in."""
+    rec = next((e for e in lr.epochs if e.epoch == epoch), lr.epochs[-1])
+    k = lr.meta.get("num_classes") or len(rec.channels_per_class[0])
+    rows = [{"layer": f"{i}{' (shown)' if i == layer else ''}", "W entropy (1 = uniform)": round(h, 3),
+             "temperature T": round(t, 3)}
+            for i, (h, t) in enumerate(zip(layer_entropy(rec, k), rec.temperature, strict=False))]
+    st.markdown(f"**Each layer's W entropy and temperature, epoch {rec.epoch}**")
+    st.dataframe(pd.DataFrame(rows).set_index("layer").T, key="asg_entropy")
+    explain("W entropy: how spread each channel's vote is over the classes, 1 when every class gets 1/K (the paper's "
+            "start: nothing decided, no gradient for the convolutions), 0 when each channel votes for one class. A "
+            "layer whose entropy stays near 1 while its temperature climbs is stuck at the uniform start.")
+
+
 def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
     if has_no_assignment(lr, "Assignments"):
         return
+    stuck_flag(lr)
     widths = [w.shape[0] for w in lr.snapshot(lr.epochs[0].epoch).w]
     c1, c2, c3 = st.columns([1, 1, 2.2], vertical_alignment="bottom")
     with c1:
@@ -64,6 +89,7 @@ def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
         explain("Top: how decided the channels are (1/K undecided, 1 fully decided), the chosen layer in bold. "
                 "Middle: how many channels each class owns in this layer; a fair share is C/K each. Bottom: the "
                 "softmax temperature of every layer; lower means sharper.")
+    entropy_table(lr, epoch, layer)
     unset = {} if "asg_channel" in st.session_state else {"index": None}
     channel = st.selectbox("Channel", list(range(w.shape[0])), key="asg_channel", **unset,
                            placeholder="Click a row of the heatmap, or pick a channel here")

@@ -9,7 +9,7 @@ import streamlit as st
 from ffviz.figures.style import LIVE_NAMES
 from pages.common.frame import state
 from pages.common.frame.keys import RETRAIN_OVERLAY_KEY
-from pages.common.frame.widgets import check_state_change, current, explain, next_steps, show_failure
+from pages.common.frame.widgets import check_state_change, current, explain, next_steps, show_failure, stuck_flag
 from pages.common.server import access_ui
 from pages.common.train import controls, settings
 
@@ -51,6 +51,7 @@ with right:
             if run_state == "failed":
                 show_failure(lr)
             controls.status_panel(lr, run_state)
+            stuck_flag(lr)
             controls.changes_recorded(lr)
             controls.charts(lr, compare if compare is not lr else None)
 

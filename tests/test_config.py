@@ -128,3 +128,20 @@ def test_frozen_and_replace_validates() -> None:
         cfg.lr = 1.0  # type: ignore[misc]
     with pytest.raises(ValueError, match="mode"):
         cfg.replace(mode="foo")
+
+
+def test_the_classroom_recipes_orthogonality_warm_up_scales_with_the_run() -> None:
+    """A third of the run, as the paper's 50 of 150 epochs: at the last of 10 epochs the term acts at full weight
+    (the paper's fixed 50 left it at 18%); a setting of its own still wins, and the paper recipes keep 50."""
+    from ffviz.cli import build_parser, config_from_args
+    from ffviz.recipes import recipe_config
+    from ffviz.regularizers import orth_warmup
+
+    cfg = recipe_config("classroom")
+    assert cfg.epochs == 10 and cfg.orth_warmup_epochs == 3
+    assert recipe_config("classroom", epochs=30).orth_warmup_epochs == 10
+    assert recipe_config("classroom", orth_warmup_epochs=7).orth_warmup_epochs == 7
+    assert recipe_config("paper-cifar10").orth_warmup_epochs == 50
+    args = build_parser().parse_args(["train", "--recipe", "classroom", "--epochs", "20"])
+    assert config_from_args(args).orth_warmup_epochs == 7
+    assert orth_warmup(9, cfg.orth_warmup_epochs) == 1.0 and orth_warmup(9, 50) == 0.18

@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ffviz import regularizers
-from ffviz.config import RunConfig
+from ffviz.config import RunConfig, start_words
 from ffviz.env import positive_int
 from ffviz.records import TestRecord
 from ffviz.store.filecache import cached_build
@@ -80,11 +80,12 @@ class RunSummary:
     size_bytes: int
     error: str | None
     owner: str | None = None  # the session token that started it; None: the teacher's (CLI, shipped)
+    start: str = ""  # a learnable run's start (ffviz.config.start_words): the paper's or its departures
 
     def as_row(self) -> dict[str, Any]:
         """Plain values for a table."""
         return {"name": self.name, "date": self.created.replace("T", " "), "dataset": self.dataset,
-                "preset": self.preset, "mode": self.mode,
+                "preset": self.preset, "mode": self.mode, "start": self.start,
                 **{f"λ {regularizers.label(n)}": self.lambdas.get(n) for n in regularizers.REGULARIZERS},
                 "epochs": f"{self.epochs_done}/{self.epochs}",
                 "test acc %": None if self.test_acc is None else round(self.test_acc, 2),
@@ -127,7 +128,7 @@ def _summarize(run_dir: Path, source: str) -> tuple[RunSummary, dict[str, Any]]:
         best_val_acc=max((e.acc_alpha for e in reader_epochs if e.epoch > 0), default=None),
         train_time=meta.get("train_time") or (reader_epochs[-1].time if reader_epochs else None),
         device=meta.get("device", ""), num_parameters=meta.get("num_parameters"), size_bytes=folder_size(run_dir),
-        error=meta.get("error"), owner=meta.get("owner")), meta
+        error=meta.get("error"), owner=meta.get("owner"), start=start_words(cfg)), meta
 
 
 def scan_runs(roots: dict[str, Path]) -> list[RunSummary]:

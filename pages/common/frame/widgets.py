@@ -9,6 +9,8 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
+from ffviz.config import start_words
+from ffviz.figures.diagnosis import diagnose
 from ffviz.figures.style import settled_pandas
 from ffviz.regularizers import REGULARIZERS
 from ffviz.server.ui_state import ACTIVE, LiveRun, format_seconds, progress
@@ -120,10 +122,20 @@ def run_header(lr: LiveRun, run_state: str) -> None:
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
         st.badge(run_state, color=STATUS_COLORS.get(run_state, "gray"))
         weights = " · ".join(f"{r.weight_symbol} {getattr(cfg, r.weight_field):g}" for r in REGULARIZERS.values())
-        st.markdown(f"**{plain(lr.run_id)}** · {cfg.mode} · {cfg.preset} · {cfg.dataset} · epoch {ep}/{cfg.epochs} · "
-                    f"{weights}")
+        start = f" ({start_words(cfg)})" if start_words(cfg) else ""
+        st.markdown(f"**{plain(lr.run_id)}** · {cfg.mode}{start} · {cfg.preset} · {cfg.dataset} · epoch "
+                    f"{ep}/{cfg.epochs} · {weights}")
     if run_state == "failed":
         show_failure(lr)
+
+
+def stuck_flag(lr: LiveRun) -> None:
+    """The stuck-start warning (ffviz/figures/diagnosis.py): what is happening to W or T, and what to try; nothing
+    while the run learns."""
+    diag = diagnose(lr.epochs, lr.config, lr.meta.get("num_classes"))
+    if diag.stuck:
+        text = "\n\n".join(f.sentence for f in diag.flags)
+        st.warning(f"**Stuck start.** {text}", icon=":material/report:")
 
 
 def show_failure(lr: LiveRun) -> None:

@@ -33,7 +33,7 @@ COLUMNS = {
     "size MB": st.column_config.NumberColumn("size MB", format="%.1f"),
 }
 # What a user scans first on the left; the folder's name (id) is in the picker below, not in the table.
-ORDER = ("name", "status", "source", "date", "dataset", "preset", "mode", "λ entropy", "λ orth", "epochs",
+ORDER = ("name", "status", "source", "date", "dataset", "preset", "mode", "start", "λ entropy", "λ orth", "epochs",
          "test acc %", "best val acc %", "wall time s", "device", "parameters", "size MB")
 
 
