@@ -70,8 +70,8 @@ def assignment_heatmap(w: np.ndarray, class_names: Sequence[str], *, order: np.n
         "type": "heatmap", "z": z, "x": list(range(k)), "y": rows, "zmin": 0.0, "zmax": zmax,
         "colorscale": colorscale("Blues"), "xgap": 1, "ygap": 1 if c <= 60 else 0,
         "colorbar": {"title": {"text": "W", "side": "top"}, "thickness": 14},
-        "customdata": np.broadcast_to(order[:, None], (c, k)),
-        "hovertemplate": "channel %{customdata}<br>class %{x}<br>W = %{z:.3f}<extra></extra>",
+        "customdata": np.broadcast_to(order[:, None], (c, k)), "text": [names] * c,  # a class's name, not its index
+        "hovertemplate": "channel %{customdata}<br>class %{text}<br>W = %{z:.3f}<extra></extra>",
     }]
     if clickable:
         # An invisible marker on each row's strongest cell takes the click (customdata: the channel); Plotly does not
@@ -96,11 +96,12 @@ def assignment_heatmap(w: np.ndarray, class_names: Sequence[str], *, order: np.n
     yaxis = {"title": {"text": "channel (ordered by strongest class)"}, "autorange": "reversed",
              "tickmode": "array", "tickvals": rows[::step].tolist(), "ticktext": [str(i) for i in order[::step]],
              "showgrid": False, "zeroline": False}
-    xaxis = {"title": {"text": "class"}, "tickmode": "array", "tickvals": list(range(k)),
-             "ticktext": names, "side": "bottom", "showgrid": False, "zeroline": False}
-    if k > 20:
-        xaxis.pop("ticktext")
-        xaxis["tickmode"] = "auto"
+    # Many classes (digit pairs: 25 or 100): every name stays a name ("07", not 7), written upright, every
+    # ceil(K/25)-th one so that they do not overlap; hovering a cell names its class.
+    every = max(1, math.ceil(k / 25))
+    xaxis = {"title": {"text": "class"}, "tickmode": "array", "tickvals": list(range(0, k, every)),
+             "ticktext": names[::every], "side": "bottom", "showgrid": False, "zeroline": False,
+             **({"tickangle": -90, "tickfont": {"size": 11}} if k > 20 else {})}
     return figure(traces, {"title": f"Assignment W{where}{when}", "height": heatmap_height(c),
                            "xaxis": xaxis, "yaxis": yaxis, "shapes": shapes, "dragmode": False,
                            "clickmode": "event+select", "margin": {"l": 70}})
