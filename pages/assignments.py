@@ -55,7 +55,7 @@ def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
     if has_no_assignment(lr, "Assignments"):
         return
     stuck_flag(lr)
-    widths = [w.shape[0] for w in lr.snapshot(lr.epochs[0].epoch).w]
+    widths = [w.shape[0] for w in lr.snapshot(lr.view_epochs[0]).w]
     c1, c2, c3 = st.columns([1, 1, 2.2], vertical_alignment="bottom")
     with c1:
         layer = layer_select(len(widths), key=LAYER_KEY, widths=widths)

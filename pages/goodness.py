@@ -21,7 +21,7 @@ def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
                 "accuracies, losses and W only. Its curves are on the Train and Layer contributions pages.",
                 icon=":material/info:")
         return
-    widths = [w.shape[0] for w in lr.snapshot(lr.epochs[0].epoch).w]
+    widths = [w.shape[0] for w in lr.snapshot(lr.view_epochs[0]).w]
     c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
     with c1:
         layer = layer_select(len(widths), key=LAYER_KEY, widths=widths)

@@ -4,6 +4,7 @@ and two one-click starts: train on digits, or open a finished run."""
 import streamlit as st
 
 from ffviz.presets import PRESETS
+from ffviz.seed_groups import STORY
 from pages.common.frame import state
 from pages.common.server import access_ui
 from pages.common.train import settings
@@ -68,6 +69,11 @@ each layer waiting for the layers above it to tell it how to change.
 with right:
     st.image(str(DIAGRAMS / "ff_vs_backprop.svg"), width="stretch",
              caption="The same layers trained two ways; at the bottom, fixed blocks vs a learned assignment.")
+
+with st.container(border=True):
+    st.markdown(f"**Where a learned assignment pays.** {STORY}")
+    st.page_link("pages/gap.py", label="See it on the Gap page: digits and digit pairs, by start, over seeds",
+                 icon=":material/leaderboard:")
 
 left, right = st.columns([1.25, 1], gap="large")
 with left:

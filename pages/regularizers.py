@@ -15,7 +15,7 @@ def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
     if has_no_assignment(lr, "Regularizers"):
         return
     cfg = lr.config
-    widths = [w.shape[0] for w in lr.snapshot(lr.epochs[0].epoch).w]
+    widths = [w.shape[0] for w in lr.snapshot(lr.view_epochs[0]).w]
     c1, c2, c3 = st.columns([1, 0.8, 2.2], vertical_alignment="bottom")
     with c1:
         layer = layer_select(len(widths), key="reg_layer", widths=widths)

@@ -9,6 +9,36 @@
 # small on disk.
 set -euo pipefail
 out=assets/runs
+# The Gap page's first section: static against the learnable assignment with the paper's start and with each
+# labelled departure from it (random A 0.5, A from the static partition 2, a fixed T of 1), seeds 1-3, on three cells
+# of bench/pairs_study.py: the classroom digits (the recipe, 10 epochs) and digit pairs of 25 and 100 classes (4
+# epochs = 500 steps each). These go first so that the lineage's learnable run below stays the newest. The committed
+# ones were copied from the study's run folders (the same commands, --threads 1; their folder names dated before the
+# lineage's, their meta.json's "created" the real time), then thinned as below to keep assets/runs under 40 MB.
+starts=("static:--mode static" "paper:--mode learnable" "random-A-0.5:--mode learnable --init-noise 0.5"
+        "partition-2:--mode learnable --init-partition 2"
+        "fixed-T-1:--mode learnable --no-learn-temperature --temperature 1")
+cells=("digits:--recipe classroom"
+       "pairs25:--dataset digit-pairs-25 --widths 25,50 --epochs 4 --preset classroom --batch-size 32"
+       "pairs100:--dataset digit-pairs-100 --widths 100,200 --epochs 4 --preset classroom --batch-size 32")
+for cell in "${cells[@]}"; do
+  for seed in 1 2 3; do
+    for start in "${starts[@]}"; do
+      # shellcheck disable=SC2086  # the flags are meant to split
+      python -m ffviz train ${cell#*:} ${start#*:} --seed $seed --threads 1 --device cpu --no-progress \
+        --probe-size 20 --runs-dir "$out" --name "${cell%%:*} ${start%%:*}, seed $seed"
+    done
+  done
+done
+for d in "$out"/*; do
+  if [[ -d "$d" ]] && grep -q '"name": "\(digits\|pairs25\|pairs100\) ' "$d/meta.json"; then
+    rm -rf "$d/checkpoints"  # for the spread on the Gap page, not meant to be continued
+    if grep -q '"name": "pairs100 ' "$d/meta.json"; then  # 0.66 MB a snapshot: keep the last epoch's only
+      find "$d/snapshots" -name 'epoch_*.npz' ! -name 'epoch_0004.npz' -delete
+      python -c "from ffviz.store.runs import update_meta; update_meta('$d', snapshot_epochs=[4])"
+    fi
+  fi
+done
 common=(--recipe classroom --device cpu --runs-dir "$out" --no-progress)
 light=(--probe-size 20)
 for seed in 3 2; do

@@ -22,6 +22,7 @@ from ffviz.figures.style import empty_figure, figure
 from ffviz.seed_groups import SeedGroup, group_by_seed, mean_sd, vote_on_test
 
 CELL_DATASETS = ("digits", "digit-pairs-25", "digit-pairs-100")
+
 START_COLORS = {"paper's start": MODE_COLORS["learnable"], "random A": "#6BAED6", "A from partition": "#9467BD",
                 "fixed T": "#17BECF"}
 

@@ -13,6 +13,7 @@ from ffviz.config import start_words
 from ffviz.figures.diagnosis import diagnose
 from ffviz.figures.style import settled_pandas
 from ffviz.regularizers import REGULARIZERS
+from ffviz.seed_groups import TEASER
 from ffviz.server.ui_state import ACTIVE, LiveRun, format_seconds, progress
 from pages.common.frame import classroom, state
 from pages.common.frame.text import plain
@@ -96,8 +97,7 @@ NEXT_STEPS = (
      "See the entropy and orthogonality terms beside each layer's cross-entropy: how much they weigh, and what they "
      "do to W."),
     ("pages/gap.py", "The gap", ":material/leaderboard:",
-     "Put this run beside the same network with a fixed channel partition and trained by backprop: the gap that a "
-     "learned assignment closes."),
+     TEASER),
 )
 
 
