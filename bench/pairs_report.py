@@ -35,7 +35,7 @@ def _beyond(rows: list[dict], cell: str, variant: str) -> str:
 
 def cell_table(rows: list[dict], cell: str, variants) -> list[str]:
     out = ["| start | seeds | test % (mean ± sd) | per seed | learnable − static (paired, mean ± sd) | beyond spread? "
-           "| val % (last epoch) | T per layer, last epoch (mean) | W entropy (mean; 1 = uniform) | stuck flags | "
+           "| val % (last epoch) | T per layer, last epoch (mean) | W entropy (mean; 1 = uniform) | flagged stuck | "
            "s / run (train) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for v in variants:
         rs = sorted((r for r in rows if r["cell"] == cell and r["variant"] == v), key=lambda r: r["seed"])

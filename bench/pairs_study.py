@@ -98,7 +98,7 @@ def summarise(run_dir: Path) -> dict:
             "val_curve": [round(e["acc_alpha"], 2) for e in epochs], "steps": epochs[-1]["step"],
             "epochs": epochs[-1]["epoch"], "train_s": meta.get("train_time"),
             "temperature": epochs[-1]["temperature"], "entropy": diag.entropy_last,
-            "stuck": [f.sentence for f in diag.flags]}
+            "stuck": [f.sentence for f in diag.flags if f.kind != "ceiling"]}
 
 
 def main() -> None:
@@ -119,7 +119,12 @@ def main() -> None:
         order = [t for pair in zip(big, rest, strict=False) for t in pair] + big[len(rest):] + rest[len(big):]
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             list(pool.map(lambda t: run_one(*t), order))
-    report(load(), CELLS, VARIANTS)
+    rows = load()
+    for r in rows:  # the diagnosis read again where the run folder is still here (its rules may have changed)
+        if (ROOT / r["run"]).is_dir():
+            diag = run_diagnosis(ROOT / r["run"])
+            r.update(entropy=diag.entropy_last, stuck=[f.sentence for f in diag.flags if f.kind != "ceiling"])
+    report(rows, CELLS, VARIANTS)
 
 
 if __name__ == "__main__":

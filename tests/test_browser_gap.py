@@ -1,4 +1,6 @@
-"""End to end in a real Chromium: the Gap page on the shipped runs, as a fresh clone starts it. It shows the lineage's
+"""End to end in a real Chromium: the Gap page on the shipped runs, as a fresh clone starts it. First the digits and
+the digit pairs (25 and 100 classes) side by side: static and the learnable assignment by start, 3 seeds a bar, and
+the sentence built from the runs saying where learnable wins, loses and why. Then the lineage's
 four modes (original FF, static partition, learnable assignment, backprop), three seeds each read as one bar with a
 whisker of one standard deviation and a dot per seed, the published figures beside them labelled as published with
 their network and epochs, and the sentence saying what these runs show. Saves tests/screenshots/gap.png.
@@ -34,8 +36,22 @@ def test_the_gap_page_shows_the_lineage_over_seeds_beside_the_published_figures(
         settle_steady(page)
         no_exception(page, "Gap")
         charts = page.get_by_test_id("stPlotlyChart")
-        assert charts.count() == 6
-        measured = charts.nth(0)
+        assert charts.count() == 7
+        cells = charts.nth(0)
+        titles = cells.locator(".annotation-text").all_text_contents()
+        assert [t.split(" (")[0] for t in titles] == ["digits, 10 classes", "digit pairs, 25 classes",
+                                                      "digit pairs, 100 classes"], titles
+        bars = cells.locator(".xtick text").all_text_contents()
+        assert len(bars) >= 8 and all(b.endswith("3 seeds") for b in bars), bars
+        assert sum(b.startswith("static") for b in bars) == 3 and sum("paper's start" in b for b in bars) == 3, bars
+        assert cells.locator(".scatterlayer .point").count() == 3 * len(bars)  # a dot per seed
+        pays = page.locator("[data-testid='stMarkdown']").filter(has_text="Where it pays.").inner_text()
+        assert all(w in pays for w in ("digits, 10 classes", "digit pairs, 25 classes", "digit pairs, 100 classes",
+                                       "static", "paper's start", "W starts uniform")), pays
+        assert "beyond the seeds' spread" in pays, pays
+        cells.scroll_into_view_if_needed()
+        screenshot(page, "gap_cells")
+        measured = charts.nth(1)
         assert "Measured here" in measured.locator(".gtitle").text_content()
         bars = measured.locator(".xtick text").all_text_contents()
         # two lines: the mode, then its seeds and their mean ± sd
@@ -43,7 +59,7 @@ def test_the_gap_page_shows_the_lineage_over_seeds_beside_the_published_figures(
         assert all(" ± " in b for b in bars), bars
         assert measured.locator(".scatterlayer .point").count() == 12  # a dot per seed
         assert measured.locator(".errorbar").count() >= 4  # a whisker per mode
-        published = charts.nth(1)
+        published = charts.nth(2)
         assert "Published, CIFAR-10" in published.locator(".gtitle").text_content()
         labels = published.locator(".bartext").all_text_contents()
         assert labels == ["published 59.00%", "published 78.11%", "published 86.22%", "published 89.37%"], labels

@@ -8,12 +8,12 @@ from ffviz.figures.diagnosis import diagnose, layer_entropy, summary
 from ffviz.records import EpochRecord
 
 
-def rec(epoch: int, entropy: list[float], temps: list[float], good: float = 0.5) -> EpochRecord:
+def rec(epoch: int, entropy: list[float], temps: list[float], good: float = 0.5, acc: float = 1.0) -> EpochRecord:
     n = len(entropy)
     return EpochRecord(
         epoch=epoch, step=125 * epoch, time=1.0, lr=0.08, device="cpu", temperature=temps, lambdas={}, schedules={},
         train_loss=None, train_ce=None, train_terms=None, train_terms_w=None, train_acc=None, val_ce=[4.6] * n,
-        val_acc=[1.0] * n, alpha=[1 / n] * n, acc_alpha=1.0, acc_sum=1.0, acc_last=1.0, acc_best_layer=1.0,
+        val_acc=[acc] * n, alpha=[1 / n] * n, acc_alpha=1.0, acc_sum=1.0, acc_last=1.0, acc_best_layer=1.0,
         best_layer=0, good_true=[good] * n, good_wrong=[good] * n, w_sharpness=[0.01] * n,
         channels_per_class=[[1] * 100] * n, images_per_sec=None, epoch_seconds=None, w_entropy=entropy)
 
@@ -22,6 +22,7 @@ def test_a_uniform_w_after_training_is_flagged_with_what_to_try() -> None:
     epochs = [rec(0, [1.0] * 3, [10.0] * 3), rec(4, [0.7, 1.0, 0.999], [5.0, 30.0, 30.0])]
     diag = diagnose(epochs, RunConfig())
     assert [f.kind for f in diag.flags] == ["uniform"] and diag.flags[0].layers == (1, 2)
+    assert diag.heading == "Stuck start."
     text = summary(diag)
     assert "layers 1–2" in text and "still uniform after 4 epochs (500 steps)" in text
     assert "random A" in text and "A from partition" in text and "departures from the paper" in text
@@ -43,6 +44,12 @@ def test_silent_channels_are_flagged() -> None:
     epochs = [rec(0, [1.0], [10.0]), rec(1, [0.3], [5.0], good=5e-7)]
     flags = diagnose(epochs, RunConfig()).flags
     assert [f.kind for f in flags] == ["silent"] and "stopped firing" in flags[0].sentence
+
+
+def test_a_near_uniform_w_that_votes_above_chance_is_not_stuck_but_its_clamp_is_said() -> None:
+    epochs = [rec(0, [1.0] * 2, [10.0] * 2), rec(4, [0.99, 0.995], [100 * 0.995 ** 4] * 2, acc=40.0)]
+    diag = diagnose(epochs, RunConfig())
+    assert [f.kind for f in diag.flags] == ["ceiling"] and diag.heading == "Watch the temperature."
 
 
 def test_a_learning_run_static_mode_and_an_untrained_run_are_not_flagged() -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from ffviz.config import RunConfig, short_label
 from ffviz.records import EpochRecord
 
-UNIFORM = 0.98  # W's normalised row entropy at or above which a layer's W counts as uniform
+UNIFORM = 0.98  # W's normalised row entropy at or above which a layer's W counts as uniform (if it votes at chance)
 MELTED_FROM = 0.9  # ... and below which it must have been, earlier, to have "melted back"
 SILENT = 1e-4  # mean class goodness (true and strongest wrong) below which a layer's channels count as silent
 CLAMP_TOL = 0.01  # relative distance to a clamp that counts as "at" it
@@ -44,6 +44,12 @@ class Diagnosis:
     @property
     def stuck(self) -> bool:
         return bool(self.flags)
+
+    @property
+    def heading(self) -> str:
+        """"Stuck start." when a layer is at chance or silent; else "Watch the temperature." (a clamp alone)."""
+        return "Stuck start." if any(f.kind in ("uniform", "melted", "silent") for f in self.flags) else (
+            "Watch the temperature.")
 
 
 def layer_entropy(rec: EpochRecord, num_classes: int) -> list[float]:
@@ -86,7 +92,10 @@ def diagnose(epochs: Sequence[EpochRecord], cfg: RunConfig, num_classes: int | N
     ent = history[-1]
     diag = Diagnosis(epoch=last.epoch, entropy_last=ent, temperature_last=list(last.temperature))
     when = f"after {last.epoch} epoch{'s' * (last.epoch != 1)} ({last.step:,} steps)"
-    uniform = [i for i, h in enumerate(ent) if h >= UNIFORM]
+    # Near-uniform is not enough: a W within a hair of 1/K still tells classes apart when the goodness is large, so a
+    # layer counts as stuck only while it also votes at chance (below twice 1/K on validation).
+    chance = 2 * 100.0 / k
+    uniform = [i for i, h in enumerate(ent) if h >= UNIFORM and i < len(last.val_acc) and last.val_acc[i] < chance]
     melted = [i for i in uniform if min(row[i] for row in history[:-1]) < MELTED_FROM]
     still = [i for i in uniform if i not in melted]
     if still:

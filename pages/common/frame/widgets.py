@@ -135,7 +135,7 @@ def stuck_flag(lr: LiveRun) -> None:
     diag = diagnose(lr.epochs, lr.config, lr.meta.get("num_classes"))
     if diag.stuck:
         text = "\n\n".join(f.sentence for f in diag.flags)
-        st.warning(f"**Stuck start.** {text}", icon=":material/report:")
+        st.warning(f"**{diag.heading}** {text}", icon=":material/report:")
 
 
 def show_failure(lr: LiveRun) -> None:
