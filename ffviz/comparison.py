@@ -117,7 +117,7 @@ def gap_rows(runs: Sequence[ComparedRun], threshold: float) -> list[dict[str, An
 
 
 def gap_label(r: ComparedRun) -> str:
-    """How a run learns, in the gap view's words (a learnable run's start with it)."""
+    """How a run learns, in the gap view's words (with a learnable run's start where it departs from the paper's)."""
     start = start_words(r.config)
-    return MODE_NAMES.get(r.mode, r.mode) + (f", {start}" if start else "")
+    return MODE_NAMES.get(r.mode, r.mode) + (f", {start}" if start and start != "paper's start" else "")
 

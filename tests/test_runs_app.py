@@ -134,7 +134,8 @@ def test_the_gap_view_starts_on_the_shipped_runs(runs):
     assert at.selectbox(key="gap_static").value == shipped_id("static partition")
     assert at.selectbox(key="gap_learnable").value == shipped_id(DEFAULT)
     assert at.selectbox(key="gap_backprop").value == shipped_id("backprop")
-    assert len(at.get("plotly_chart")) == 6
+    assert len(at.get("plotly_chart")) == 7  # the digits and pairs cells first, then the lineage's six
+    assert any("Where it pays." in m.value for m in at.markdown)
     gap = at.dataframe[0].value
     assert list(gap["how it learns"]) == ["original FF (Hinton)", "static partition", "learnable (CAW-Conv)",
                                           "backprop"]
@@ -142,7 +143,7 @@ def test_the_gap_view_starts_on_the_shipped_runs(runs):
     sentence = next(m.value for m in at.markdown if "What these runs show." in m.value)
     assert "3 seeds" in sentence
     at.slider(key="gap_threshold").set_value(99).run()
-    assert "Epochs to reach 99%" in str(ok(at).get("plotly_chart")[4].proto.spec)
+    assert "Epochs to reach 99%" in str(ok(at).get("plotly_chart")[5].proto.spec)
 
 
 def test_a_link_fills_the_settings_and_hides_and_locks_controls(runs):
