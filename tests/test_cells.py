@@ -52,3 +52,28 @@ def test_a_start_that_beats_static_beyond_the_spread_is_said_to_pay() -> None:
     runs = cell("digit-pairs-25", [80.0, 81.0, 79.0], [4.0, 4.0, 4.0], [90.0, 91.0, 89.5])
     text = cells_sentence(cells_of(runs))
     assert "A learned assignment pays on digit pairs, 25 classes" in text and "random A 0.5: +10.2" in text
+
+
+def test_the_shipped_cells_sentence_agrees_with_home_train_and_the_readme() -> None:
+    """The Gap page builds its sentence from the shipped runs; Home, Train's card and the README say STORY: the
+    verdict must be the same (no start beats the fixed blocks beyond the seeds' spread, or one does)."""
+    from pathlib import Path
+
+    import pytest
+
+    from ffviz.seed_groups import STORY, TEASER
+    from ffviz.store.runs import RunReader
+
+    repo = Path(__file__).resolve().parents[1]
+    dirs = [d for d in (repo / "assets" / "runs").iterdir() if (d / "config.json").exists()]
+    runs = [ComparedRun.of(RunReader(d)) for d in dirs]
+    cells = cells_of(runs)
+    if len(cells) < 3:
+        pytest.skip("the shipped cells are not in assets/runs (bash assets/runs/make_shipped_runs.sh)")
+    text = cells_sentence(cells)
+    wins = "A learned assignment pays" in text
+    assert ("the fixed channel blocks win" in STORY) is not wins, (text, STORY)
+    readme = (repo / "README.md").read_text()
+    assert STORY in readme.replace("\n", " ")
+    assert "seed_groups import STORY" in (repo / "pages" / "home.py").read_text()
+    assert "TEASER" in (repo / "pages" / "common" / "frame" / "widgets.py").read_text() and "digit pairs" in TEASER

@@ -19,7 +19,7 @@ from ffviz.comparison import ComparedRun
 from ffviz.config import start_words
 from ffviz.figures.compare import MODE_COLORS
 from ffviz.figures.style import empty_figure, figure
-from ffviz.seed_groups import SeedGroup, group_by_seed, mean_sd, vote_on_test
+from ffviz.seed_groups import SeedGroup, group_by_seed, mean_sd, shape_key, vote_on_test
 
 CELL_DATASETS = ("digits", "digit-pairs-25", "digit-pairs-100")
 
@@ -62,12 +62,23 @@ class Cell:
         return mean_sd(diffs)
 
 
+START_FIELDS = ("mode", "init_noise", "init_partition", "learn_temperature", "temperature")
+
+
+def _base(g: SeedGroup) -> tuple:
+    """A group's settings without its mode and start: what the groups of one cell share."""
+    return tuple(kv for kv in shape_key(g.config) if kv[0] not in START_FIELDS)
+
+
 def cells_of(runs: Sequence[ComparedRun]) -> list[Cell]:
     """Per data set of CELL_DATASETS: its static group and one group per learnable start (the one with most seeds)."""
     out = []
     for dataset in CELL_DATASETS:
         groups = group_by_seed([r for r in runs if r.config.dataset == dataset and r.mode in ("static", "learnable")
                                 and r.test is not None])
+        # One cell per data set: the settings (all but the mode and the start) that the most starts share.
+        bases = [_base(g) for g in groups]
+        groups = [g for g, b in zip(groups, bases, strict=True) if b == max(bases, key=bases.count)] if bases else []
         best: dict[str, SeedGroup] = {}
         for g in groups:
             name = start_name(g)
