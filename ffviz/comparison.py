@@ -14,13 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ffviz import modes
 from ffviz.config import RunConfig
 from ffviz.records import EpochRecord, TestRecord
-
-MODE_NAMES = {"learnable": "learnable (CAW-Conv)", "static": "static partition", "backprop": "backprop",
-              "original-ff": "original FF (Hinton)"}
-# The gap view sets one run (or one group of seeds) of each side by side, in the lineage's order.
-GAP_MODES = ("original-ff", "static", "learnable", "backprop")
 
 
 @dataclass
@@ -114,5 +110,5 @@ def gap_rows(runs: Sequence[ComparedRun], threshold: float) -> list[dict[str, An
 
 def gap_label(r: ComparedRun) -> str:
     """How a run learns, in the gap view's words."""
-    return MODE_NAMES.get(r.mode, r.mode)
+    return modes.label(r.mode)
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ffviz import modes
+
 
 @dataclass(frozen=True)
 class Page:
@@ -61,8 +63,7 @@ def layer_key(page: str) -> str:
 RUN_KEY = "run"  # the current run id ("" = deliberately none); also the query parameter ?run=
 RETRAIN_OVERLAY_KEY = "compare_run"  # the previous run, overlaid on the Train page after "Retrain"
 COMPARE_RUNS_KEY = "cmp_runs"  # the runs the Compare page shows (a link's compare= on page=compare)
-GAP_KEYS = {"original-ff": "gap_original_ff", "static": "gap_static", "learnable": "gap_learnable",
-            "backprop": "gap_backprop"}  # The gap's pickers
+GAP_KEYS = {mode: f"gap_{mode.replace('-', '_')}" for mode in modes.lineage()}  # the Gap page's picker of each mode
 SHARE_KEY = "_share"  # the ShareState of the link this session opened with
 CFG_PREFIX = "cfg_"  # the Train page's widget of a RunConfig field: cfg_<field>
 CFG_READY_KEY = "_cfg_ready"  # the widgets hold the session's settings (set once, on the first load)

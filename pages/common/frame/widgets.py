@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ffviz.figures.style import settled_pandas
+from ffviz.modes import get_mode
 from ffviz.regularizers import REGULARIZERS
 from ffviz.server.ui_state import ACTIVE, LiveRun, format_seconds, progress
 from pages.common.frame import classroom, state
@@ -32,7 +33,7 @@ def plot(fig: go.Figure, *, key: str | None = None, **kwargs: Any) -> Any:
 
 def has_no_assignment(lr: LiveRun, page: str) -> bool:
     """True, after saying so, for a run without an assignment W (original Forward-Forward): ``page`` shows W."""
-    if lr.config.mode != "original-ff":
+    if get_mode(lr.config.mode).assignment:
         return False
     st.info(f"This run is Hinton's original Forward-Forward: it has no assignment W, so there is nothing for the "
             f"{page} page to show. Its layers compare positive and negative data by their goodness instead of "
