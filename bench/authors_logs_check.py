@@ -53,7 +53,7 @@ def main() -> int:
     from streamlit.testing.v1 import AppTest
 
     from ffviz.interop.authors_logs import read_weights
-    from ffviz.server.ui_state import LiveRun
+    from ffviz.store.progress import LiveRun
 
     ok = True
     runs = Path(tempfile.mkdtemp(prefix="ffviz-authors-logs-"))

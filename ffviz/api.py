@@ -23,7 +23,7 @@ import plotly.graph_objects as go
 from ffviz import figures as F
 from ffviz.figures.animation import assignment_gif
 from ffviz.records import EpochRecord, Snapshot, TestRecord
-from ffviz.server.ui_state import LiveRun
+from ffviz.store.progress import LiveRun
 from ffviz.store.runstate import run_state
 
 

@@ -13,7 +13,7 @@ from ffviz.figures import (
 )
 from ffviz.figures.animation import assignment_gif
 from ffviz.figures.assignments import heatmap_height
-from ffviz.server.ui_state import LiveRun
+from ffviz.store.progress import LiveRun
 from pages.common.frame.keys import epoch_key, layer_key
 from pages.common.frame.widgets import epoch_scrubber, explain, has_no_assignment, layer_select, plot, view_page
 

@@ -10,7 +10,7 @@ from ffviz.figures import (
     layer_accuracy_alpha_figure,
     pca_figure,
 )
-from ffviz.server.ui_state import LiveRun
+from ffviz.store.progress import LiveRun
 from pages.common.frame.keys import epoch_key, layer_key
 from pages.common.frame.widgets import epoch_scrubber, explain, layer_select, plot, view_page
 

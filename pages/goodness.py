@@ -5,7 +5,7 @@ prediction."""
 import streamlit as st
 
 from ffviz.figures import goodness_distribution_figure, image_goodness_figure, true_vs_wrong_figure
-from ffviz.server.ui_state import LiveRun
+from ffviz.store.progress import LiveRun
 from pages.common.frame.images import validation_image
 from pages.common.frame.keys import epoch_key, layer_key
 from pages.common.frame.text import plain

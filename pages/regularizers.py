@@ -5,7 +5,7 @@ import streamlit as st
 
 from ffviz.figures import gram_figure, regularizer_figure
 from ffviz.regularizers import REGULARIZERS
-from ffviz.server.ui_state import LiveRun
+from ffviz.store.progress import LiveRun
 from pages.common.frame.widgets import epoch_scrubber, explain, has_no_assignment, layer_select, plot, view_page
 
 EPOCH_KEY = "reg_epoch"  # the epoch scrubber, whose Play toggle times the view

@@ -16,7 +16,7 @@ from authors_logs_support import layer_widths, write_logs, write_weights
 from ffviz.interop import authors_logs
 from ffviz.interop.authors_logs import AuthorsLogsError, import_logs, read_logs
 from ffviz.interop.workers import import_logs_in_process
-from ffviz.server.ui_state import LiveRun
+from ffviz.store.progress import LiveRun
 from ffviz.store.runs import RunReader
 
 REPO = Path(__file__).resolve().parents[1]

@@ -23,7 +23,7 @@ What each file holds, and who writes it:
     control.json       commands a server wrote for the run                                  ffviz/runner/steering.py
     process.log        the run process's output, when a server launched it                  ffviz/runner/launcher.py
 
-Plain paths and names only (no reading, no torch): readers are ffviz/store/runs.py and ffviz/server/ui_state.py.
+Plain paths and names only (no reading, no torch): readers are ffviz/store/runs.py and ffviz/store/progress.py.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ffviz.server.ui_state import run_label
+from ffviz.store.progress import run_label
 from pages.common.frame import classroom, sources, state
 from pages.common.frame.widgets import STATUS_COLORS
 from pages.common.train import settings

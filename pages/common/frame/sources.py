@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ffviz.server.ui_state import runs_root
+from ffviz.store.progress import runs_root
 from ffviz.store.folder import RunFolder, is_folder_name
 from ffviz.store.runs import list_runs
 

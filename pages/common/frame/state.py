@@ -16,7 +16,7 @@ import streamlit as st
 from ffviz.config import RunConfig
 from ffviz.runner.launcher import max_running_setting
 from ffviz.runner.manager import RunManager
-from ffviz.server.ui_state import LiveRun, runs_root
+from ffviz.store.progress import LiveRun, runs_root
 from ffviz.store.catalog import enforce_retention, retention_limit
 from ffviz.store.runs import clean_run_meta, list_runs
 from ffviz.store.runstate import ACTIVE, run_state

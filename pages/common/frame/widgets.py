@@ -12,7 +12,7 @@ import streamlit as st
 from ffviz.figures.style import settled_pandas
 from ffviz.modes import get_mode
 from ffviz.regularizers import REGULARIZERS
-from ffviz.server.ui_state import ACTIVE, LiveRun, format_seconds, progress
+from ffviz.store.progress import ACTIVE, LiveRun, format_seconds, progress
 from pages.common.frame import classroom, state
 from pages.common.frame.text import plain
 

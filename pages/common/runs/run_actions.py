@@ -10,7 +10,7 @@ import streamlit as st
 
 from ffviz.config import RunConfig
 from ffviz.server import access
-from ffviz.server.ui_state import runs_root
+from ffviz.store.progress import runs_root
 from ffviz.store.catalog import (
     RunSummary,
     delete_run,

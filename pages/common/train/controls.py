@@ -9,7 +9,7 @@ from ffviz.figures import batch_loss_figure, format_changes, layer_accuracy_figu
 from ffviz.figures.epoch_loss import epoch_loss_figure, has_epoch_losses
 from ffviz.figures.style import set_events
 from ffviz.server import access
-from ffviz.server.ui_state import ACTIVE, LiveRun, format_seconds, progress
+from ffviz.store.progress import ACTIVE, LiveRun, format_seconds, progress
 from ffviz.store.folder import RunFolder
 from pages.common.frame import classroom, sources, state
 from pages.common.frame.keys import RETRAIN_OVERLAY_KEY

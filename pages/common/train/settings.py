@@ -21,7 +21,7 @@ from ffviz.presets import PRESETS
 from ffviz.recipes import CLASSROOM, STATED_SECONDS, recipe_config
 from ffviz.server import access
 from ffviz.server.estimate import expected_seconds
-from ffviz.server.ui_state import format_seconds
+from ffviz.store.progress import format_seconds
 from pages.common.frame import state
 from pages.common.frame.classroom import current, hidden, locked
 from pages.common.frame.keys import CFG_PREFIX as PREFIX

@@ -13,7 +13,7 @@ from ffviz.config import RunConfig
 from ffviz.data import load_dataset
 from ffviz.data.display import image_for_display
 from ffviz.runner.run_writer import RunWriter
-from ffviz.server.ui_state import (
+from ffviz.store.progress import (
     LiveRun,
     format_seconds,
     progress,
