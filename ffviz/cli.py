@@ -44,7 +44,7 @@ from ffviz.runner.launcher import carry_niceness_to_autogroup
 from ffviz.runner.run_writer import RunWriter, resume
 from ffviz.runner.steering import FileControl
 from ffviz.store.checkpoint import load_checkpoint
-from ffviz.store.folder import RunFolder
+from ffviz.store.folder import ENDED_AS_ASKED, RunFolder
 from ffviz.store.runs import list_runs, new_run_dir, update_meta
 from ffviz.store.runstate import Heartbeat, read_meta, run_state
 from ffviz.store.storage import read_json
@@ -258,7 +258,7 @@ def _fit(trainer: Trainer, run_dir: Path, control: FileControl, heartbeat: Heart
     finally:
         heartbeat.stop()
     print(json.dumps({"status": status, "run": str(run_dir), "epochs": trainer.epoch}), flush=True)
-    return 0 if status in ("finished", "stopped") else 1
+    return 0 if status in ENDED_AS_ASKED else 1
 
 
 def _train_run_dir(run_dir: Path, *, progress: bool) -> int:
@@ -331,7 +331,7 @@ def _main_distributed(parser: argparse.ArgumentParser, args: argparse.Namespace)
     if ctx.is_main:
         print(json.dumps({"status": status, "run": str(run_dir), "epochs": trainer.epoch}), flush=True)
     distributed.teardown(ctx)
-    return 0 if status in ("finished", "stopped") else 1
+    return 0 if status in ENDED_AS_ASKED else 1
 
 
 if __name__ == "__main__":

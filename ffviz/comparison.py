@@ -1,7 +1,7 @@
 """Several runs side by side, as data: what a comparison reads of each run, the settings in which runs differ, and
 the gap's numbers (epochs to a threshold, seconds per epoch). The charts that draw them are in figures/compare.py.
 
-    runs = [ComparedRun.of(RunReader(d)) for d in dirs]
+    runs = [ComparedRun.of(open_reader(d)) for d in dirs]
     rows = config_diff_rows(runs)            # only the fields that differ, one row per field
     table = gap_rows(runs, threshold=95)
 
@@ -31,7 +31,7 @@ class ComparedRun:
 
     @classmethod
     def of(cls, reader: Any, label: str | None = None) -> ComparedRun:
-        """From a RunReader or a LiveRun; the label defaults to the run's name."""
+        """From a RunReader or a RunReader; the label defaults to the run's name."""
         meta = reader.meta
         return cls(label=label or meta.get("name") or reader.dir.name, epochs=list(reader.epochs),
                    config=reader.config, test=reader.test, train_time=meta.get("train_time"))

@@ -8,7 +8,6 @@ the Gap page's sentence. Plain data; the charts are in figures/seeds.py.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from typing import Any
 from ffviz import modes
 from ffviz.comparison import ComparedRun
 from ffviz.config import RunConfig
-from ffviz.store.folder import RunFolder
+from ffviz.store.runs import open_reader
 
 # Settings that change what is recorded or where it runs, not what a run learns: runs differing only in these (and
 # the seed) are seeds of one shape.
@@ -35,15 +34,15 @@ def shape_key(cfg: RunConfig) -> tuple:
 def shape_of_dir(run_dir: Any) -> tuple | None:
     """`shape_key` of a run folder's config.json; None when it cannot be read."""
     try:
-        return shape_key(RunConfig.from_dict(json.loads(RunFolder(run_dir).config.read_text())))
+        return shape_key(open_reader(run_dir).config)
     except (OSError, ValueError, TypeError):
         return None
 
 
 def seed_of_dir(run_dir: Any) -> int:
     try:
-        return int(json.loads(RunFolder(run_dir).config.read_text()).get("seed", 0))
-    except (OSError, ValueError, TypeError, AttributeError):
+        return open_reader(run_dir).config.seed
+    except (OSError, ValueError, TypeError):
         return 0
 
 

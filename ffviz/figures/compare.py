@@ -1,7 +1,7 @@
 """Several runs on the same axes: the Compare page's overlays and config diff, and the gap view, which sets a
 learnable, a static and a backprop run on the same data side by side.
 
-    runs = [ComparedRun.of(RunReader(d)) for d in dirs]
+    runs = [ComparedRun.of(open_reader(d)) for d in dirs]
     fig = accuracy_overlay_figure(runs)
     fig = epochs_to_reach_figure(runs, threshold=95)
 

@@ -3,7 +3,6 @@ what a page reads of a run folder.
 
     check_run(cfg, limits, owner_active=1, queued=3)       # ffviz/server/limits.py: or LimitError
     can_steer(me, meta)                                    # ffviz/server/access.py: its owner or the teacher
-    live = LiveRun(run_dir); live.refresh()                # ffviz/store/progress.py: what the pages read
 
 access, limits, estimate (how long a run will take here), ui_state, upload_process (an upload checked in a process
 of its own). Never imports torch on the page path (tests/test_page_imports.py).

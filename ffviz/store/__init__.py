@@ -1,7 +1,8 @@
 """The run store: a run's folder on disk, written crash-safely and read back by anyone, even while the run trains.
 
     folder = RunFolder(run_dir)          # ffviz/store/folder.py: every file of a run, named once
-    reader = RunReader(run_dir)          # ffviz/store/runs.py: config, meta, records, snapshots, checkpoints
+    reader = open_reader(run_dir)        # ffviz/store/runs.py: config, meta, records, snapshots, checkpoints
+    reader = places.open_run(run_id)     # ffviz/store/places.py: where runs live (local, uploaded, shipped)
     run_state(run_dir)                   # ffviz/store/runstate.py: the one authority on a run's state
     rows = scan_runs({...})              # ffviz/store/catalog.py: one summary row per run folder
 

@@ -1,162 +1,24 @@
-"""What the app's pages need from a run folder, as plain Python: no Streamlit here, so it is tested without a UI.
+"""Where a run stands, from its records, and its line in a run picker: plain Python, read by the pages and the CLI.
 
-    live = LiveRun("runs/20261126-172000-learnable-classroom")
-    live.refresh()                       # reads only the lines appended since the last call (cheap to poll)
-    p = progress(live, run_state(live.dir))     # the run's state: ffviz/store/runstate.py, the one authority
-    w = live.w_history(layer=2)          # {epoch: (C, K)} read lazily from the snapshots, one array each
-
-One LiveRun per run folder serves every session of a server (the app keeps them in a resource cache), so its
-reads are guarded by a lock. Snapshots are cached per epoch by its RunReader, in a small LRU (runs.SNAPSHOT_CACHE).
+    reader = RunReader("runs/20261126-172000-learnable-classroom")
+    p = progress(reader, run_state(reader.dir))   # epoch, batch, images/s, time left; the state: store/runstate.py
+    format_seconds(p.seconds_left)                # "3 min 05 s"
+    run_label(reader.dir)                         # "26 Nov 17:52 · learnable-classroom · finished"
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ffviz.config import RunConfig
-from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
-from ffviz.store.folder import RunFolder
-from ffviz.store.runs import RunReader, clean_run_meta
-from ffviz.store.runstate import (
-    ACTIVE as ACTIVE,  # re-exported for the pages: the states in which a run may still write
-)
-from ffviz.store.runstate import run_state
-
-RUNS_ENV = "FFVIZ_RUNS_DIR"
-
-
-def runs_root(repo_root: Path | str | None = None) -> Path:
-    """Where the app keeps its runs: $FFVIZ_RUNS_DIR, else runs/ in the repository."""
-    env = os.environ.get(RUNS_ENV)
-    if env:
-        return Path(env).expanduser().absolute()
-    base = Path(repo_root) if repo_root is not None else Path(__file__).resolve().parents[2]
-    return base / "runs"
-
-
-# ---------------------------------------------------------------------------------------------------- live reads
-class LiveRun:
-    """A run as the pages read it: its config, meta, records and test (a RunReader's, kept fresh by ``refresh``),
-    plus the lazily loaded, cached per-epoch arrays the views scrub. Shared by all sessions of a server; the pages
-    use it directly (``lr.config``, ``lr.meta``), never the reader inside."""
-
-    def __init__(self, run_dir: Path | str) -> None:
-        self.dir = Path(run_dir)
-        self.reader = RunReader(self.dir)
-        self._lock = threading.RLock()
-        self._w: dict[tuple[int, int], np.ndarray] = {}
-        self._files = self._identity()
-
-    @property
-    def run_id(self) -> str:
-        return self.dir.name
-
-    def refresh(self) -> bool:
-        """Read what was appended; start over if the logs were rewritten (a run continued from a checkpoint)."""
-        with self._lock:
-            ident = self._identity()
-            if ident != self._files:
-                self._files = ident
-                self.reader = RunReader(self.dir)  # its snapshot cache starts empty too
-                self._w.clear()
-                return True
-            return self.reader.refresh()
-
-    def _identity(self) -> tuple[int, ...]:
-        out = []
-        for kind in ("batches", "epochs"):
-            try:
-                out.append(RunFolder(self.dir).log(kind).stat().st_ino)
-            except FileNotFoundError:
-                out.append(0)
-        return tuple(out)
-
-    @property
-    def version(self) -> tuple[int, int, int]:
-        """Changes whenever a record arrives: a key for caching what is built from the records."""
-        r = self.reader
-        return len(r.batches), len(r.epochs), len(r.events)
-
-    @property
-    def config(self) -> RunConfig:
-        return self.reader.config
-
-    @property
-    def meta(self) -> dict[str, Any]:
-        """The run's meta, its known keys of their types (parsed once while the file does not change)."""
-        return self.reader.meta
-
-    @property
-    def test(self) -> TestRecord | None:
-        return self.reader.test
-
-    @property
-    def epochs(self) -> list[EpochRecord]:
-        return self.reader.epochs
-
-    @property
-    def batches(self) -> list[BatchRecord]:
-        return self.reader.batches
-
-    @property
-    def events(self) -> list[EventRecord]:
-        return self.reader.events
-
-    def epoch(self, epoch: int) -> EpochRecord | None:
-        for e in reversed(self.reader.epochs):
-            if e.epoch == epoch:
-                return e
-        return None
-
-    @property
-    def view_epochs(self) -> list[int]:
-        """The epochs a view page scrubs, those with a snapshot: every epoch of a run ffviz trained; for a run
-        imported from the authors' logs (ffviz/interop/authors_logs.py), the epochs their weights file holds (its
-        meta.json's snapshot_epochs)."""
-        epochs = [e.epoch for e in self.reader.epochs]
-        held = self.reader.meta.get("snapshot_epochs")
-        if not isinstance(held, list):
-            return epochs
-        keep = {x for x in held if isinstance(x, int)}
-        return [e for e in epochs if e in keep] or epochs
-
-    def snapshot(self, epoch: int) -> Snapshot:
-        """The Snapshot of one epoch, from the reader's small LRU; for an epoch without one (an imported log's W
-        every 10 epochs), the latest held before it."""
-        held = self.view_epochs
-        if held and epoch not in held:
-            epoch = max((e for e in held if e <= epoch), default=held[0])
-        with self._lock:
-            return self.reader.snapshot(epoch)
-
-    def w_history(self, layer: int, epochs: Sequence[int] | None = None) -> dict[int, np.ndarray]:
-        """{epoch: W (C, K)} of one layer, reading only that layer's W from each snapshot file (once)."""
-        if epochs is None:
-            epochs = self.view_epochs
-        out = {}
-        with self._lock:
-            for ep in epochs:
-                key = (layer, ep)
-                if key not in self._w:
-                    try:
-                        with np.load(self._snapshot_path(ep)) as a:
-                            self._w[key] = np.asarray(a[f"w_{layer}"])
-                    except (FileNotFoundError, KeyError):
-                        continue
-                out[ep] = self._w[key]
-        return out
-
-    def _snapshot_path(self, epoch: int) -> Path:
-        return RunFolder(self.dir).snapshot(epoch)
+from ffviz.records import BatchRecord, EpochRecord
+from ffviz.store.folder import ACTIVE
+from ffviz.store.runs import RunReader
+from ffviz.store.runstate import read_meta, run_state
 
 
 # ---------------------------------------------------------------------------------------------------- progress
@@ -183,7 +45,7 @@ class Progress:
         return min((self.epochs_done + part) / self.epochs_total, 1.0)
 
 
-def progress(reader: RunReader | LiveRun, status: str, meta: dict[str, Any] | None = None) -> Progress:
+def progress(reader: RunReader, status: str, meta: dict[str, Any] | None = None) -> Progress:
     """Where a run stands, from its records: epoch and batch, recent images/s, an estimate of the time left."""
     meta = reader.meta if meta is None else meta
     cfg = reader.config
@@ -248,7 +110,7 @@ def format_seconds(s: float | None) -> str:
 # ---------------------------------------------------------------------------------------------------- run lists
 def run_label(run_dir: Path, status: str | None = None, meta: dict[str, Any] | None = None) -> str:
     """A short line for the run picker: "26 Nov 17:52 · learnable-classroom · finished"."""
-    meta = meta if meta is not None else clean_run_meta(run_dir)
+    meta = meta if meta is not None else read_meta(run_dir)
     status = status or run_state(run_dir, meta)
     name = run_dir.name
     try:

@@ -12,7 +12,9 @@ import streamlit as st
 from ffviz.figures.style import settled_pandas
 from ffviz.modes import get_mode
 from ffviz.regularizers import REGULARIZERS
-from ffviz.store.progress import ACTIVE, LiveRun, format_seconds, progress
+from ffviz.store.folder import ACTIVE
+from ffviz.store.progress import format_seconds, progress
+from ffviz.store.runs import RunReader
 from pages.common.frame import classroom, state
 from pages.common.frame.text import plain
 
@@ -31,7 +33,7 @@ def plot(fig: go.Figure, *, key: str | None = None, **kwargs: Any) -> Any:
     return st.plotly_chart(fig, width="stretch", config=PLOTLY_CONFIG, key=key, **kwargs)
 
 
-def has_no_assignment(lr: LiveRun, page: str) -> bool:
+def has_no_assignment(lr: RunReader, page: str) -> bool:
     """True, after saying so, for a run without an assignment W (original Forward-Forward): ``page`` shows W."""
     if get_mode(lr.config.mode).assignment:
         return False
@@ -42,7 +44,7 @@ def has_no_assignment(lr: LiveRun, page: str) -> bool:
     return True
 
 
-def view_page(title: str, view: Callable[[LiveRun, str, list[str]], None], *, epoch_key: str) -> None:
+def view_page(title: str, view: Callable[[RunReader, str, list[str]], None], *, epoch_key: str) -> None:
     """A view page: its title, then the session's run (its header, and a line that follows it while it may still
     write) or, with none, the way to start one. ``view(lr, run_state, class_names)`` draws the charts once the run has
     an epoch, in a fragment of its own: Play on the page's epoch scrubber (``epoch_key``) reruns only that fragment,
@@ -72,7 +74,7 @@ def view_page(title: str, view: Callable[[LiveRun, str, list[str]], None], *, ep
     charts()
 
 
-def current() -> tuple[LiveRun | None, str]:
+def current() -> tuple[RunReader | None, str]:
     """The session's run and its state; (None, "") when there is none."""
     run_id = state.current_run_id()
     lr = state.live(run_id)
@@ -81,7 +83,7 @@ def current() -> tuple[LiveRun | None, str]:
     return lr, state.status(run_id, lr.meta)
 
 
-def _newest_finished() -> tuple[LiveRun | None, str]:
+def _newest_finished() -> tuple[RunReader | None, str]:
     run_id = state.latest_finished()
     lr = state.live(run_id)
     return (None, "") if lr is None else (lr, state.status(run_id, lr.meta))
@@ -114,7 +116,7 @@ def no_run() -> None:
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
 
 
-def run_header(lr: LiveRun, run_state: str) -> None:
+def run_header(lr: RunReader, run_state: str) -> None:
     """One line that says which run the page shows, in what state, and the settings that matter most."""
     cfg = lr.config
     ep = lr.epochs[-1].epoch if lr.epochs else 0
@@ -127,12 +129,12 @@ def run_header(lr: LiveRun, run_state: str) -> None:
         show_failure(lr)
 
 
-def show_failure(lr: LiveRun) -> None:
+def show_failure(lr: RunReader) -> None:
     error = lr.meta.get("error")
     st.error(f"This run failed: {plain(error or 'no message recorded')}", icon=":material/error:")
 
 
-def check_state_change(lr: LiveRun, run_state: str) -> None:
+def check_state_change(lr: RunReader, run_state: str) -> None:
     """Inside a live fragment: when the run's state moved on (finished, paused...), rerun the whole page so its
     header, controls and refresh timer follow."""
     now = state.status(lr.run_id, lr.meta)
@@ -154,7 +156,7 @@ def layer_select(num_layers: int, *, key: str, widths: list[int] | None = None, 
                         help="Layer 0 sees the image; the last layer is the deepest.")
 
 
-def epoch_scrubber(lr: LiveRun, run_state: str, *, key: str) -> int:
+def epoch_scrubber(lr: RunReader, run_state: str, *, key: str) -> int:
     """An epoch slider that follows the newest epoch while it sits on it, and a Play toggle that steps through
     training once a second. Returns the chosen epoch."""
     ss = st.session_state
@@ -216,7 +218,7 @@ def refresh_interval(play_key: str) -> float | None:
     return 1.0 if st.session_state.get(play_key) else None
 
 
-def watch_run(lr: LiveRun, run_state: str) -> None:
+def watch_run(lr: RunReader, run_state: str) -> None:
     """While the run may still write: one line that follows it once a second, and a rerun of the page when an epoch
     or a new state arrives. A view's charts change only then, so the browser redraws nothing in between (a view
     redrawn every second costs the training run a third of its speed on a small machine)."""

@@ -15,7 +15,8 @@ import dataclasses
 import streamlit as st
 
 from ffviz.config import label
-from pages.common.frame import sources, state
+from ffviz.store import places
+from pages.common.frame import state
 from pages.common.frame.classroom import current
 from pages.common.frame.classroom import link as _link
 from pages.common.frame.keys import (
@@ -59,7 +60,7 @@ def apply_link(page_path: str) -> None:
         ss[APPLIED_KEY] = True
         params = st.query_params.to_dict()
         if params:
-            link, notes = decode(params, known_runs=sources.all_run_ids())
+            link, notes = decode(params, known_runs=places.all_run_ids())
             notes += _apply(link, params)
             ss[SHARE_KEY] = link
             target = link.page or page_path or "home"

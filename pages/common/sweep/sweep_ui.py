@@ -16,7 +16,7 @@ from ffviz.runner.sweep import (
     list_sweeps,
     outcomes,
 )
-from ffviz.store.progress import ACTIVE
+from ffviz.store.folder import ACTIVE
 from pages.common.frame import state
 from pages.common.frame.keys import BY_NAME
 from pages.common.frame.keys import SWEEP_JOIN_KEY as JOIN_KEY
