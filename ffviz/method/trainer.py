@@ -191,7 +191,7 @@ class Trainer:
 
     def evaluate_epoch(self) -> None:
         """Evaluate the network as it stands and emit its EpochRecord and Snapshot without training: a checkpoint made
-        elsewhere (ffviz.authors) has one epoch to show, the one it was saved at."""
+        elsewhere (ffviz.interop.authors_checkpoint) has one epoch to show, the one it was saved at."""
         self._end_of_epoch(train=None)
 
     def state_dict(self) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The Runs page's import of a checkpoint from the authors' CAW-Conv ResNet scripts: their state_dict, evaluated on a
-dataset this server has, becomes a run in the uploads folder (ffviz/authors.py does the checking and the maths).
+dataset this server has, becomes a run in the uploads folder (ffviz/interop/authors_checkpoint.py does the checking
+and the maths).
 
     authors_ui.import_box()      # the uploader, the dataset and the Import button; the import runs in its callback
 """
