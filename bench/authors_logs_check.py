@@ -52,7 +52,7 @@ def main() -> int:
     args = ap.parse_args()
     from streamlit.testing.v1 import AppTest
 
-    from ffviz.interop.authors_logs import read_weights
+    from ffviz.interop.authors_weights import read_weights
     from ffviz.store.runs import RunReader
 
     ok = True

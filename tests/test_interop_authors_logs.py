@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from authors_logs_support import layer_widths, write_logs, write_weights
 
-from ffviz.interop import authors_logs
+from ffviz.interop import authors_format
 from ffviz.interop.authors_logs import AuthorsLogsError, import_logs, read_logs
 from ffviz.interop.workers import import_logs_in_process
 from ffviz.store.runs import RunReader
@@ -133,7 +133,7 @@ def test_nan_weights_and_weights_outside_0_1_are_refused(tmp_path):
 def test_huge_files_absurd_layer_counts_and_gigantic_matrices_are_refused(tmp_path, monkeypatch):
     folder = tmp_path / "logs"
     write_logs(folder)
-    monkeypatch.setattr(authors_logs, "MAX_CSV_BYTES", 1000)
+    monkeypatch.setattr(authors_format, "MAX_CSV_BYTES", 1000)
     _refused(folder, tmp_path, "info_17L.csv is .* MiB; at most")
     monkeypatch.undo()
     (folder / "layer_losses_17L.csv").write_text(",".join(f"Layer_{i}" for i in range(500)) + "\n")
