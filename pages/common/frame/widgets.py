@@ -16,6 +16,7 @@ from ffviz.store.folder import ACTIVE
 from ffviz.store.progress import format_seconds, progress
 from ffviz.store.runs import RunReader
 from pages.common.frame import classroom, state
+from pages.common.frame.keys import FULL_RERUN_KEY
 from pages.common.frame.text import plain
 
 STATUS_COLORS = {"running": "green", "starting": "green", "queued": "orange", "paused": "orange",
@@ -204,12 +205,12 @@ def _start_play(key: str, first: int, last: int) -> None:
 
 
 def _request_full_rerun() -> None:
-    st.session_state["_ffviz_full_rerun"] = True
+    st.session_state[FULL_RERUN_KEY] = True
 
 
 def full_rerun_if_requested() -> None:
     """Play/stop changes the page's refresh timer, which only a full rerun can set."""
-    if st.session_state.pop("_ffviz_full_rerun", False):
+    if st.session_state.pop(FULL_RERUN_KEY, False):
         st.rerun()
 
 

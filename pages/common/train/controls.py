@@ -14,7 +14,7 @@ from ffviz.store.folder import ACTIVE, ENDED_EARLY, RunFolder
 from ffviz.store.progress import format_seconds, progress
 from ffviz.store.runs import RunReader
 from pages.common.frame import classroom, state
-from pages.common.frame.keys import RETRAIN_OVERLAY_KEY
+from pages.common.frame.keys import RETRAIN_OVERLAY_KEY, TOAST_KEY
 from pages.common.frame.text import plain
 from pages.common.frame.widgets import explain, plot
 from pages.common.server import access_ui
@@ -97,7 +97,7 @@ def _resume(run_id: str, run_state: str) -> None:
         # the run keeps its owner; its disk bound and client address are this server's now
         state.manager().submit_continue(run_dir, epochs=cfg.epochs, meta=access_ui.run_meta())
     except (ValueError, FileNotFoundError, OSError) as e:  # an upload, or a run that went on elsewhere
-        st.session_state["_toast"] = f"Could not resume {run_id}: {e}. Use Continue on the Runs page."
+        st.session_state[TOAST_KEY] = f"Could not resume {run_id}: {e}. Use Continue on the Runs page."
 
 
 def _reset(run_id: str, steerable: bool) -> None:
