@@ -2,7 +2,7 @@
 
     from ffviz.config import RunConfig
     cfg = RunConfig(preset="classroom", epochs=5)          # raises ValueError naming a bad field
-    cfg = RunConfig.from_dict(read_json(RunFolder(run_dir).config))   # as a run folder holds it
+    cfg = open_reader(run_dir).config                   # as a run folder holds it (ffviz/store/runs.py)
 
 The same object travels with every run folder and checkpoint, feeds the CLI's flags (one flag per field,
 help text from the field's docstring below) and the app's widgets, so a run can always be reproduced.

@@ -7,9 +7,10 @@
     rows = scan_runs({...})              # ffviz/store/catalog.py: one summary row per run folder
 
 storage (atomic files, JSON lines), untrusted (checks for files from outside), filecache, checkpoint (weights-only
-torch files), runs, runstate, catalog. Torch-free except checkpoint's loading, which imports it on first use.
+torch files), runs (the one reader), places (where runs live, the repository root), runstate, progress (where a run
+stands, its picker label), catalog. Torch-free except checkpoint's loading, which imports it on first use.
 
-May import: the shared vocabulary at ffviz's top level (config, presets, records, regularizers, env, lazy) and
+May import: the shared vocabulary at ffviz's top level (config, modes, presets, records, regularizers, env, lazy) and
 ffviz.data.
 Never ffviz.method (the trainer), ffviz.runner, ffviz.server, ffviz.figures or pages (tests/test_layout.py).
 """
