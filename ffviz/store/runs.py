@@ -135,9 +135,12 @@ class RunReader:
                 self._w.clear()
             grew = False
             for kind, tail in self._tails.items():
-                rows = [rec for r in tail.read_new() if (rec := _record_or_none(r)) is not None]
-                self._logs[kind].extend(rows)
-                grew |= bool(rows)
+                for row in tail.read_new():
+                    try:
+                        self._logs[kind].append(parse_record(row))
+                    except ValueError:
+                        continue  # one bad line (an upload, an older writer) must not break every page that reads it
+                    grew = True
             return grew
 
     def _identity(self) -> tuple[int, ...]:
@@ -251,15 +254,6 @@ def open_reader(run_dir: Path | str) -> RunReader:
         _shared.cache_clear()
         raise FileNotFoundError(f"{path} is not an ffviz run folder (no {RunFolder.CONFIG})")
     return _shared(str(path))
-
-
-def _record_or_none(d: Any) -> Any:
-    """A record of the schema's types, or None for a line that is not one (skipped: one bad line from an upload or an
-    older writer must not break every page that reads the run)."""
-    try:
-        return parse_record(d)
-    except ValueError:
-        return None
 
 
 def list_runs(root: Path | str) -> list[Path]:

@@ -20,7 +20,6 @@ from ffviz.runner.manager import RunManager
 from ffviz.store import places
 from ffviz.store.catalog import enforce_retention, retention_limit
 from ffviz.store.folder import ACTIVE
-from ffviz.store.places import runs_root
 from ffviz.store.runs import RunReader, list_runs
 from ffviz.store.runstate import read_meta, run_state
 from pages.common import require_frame
@@ -35,11 +34,11 @@ def _manager(root: str) -> RunManager:
 
 def manager() -> RunManager:
     """The server's one RunManager (per runs folder): it launches each run as a process and starts the queue."""
-    return _manager(str(runs_root()))
+    return _manager(str(places.runs_root()))
 
 
 def root() -> Path:
-    return runs_root()
+    return places.runs_root()
 
 
 def live(run_id: str | None) -> RunReader | None:

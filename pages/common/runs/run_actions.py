@@ -17,7 +17,6 @@ from ffviz.store.catalog import (
     history_csv,
 )
 from ffviz.store.folder import ACTIVE, CONTINUABLE, RunFolder
-from ffviz.store.places import runs_root
 from ffviz.store.runs import new_run_dir, open_reader, update_meta
 from pages.common.frame import classroom, state
 from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY
@@ -112,7 +111,7 @@ def copy_shipped(run_dir: Path) -> Path:
     session: it may stop it, and the copy counts towards its limits and its retention, as any run it starts."""
     reader = open_reader(run_dir)
     cfg, name = reader.config, reader.meta.get("name") or run_dir.name
-    dest = new_run_dir(runs_root(), cfg, f"{name} continued")
+    dest = new_run_dir(places.runs_root(), cfg, f"{name} continued")
     shutil.copytree(run_dir, dest, dirs_exist_ok=True)
     update_meta(dest, name=f"{name} (continued)", created=dt.datetime.now().isoformat(timespec="seconds"),
                 continued_from=run_dir.name, pid=None, **access_ui.run_meta())
