@@ -35,13 +35,13 @@ def plot(fig: go.Figure, *, key: str | None = None, **kwargs: Any) -> Any:
 
 
 def has_no_assignment(lr: RunReader, page: str) -> bool:
-    """True, after saying so, for a run without an assignment W (original Forward-Forward): ``page`` shows W."""
-    if get_mode(lr.config.mode).assignment:
+    """True, after saying so, for a run whose mode has no assignment W (original Forward-Forward): ``page`` shows W."""
+    mode = get_mode(lr.config.mode)
+    if mode.assignment:
         return False
-    st.info(f"This run is Hinton's original Forward-Forward: it has no assignment W, so there is nothing for the "
-            f"{page} page to show. Its layers compare positive and negative data by their goodness instead of "
-            "splitting channels among classes. See its curves on Train, its goodness on Goodness, and the lineage "
-            "on the Gap page; pick a learnable or static run here.", icon=":material/block:")
+    st.info(f"This run is {mode.label}, {mode.description}: it has no assignment W, so there is nothing for the "
+            f"{page} page to show. See its curves on Train, its goodness on Goodness, and the lineage on the Gap "
+            "page; pick a run with an assignment (learnable or static) here.", icon=":material/block:")
     return True
 
 
