@@ -15,7 +15,7 @@ from ffviz.figures import (
 from ffviz.figures.animation import assignment_gif
 from ffviz.figures.assignments import heatmap_height
 from ffviz.figures.diagnosis import layer_entropy
-from ffviz.server.ui_state import LiveRun
+from ffviz.store.runs import RunReader
 from pages.common.frame.keys import epoch_key, layer_key
 from pages.common.frame.widgets import (
     epoch_scrubber,
@@ -37,7 +37,7 @@ def pick_channel(key: str) -> None:
         st.session_state["asg_channel"] = int(points[0]["customdata"])
 
 
-def entropy_table(lr: LiveRun, epoch: int, layer: int) -> None:
+def entropy_table(lr: RunReader, epoch: int, layer: int) -> None:
     """Each layer's W entropy beside its temperature at the shown epoch: the two numbers a stuck start shows in."""
     rec = next((e for e in lr.epochs if e.epoch == epoch), lr.epochs[-1])
     k = lr.meta.get("num_classes") or len(rec.channels_per_class[0])
@@ -51,7 +51,7 @@ def entropy_table(lr: LiveRun, epoch: int, layer: int) -> None:
             "layer whose entropy stays near 1 while its temperature climbs is stuck at the uniform start.")
 
 
-def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
+def view(lr: RunReader, run_state: str, names: list[str]) -> None:
     if has_no_assignment(lr, "Assignments"):
         return
     stuck_flag(lr)

@@ -5,11 +5,12 @@ import streamlit as st
 
 from ffviz.presets import PRESETS
 from ffviz.seed_groups import STORY
+from ffviz.store import places
 from pages.common.frame import state
 from pages.common.server import access_ui
 from pages.common.train import settings
 
-DIAGRAMS = state.REPO / "assets" / "diagrams"
+DIAGRAMS = places.REPO / "assets" / "diagrams"
 
 
 def train_digits() -> None:

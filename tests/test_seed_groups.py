@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from test_compare import made, valid
 
+from ffviz import modes
 from ffviz.comparison import ComparedRun
 from ffviz.config import start_words
 from ffviz.figures.seeds import published_figure, seed_bar_figure, seed_layer_figure
 from ffviz.seed_groups import (
-    LINEAGE,
     PUBLISHED,
     gap_sentence,
     group_by_seed,
@@ -91,7 +91,7 @@ def test_the_shipped_runs_hold_the_lineage_at_three_seeds_of_one_shape() -> None
     cells = [r for r in runs if r.label.split(" ")[0] in ("digits", "pairs25", "pairs100")]
     groups = group_by_seed([r for r in runs if r not in cells])
     full = {g.mode: g for g in groups if len(g.runs) >= 3}
-    assert set(full) == set(LINEAGE)
+    assert set(full) == set(modes.lineage())
     shapes = {tuple(kv for kv in shape_key(g.config) if kv[0] != "mode") for g in full.values()}
     assert len(shapes) == 1  # one shape: the same settings for every mode but the mode
     for g in full.values():

@@ -15,16 +15,16 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
+from ffviz import modes
 from ffviz.comparison import ComparedRun
 from ffviz.config import start_words
-from ffviz.figures.compare import MODE_COLORS
 from ffviz.figures.style import empty_figure, figure
 from ffviz.seed_groups import SeedGroup, group_by_seed, mean_sd, shape_key, vote_on_test
 
 CELL_DATASETS = ("digits", "digit-pairs-25", "digit-pairs-100")
 
-START_COLORS = {"paper's start": MODE_COLORS["learnable"], "random A": "#6BAED6", "A from partition": "#9467BD",
-                "fixed T": "#17BECF"}
+START_COLORS = {"paper's start": modes.color("learnable", "#1F77B4"), "random A": "#6BAED6",
+                "A from partition": "#9467BD", "fixed T": "#17BECF"}
 
 
 def start_name(g: SeedGroup) -> str:
@@ -143,7 +143,7 @@ def cells_figure(cells: Sequence[Cell], *, height: int = 440) -> go.Figure:
         lo = i * (width + gap)
         stats = [g.mean_sd(vote_on_test) for g in cell.groups]
         names = [f"{start_name(g)}<br>{len(g.runs)} seeds" for g in cell.groups]
-        colors = [MODE_COLORS["static"] if g.mode == "static" else
+        colors = [modes.color("static", "#FF7F0E") if g.mode == "static" else
                   next((c for k, c in START_COLORS.items() if start_name(g).startswith(k)), "#1F77B4")
                   for g in cell.groups]
         traces.append({"type": "bar", "x": names, "y": [m for m, _ in stats], "xaxis": f"x{ax}", "yaxis": f"y{ax}",
