@@ -135,20 +135,20 @@ def cells_figure(cells: Sequence[Cell], *, height: int = 440) -> go.Figure:
     """One panel per cell: a bar per start at the mean test vote over seeds, ± one sd, every seed a dot."""
     if not cells:
         return empty_figure("No finished runs on the digits or the digit pairs yet", height=height)
-    traces, layout = [], {"height": height, "showlegend": False, "margin": {"t": 70, "b": 110}, "annotations": []}
+    traces, layout = [], {"height": height, "showlegend": False, "margin": {"t": 70, "b": 120}, "annotations": []}
     gap = 0.06
     width = (1 - gap * (len(cells) - 1)) / len(cells)
     for i, cell in enumerate(cells):
         ax = "" if i == 0 else str(i + 1)
         lo = i * (width + gap)
         stats = [g.mean_sd(vote_on_test) for g in cell.groups]
-        names = [f"{start_name(g)}<br>{len(g.runs)} seeds" for g in cell.groups]
+        names = [f"{start_name(g)}<br><b>{m:.1f} ± {sd:.1f}</b><br>{len(g.runs)} seeds"
+                 for g, (m, sd) in zip(cell.groups, stats, strict=True)]
         colors = [modes.color("static", "#FF7F0E") if g.mode == "static" else
                   next((c for k, c in START_COLORS.items() if start_name(g).startswith(k)), "#1F77B4")
                   for g in cell.groups]
         traces.append({"type": "bar", "x": names, "y": [m for m, _ in stats], "xaxis": f"x{ax}", "yaxis": f"y{ax}",
-                       "marker": {"color": colors, "opacity": 0.6}, "text": [f"{m:.1f}" for m, _ in stats],
-                       "textposition": "outside", "cliponaxis": False,
+                       "marker": {"color": colors, "opacity": 0.6},
                        "error_y": {"type": "data", "array": [s for _, s in stats], "visible": True, "width": 8,
                                    "color": "#222"},
                        "hovertemplate": "%{x}<br>mean %{y:.2f}% (± sd)<extra></extra>"})
