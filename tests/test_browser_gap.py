@@ -33,6 +33,9 @@ def test_the_gap_page_shows_the_lineage_over_seeds_beside_the_published_figures(
     with chromium() as browser:
         page = new_page(browser)
         page.goto(f"{url}/gap")
+        # the page reads every shipped run (about 50) before its first chart: wait for all seven, then settle
+        page.wait_for_function("document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= 7",
+                               timeout=180_000)
         settle_steady(page)
         no_exception(page, "Gap")
         charts = page.get_by_test_id("stPlotlyChart")
@@ -41,7 +44,7 @@ def test_the_gap_page_shows_the_lineage_over_seeds_beside_the_published_figures(
         titles = cells.locator(".annotation-text").all_text_contents()
         assert [t.split(" (")[0] for t in titles] == ["digits, 10 classes", "digit pairs, 25 classes",
                                                       "digit pairs, 100 classes"], titles
-        bars = cells.locator(".xtick text").all_text_contents()
+        bars = cells.locator(".xtick text, .x2tick text, .x3tick text").all_text_contents()  # one axis a panel
         assert len(bars) >= 8 and all(b.endswith("3 seeds") for b in bars), bars
         assert sum(b.startswith("static") for b in bars) == 3 and sum("paper's start" in b for b in bars) == 3, bars
         assert cells.locator(".scatterlayer .point").count() == 3 * len(bars)  # a dot per seed

@@ -131,6 +131,15 @@ def cells_sentence(cells: Sequence[Cell]) -> str:
     return head + verdict + why
 
 
+def _wrap(name: str, width: int = 14) -> str:
+    """A long start name on two lines ("A from<br>partition 2"), so that five bars' labels do not overlap."""
+    if len(name) <= width or " " not in name:
+        return name
+    words = name.split(" ")
+    cut = min(range(1, len(words)), key=lambda i: abs(len(" ".join(words[:i])) - len(name) / 2))
+    return " ".join(words[:cut]) + "<br>" + " ".join(words[cut:])
+
+
 def cells_figure(cells: Sequence[Cell], *, height: int = 440) -> go.Figure:
     """One panel per cell: a bar per start at the mean test vote over seeds, ± one sd, every seed a dot."""
     if not cells:
@@ -142,7 +151,7 @@ def cells_figure(cells: Sequence[Cell], *, height: int = 440) -> go.Figure:
         ax = "" if i == 0 else str(i + 1)
         lo = i * (width + gap)
         stats = [g.mean_sd(vote_on_test) for g in cell.groups]
-        names = [f"{start_name(g)}<br><b>{m:.1f} ± {sd:.1f}</b><br>{len(g.runs)} seeds"
+        names = [f"{_wrap(start_name(g))}<br><b>{m:.1f} ± {sd:.1f}</b><br>{len(g.runs)} seeds"
                  for g, (m, sd) in zip(cell.groups, stats, strict=True)]
         colors = [modes.color("static", "#FF7F0E") if g.mode == "static" else
                   next((c for k, c in START_COLORS.items() if start_name(g).startswith(k)), "#1F77B4")

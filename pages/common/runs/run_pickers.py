@@ -25,10 +25,11 @@ def compared(run_ids: list[str]) -> list[ComparedRun]:
 
 
 def _default_of(rows: list[RunSummary]) -> str:
-    """The run a picker starts on: a shipped run with the default λs (and, learnable, the paper's start), else any
-    shipped run, else the newest."""
+    """The run a picker starts on: a full shipped run (one with its checkpoint: the lineage's, not the Gap page's
+    cells') with the default λs (and, learnable, the paper's start), else any shipped run, else the newest."""
     defaults = RunConfig()
     shipped = [r for r in rows if r.source == "shipped"]
+    shipped = [r for r in shipped if (r.dir / "checkpoints").is_dir()] or shipped
     shipped = [r for r in shipped if r.start in ("", "paper's start")] or shipped
     plain = [r for r in shipped if r.lambdas == regularizers.lambdas(defaults)]
     return (plain or shipped or rows)[0].run_id
