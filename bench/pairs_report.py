@@ -67,6 +67,22 @@ def headline(rows: list[dict], cells, variants) -> list[str]:
     return out
 
 
+def verdict(rows: list[dict], cells, variants) -> str:
+    """Whether any start beats static beyond the spread, and the best figure reached."""
+    scored = [(statistics.mean(g), statistics.stdev(g) if len(g) > 1 else 0.0, c, v) for c in cells
+              for v in variants if v != "static" and len(g := _gain(rows, c, v)) >= 2]
+    if not scored:
+        return ""
+    ahead = [t for t in scored if _beyond(rows, t[2], t[3]) == "ahead"]
+    m, sd, c, v = max(ahead or scored)
+    if ahead:
+        return (f"**Verdict.** Learnable beats static beyond the seeds' spread with {v} on {c}: {m:+.2f} ± {sd:.2f} "
+                "points.")
+    return (f"**Verdict.** No start makes the learnable assignment beat static beyond the seeds' spread in any cell. "
+            f"The best figure reached: {v} on {c}, {m:+.2f} ± {sd:.2f} points (level). So no recipe is offered as "
+            "\"where a learned assignment pays\"; the Gap page and Home say so.")
+
+
 def report(rows: list[dict], cells: dict, variants: dict) -> None:
     body = [f"Machine: {machine_description()}; every run `--threads 1`, two at a time, on a machine shared with "
             "other work the whole time (accuracies are unaffected; the seconds are loaded). Test accuracy is the "
@@ -78,7 +94,7 @@ def report(rows: list[dict], cells: dict, variants: dict) -> None:
             "**Learnable minus static, every cell** (test points, mean ± sd over the 3 seeds' paired differences). "
             "Equal steps: digits-500st, pairs25-4ep and pairs100-4ep are all 500 steps. Equal epochs: digits-10ep "
             "and pairs25-10ep are 10 epochs; pairs25-4ep and pairs100-4ep 4.", "", *headline(rows, cells, variants),
-            ""]
+            "", verdict(rows, cells, variants), ""]
     for cell, (what, _flags) in cells.items():
         if not any(r["cell"] == cell for r in rows):
             continue
