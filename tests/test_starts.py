@@ -79,3 +79,19 @@ def test_a_tiny_pairs_run_with_each_start_runs_from_the_command_line(flags, fiel
     assert summary["status"] == "finished" and cfg[field] == value and cfg["dataset"] == "digit-pairs-25"
     epochs = [json.loads(line) for line in (run / "epochs.jsonl").read_text().splitlines()]
     assert len(epochs[-1]["w_entropy"]) == 9 and all(0 <= h <= 1 for h in epochs[-1]["w_entropy"])
+
+
+def test_the_starts_sweep_and_travel_in_links() -> None:
+    from ffviz.recipes import recipe_config
+    from ffviz.runner.sweep import SweepSpec, parse_axis
+
+    spec = SweepSpec(base=recipe_config("classroom"), seeds=(1, 2),
+                     axes=(parse_axis("init_noise=0,0.5"), parse_axis("learn_temperature=true,false")))
+    configs = [spec.config(c, 1) for c in range(len(spec.cells()))]
+    assert [(c.init_noise, c.learn_temperature) for c in configs] == [(0.0, True), (0.0, False), (0.5, True),
+                                                                      (0.5, False)]
+    from pages.common.frame.links import ShareState, config_changes, decode, encode
+
+    state = ShareState(page="train", config=config_changes(RunConfig(init_partition=2.0, learn_temperature=False)))
+    back, notes = decode(encode(state))
+    assert back == state and notes == [] and encode(state)["init_partition"] in ("2", "2.0")
