@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ffviz.store.catalog import export_archive
+from ffviz.store.archive import export_archive
 
 BOMB_BYTES = 64 * 1024 * 1024  # what a bomb expands to: tiny zipped, 64 MiB in memory
 

@@ -25,7 +25,7 @@ from ffviz.runner.sweep import Axis, Sweep, SweepSpec
 from ffviz.server.access import COOKIE
 from ffviz.server.limits import Limits
 from ffviz.server.signin import FREE_TRIES, delay_after
-from ffviz.store.catalog import export_archive
+from ffviz.store.archive import export_archive
 from ffviz.store.runs import RunReader, update_meta
 
 pytestmark = BROWSER_MARKS

@@ -35,8 +35,9 @@ from ffviz.server import signin
 from ffviz.server.limits import LimitError, Limits, check_run
 from ffviz.server.signin import SignInThrottle, TeacherSessions, delay_after
 from ffviz.server.upload_process import STAGE, import_in_process, run_worker
-from ffviz.store import catalog
-from ffviz.store.catalog import UploadError, enforce_retention, export_archive, import_upload
+from ffviz.store import archive
+from ffviz.store.archive import UploadError, export_archive, import_upload
+from ffviz.store.retention import enforce_retention
 from ffviz.store.runs import RunReader, new_run_dir, update_meta
 from ffviz.store.untrusted import check_tensors
 
@@ -77,20 +78,20 @@ def test_every_dimension_a_page_loops_over_is_bounded_and_consistent(run, tmp_pa
 def test_a_failed_upload_removes_only_its_own_staging_folder(run, tmp_path, monkeypatch):
     """A classmate's upload that completes while this one is being checked stays, whatever this one's fate."""
     dest = tmp_path / "uploaded"
-    real = catalog._validate_staged
+    real = archive._validate_staged
 
     def classmate_arrives_then_fail(stage, filename, max_unpacked):
         real(stage, filename, max_unpacked)
-        monkeypatch.setattr(catalog, "_validate_staged", real)
+        monkeypatch.setattr(archive, "_validate_staged", real)
         import_upload(export_archive(run), dest, filename="classmate.zip", owner="b" * 32)  # completes meanwhile
         raise ValueError("this one fails after the classmate's arrived")
 
-    monkeypatch.setattr(catalog, "_validate_staged", classmate_arrives_then_fail)
+    monkeypatch.setattr(archive, "_validate_staged", classmate_arrives_then_fail)
     with pytest.raises(UploadError):
         import_upload(export_archive(run), dest, filename="mine.zip", owner="a" * 32)
     kept = [p for p in dest.iterdir() if not p.name.startswith(".")]
     assert len(kept) == 1 and RunReader(kept[0]).meta["owner"] == "b" * 32
-    assert not [p for p in dest.iterdir() if p.name.startswith(catalog.STAGING_PREFIX)]
+    assert not [p for p in dest.iterdir() if p.name.startswith(archive.STAGING_PREFIX)]
 
 
 def test_a_worker_that_dies_costs_only_its_stage_the_authors_import_path_too(tmp_path):

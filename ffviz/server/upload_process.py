@@ -3,7 +3,7 @@
 
     run_dir = import_in_process(data, Path("runs/uploaded"), filename="model.pt", owner=token)   # or UploadError
 
-The worker is ``python -m ffviz.server.upload_process FILE DEST ...``: it runs ffviz.store.catalog.import_upload (every
+The worker is ``python -m ffviz.server.upload_process FILE DEST ...``: it runs ffviz.store.archive.import_upload (every
 check of
 ffviz/store/untrusted.py) and prints one JSON line, the run folder or the refusal. The owner's session token travels in
 the
@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 
 from ffviz.server.worker_limits import cap_address_space
-from ffviz.store.catalog import (
+from ffviz.store.archive import (
     MAX_RECORDS_BYTES,
     MAX_UNPACKED_BYTES,
     STAGING_PREFIX,

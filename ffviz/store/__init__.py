@@ -4,9 +4,11 @@
     reader = RunReader(run_dir)          # ffviz/store/runs.py: config, meta, records, snapshots, checkpoints
     run_state(run_dir)                   # ffviz/store/runstate.py: the one authority on a run's state
     rows = scan_runs({...})              # ffviz/store/catalog.py: one summary row per run folder
+    import_upload(data, dest)            # ffviz/store/archive.py: runs in and out as files (uploads checked)
+    enforce_retention(root)              # ffviz/store/retention.py: the oldest runs beyond the bound go
 
 storage (atomic files, JSON lines), untrusted (checks for files from outside), filecache, checkpoint (weights-only
-torch files), runs, runstate, catalog. Torch-free except checkpoint's loading, which imports it on first use.
+torch files), runs, runstate, run_checks (a run's records consistent), catalog, archive, retention. Torch-free except checkpoint's loading, which imports it on first use.
 
 May import: the shared vocabulary at ffviz's top level (config, presets, records, regularizers, env, lazy) and
 ffviz.data.

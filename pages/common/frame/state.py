@@ -17,7 +17,7 @@ from ffviz.config import RunConfig
 from ffviz.runner.launcher import max_running_setting
 from ffviz.runner.manager import RunManager
 from ffviz.server.ui_state import LiveRun, runs_root
-from ffviz.store.catalog import enforce_retention, retention_limit
+from ffviz.store.retention import enforce_retention, retention_limit
 from ffviz.store.runs import clean_run_meta, list_runs
 from ffviz.store.runstate import ACTIVE, run_state
 from pages.common import require_frame
@@ -112,7 +112,7 @@ def submit(cfg: RunConfig, *, compare_with: str | None = None) -> str | None:
 
 
 def keep_bounded(folder: Path) -> None:
-    """Apply the retention policy (ffviz.store.catalog) to a runs or uploads folder after this session added a run to
+    """Apply the retention policy (ffviz.store.retention) to a runs or uploads folder after this session added a run to
     it: as many of this session's runs as it keeps (the teacher's: the runs without an owner); uploads also within the
     disk the server's limits give one session's uploads. Only this session's own runs are counted and deleted, so
     no one's run goes because someone else started or uploaded a hundred (the runs folder's disk limits refuse new

@@ -17,7 +17,7 @@ import streamlit as st
 from ffviz.data import dataset_names
 from ffviz.data.registry import server_data_root
 from ffviz.server.upload_process import BASE_BUDGET, STAGE, run_worker
-from ffviz.store.catalog import MAX_UPLOAD_BYTES
+from ffviz.store.archive import MAX_UPLOAD_BYTES
 from ffviz.store.runs import update_meta
 from pages.common.frame import classroom, sources, state
 from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY

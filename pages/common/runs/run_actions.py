@@ -11,12 +11,8 @@ import streamlit as st
 from ffviz.config import RunConfig
 from ffviz.server import access
 from ffviz.server.ui_state import runs_root
-from ffviz.store.catalog import (
-    RunSummary,
-    delete_run,
-    export_archive,
-    history_csv,
-)
+from ffviz.store.archive import delete_run, export_archive
+from ffviz.store.catalog import RunSummary, history_csv
 from ffviz.store.folder import RunFolder
 from ffviz.store.runs import RunReader, new_run_dir, update_meta
 from ffviz.store.runstate import ACTIVE

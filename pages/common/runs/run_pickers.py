@@ -8,9 +8,7 @@ from ffviz import regularizers
 from ffviz.comparison import GAP_MODES, MODE_NAMES, ComparedRun, unique_labels
 from ffviz.config import RunConfig
 from ffviz.seed_groups import seed_of_dir, shape_of_dir
-from ffviz.store.catalog import (
-    RunSummary,
-)
+from ffviz.store.catalog import RunSummary
 from pages.common.frame import state
 from pages.common.frame.keys import GAP_KEYS
 

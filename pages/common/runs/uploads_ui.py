@@ -9,11 +9,8 @@ import streamlit as st
 
 from ffviz.runner.launcher import max_running_setting
 from ffviz.server.upload_process import import_in_process
-from ffviz.store.catalog import (
-    MAX_UPLOAD_BYTES,
-    UploadError,
-    retention_limit,
-)
+from ffviz.store.archive import MAX_UPLOAD_BYTES, UploadError
+from ffviz.store.retention import retention_limit
 from pages.common.frame import classroom, sources, state
 from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY
 from pages.common.frame.keys import RUNS_PICK_KEY as PICK_KEY
