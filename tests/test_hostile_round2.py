@@ -80,8 +80,8 @@ def test_a_failed_upload_removes_only_its_own_staging_folder(run, tmp_path, monk
     dest = tmp_path / "uploaded"
     real = archive._validate_staged
 
-    def classmate_arrives_then_fail(stage, filename, max_unpacked):
-        real(stage, filename, max_unpacked)
+    def classmate_arrives_then_fail(stage, filename, *limits):
+        real(stage, filename, *limits)
         monkeypatch.setattr(archive, "_validate_staged", real)
         import_upload(export_archive(run), dest, filename="classmate.zip", owner="b" * 32)  # completes meanwhile
         raise ValueError("this one fails after the classmate's arrived")

@@ -56,6 +56,7 @@ from ffviz.presets import PRESETS
 from ffviz.records import EpochRecord, Snapshot, TestRecord
 from ffviz.regularizers import REGULARIZERS
 from ffviz.store.folder import RunFolder
+from ffviz.store.run_checks import MAX_SNAPSHOT_FILES
 from ffviz.store.runs import new_run_dir
 from ffviz.store.storage import atomic_write_json
 
@@ -513,6 +514,9 @@ def import_logs(folder: Path | str, runs_root: Path | str, *, dataset: str | Non
     """Read, check and write a folder of the authors' logs as a finished ffviz run under runs_root."""
     folder = Path(folder)
     logs = read_logs(folder)
+    if len(logs.weights) > MAX_SNAPSHOT_FILES:  # refused before a snapshot is written
+        raise AuthorsLogsError(f"their weights file holds W at {len(logs.weights):,} epochs; a run holds at most "
+                               f"{MAX_SNAPSHOT_FILES:,} snapshots")
     k = logs.shapes[0][1]
     if dataset:
         try:
@@ -569,10 +573,23 @@ def import_logs(folder: Path | str, runs_root: Path | str, *, dataset: str | Non
                         f" Note: {n}." for n in logs.notes),
         }
         atomic_write_json(folder_of.meta, meta)
+        _within_upload_bounds(stage)
         run_dir = new_run_dir(runs_root, cfg, title)
         run_dir.rmdir()
         shutil.move(str(stage), run_dir)
     return run_dir
+
+
+def _within_upload_bounds(stage: Path) -> None:
+    """The folder it wrote passes the one check every run from outside passes (ffviz/store/run_checks.py): as many
+    snapshots and as large a record log as an uploaded archive may hold, every file agreeing with the others."""
+    from ffviz.store.archive import MAX_RECORDS_BYTES, MAX_UNPACKED_BYTES
+    from ffviz.store.run_checks import check_run_folder
+
+    try:
+        check_run_folder(stage, max_unpacked=MAX_UNPACKED_BYTES, max_records_bytes=MAX_RECORDS_BYTES)
+    except ValueError as e:
+        raise AuthorsLogsError(f"these logs make a run beyond what an upload may hold: {e}") from None
 
 
 def meta_sources(meta: dict[str, Any]) -> dict[str, str]:

@@ -8,7 +8,8 @@
     enforce_retention(root)              # ffviz/store/retention.py: the oldest runs beyond the bound go
 
 storage (atomic files, JSON lines), untrusted (checks for files from outside), filecache, checkpoint (weights-only
-torch files), runs, runstate, run_checks (a run's records consistent), catalog, archive, retention. Torch-free except checkpoint's loading, which imports it on first use.
+torch files), runs, runstate, run_checks (a run's files agree), catalog, archive, retention. Torch-free except
+checkpoint's loading, which imports it on first use.
 
 May import: the shared vocabulary at ffviz's top level (config, presets, records, regularizers, env, lazy) and
 ffviz.data.

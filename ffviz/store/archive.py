@@ -23,24 +23,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ffviz.config import RunConfig
-from ffviz.records import TestRecord
 from ffviz.store.folder import RunFolder, is_archive_member
+from ffviz.store.run_checks import MAX_EPOCH, MAX_SNAPSHOT_FILES, check_config_value, check_run_folder
 from ffviz.store.runs import init_run_dir, new_run_dir, update_meta
 from ffviz.store.runstate import ACTIVE
 from ffviz.store.storage import atomic_write_json, read_json
-from ffviz.store.untrusted import (
-    META_TYPES,
-    check_npz,
-    check_pickle_graph,
-    check_probes,
-    meta_problems,
-    parse_record,
-)
+from ffviz.store.untrusted import MAX_INT, META_TYPES, check_pickle_graph
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_UNPACKED_BYTES = 256 * 1024 * 1024  # ffviz.server.limits.Limits.max_upload_unpacked; the app passes the server's
 MAX_RECORDS_BYTES = 16 * 1024 * 1024  # one record log (Limits.max_records_bytes)
-MAX_SNAPSHOT_FILES = 1_001  # snapshots of one run: epoch 0 to 1,000 (the app's own runs stop at max_epochs)
 PRIVATE_META = ("owner", "pid", "client", "max_bytes")  # meta.json keys that stay on this server (a session token,
 # a process id, the client address that started it, the disk it may use)
 # What a run folder may contain; anything else in an archive is refused.
@@ -157,15 +149,18 @@ def _is_torch_zip(data: bytes) -> bool:
 
 def _import_checkpoint(ck: dict[str, Any], dest_root: Path, filename: str) -> Path:
     """Everything is checked before the run folder exists (a refusal leaves no folder stuck at "queued")."""
-    try:
+    try:  # plain and small before anything reads it: a tuple graph costs 2^depth to print
+        check_config_value(ck["config"], what="the checkpoint's config")
         cfg = RunConfig.from_dict(ck["config"])
     except (KeyError, ValueError, TypeError) as e:
         raise UploadError(f"{filename}: the checkpoint's config is not valid: {e}") from None
     epoch, params = ck.get("epoch", 0), ck.get("num_parameters")
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-        raise UploadError(f"{filename}: the checkpoint's epoch={str(epoch)[:40]!r} is not a whole number")
-    if params is not None and (isinstance(params, bool) or not isinstance(params, int)):
-        raise UploadError(f"{filename}: the checkpoint's num_parameters={str(params)[:40]!r} is not a whole number")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= MAX_EPOCH:
+        raise UploadError(f"{filename}: the checkpoint's epoch={str(epoch)[:40]!r} is not a whole number from 0 to "
+                          f"{MAX_EPOCH:,}")
+    if params is not None and (isinstance(params, bool) or not isinstance(params, int) or not 0 <= params <= MAX_INT):
+        raise UploadError(f"{filename}: the checkpoint's num_parameters={str(params)[:40]!r} is not a whole number "
+                          f"from 0 to {MAX_INT:,}")
     from ffviz.store.checkpoint import save_checkpoint
     run_dir = new_run_dir(dest_root, cfg, Path(filename).stem)
     init_run_dir(run_dir, cfg, name=Path(filename).stem)
@@ -214,7 +209,7 @@ def _import_archive(data: bytes, dest_root: Path, filename: str, max_unpacked: i
                     # zipfile stops at the size the directory states and checks the CRC: a member that lies
                     # about its size raises BadZipFile here, which import_upload turns into a refusal.
                     shutil.copyfileobj(src, dst)
-            _validate_staged(stage, filename, max_unpacked)
+            _validate_staged(stage, filename, max_unpacked, max_records_bytes)
             cfg = RunConfig.from_dict(read_json(RunFolder(stage).config))
             run_dir = new_run_dir(dest_root, cfg, Path(filename).stem)
             run_dir.rmdir()
@@ -236,49 +231,13 @@ def _ensure(p: Path) -> Path:
     return p
 
 
-def _validate_staged(stage: Path, filename: str, max_unpacked: int) -> None:
-    """Everything must parse, line by line and file by file: the config validates; meta.json, test.json and every
-    record have the schema's types; snapshots have the known keys, dtypes and shapes; checkpoints load weights-only,
-    stored uncompressed, without repeated storages."""
-    folder = RunFolder(stage)
+def _validate_staged(stage: Path, filename: str, max_unpacked: int, max_records_bytes: int) -> None:
+    """The one validation of a run folder from outside (ffviz/store/run_checks.py): every file parses with the
+    schema's types, every number is bounded and the files agree with each other."""
     try:
-        RunConfig.from_dict(read_json(folder.config))
-        if folder.meta.exists():
-            meta = read_json(folder.meta)  # owner and the time of receipt are the server's to write
-            problems = meta_problems({k: v for k, v in meta.items() if k not in ("owner", "uploaded")}
-                                     if isinstance(meta, dict) else meta)
-            if problems:
-                raise ValueError(f"{RunFolder.META}: {'; '.join(problems[:3])}")
-        if folder.test.exists() and not isinstance(parse_record(read_json(folder.test)), TestRecord):
-            raise ValueError(f"{RunFolder.TEST} is not a test record")
-        for log, kind in (("batches", "batch"), ("epochs", "epoch"), ("events", "event")):
-            _check_jsonl(folder.log(log), kind=kind)
-        if folder.probes.exists():
-            check_probes(folder.probes)
-        for snap in sorted(folder.snapshots.glob("*.npz")) if folder.snapshots.exists() else []:
-            check_npz(snap, max_bytes=max_unpacked)
-        for ck in folder.checkpoints.glob("*.pt") if folder.checkpoints.exists() else []:
-            check_pickle_graph(ck.read_bytes(), what=ck.name)
-            from ffviz.store.checkpoint import load_checkpoint  # torch: only for an archive with checkpoints
-            load_checkpoint(ck, max_bytes=max_unpacked)
-    except (ValueError, KeyError, TypeError) as e:  # CheckpointError is a ValueError
+        check_run_folder(stage, max_unpacked=max_unpacked, max_records_bytes=max_records_bytes)
+    except (ValueError, KeyError, TypeError, RecursionError) as e:  # CheckpointError is a ValueError
         raise UploadError(f"{filename} is not a valid ffviz run archive: {e}") from None
-
-
-def _check_jsonl(path: Path, *, kind: str) -> None:
-    """Every line of a record log a record of its kind, one at a time (nothing kept: memory stays flat)."""
-    if not path.exists():
-        return
-    with open(path, "rb") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = parse_record(json.loads(line))
-            except (ValueError, RecursionError) as e:
-                raise ValueError(f"{path.name} line {n}: {str(e)[:200] or 'nested too deeply'}") from None
-            if rec.kind != kind:
-                raise ValueError(f"{path.name} line {n} is a {rec.kind} record, not a {kind} record")
 
 
 def delete_run(run_dir: Path, *, protected_roots: list[Path]) -> None:

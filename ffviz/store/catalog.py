@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,17 +48,23 @@ class RunSummary:
     owner: str | None = None  # the session token that started it; None: the teacher's (CLI, shipped)
 
     def as_row(self) -> dict[str, Any]:
-        """Plain values for a table."""
+        """Plain values for a table, each number one a table column holds (a NaN or an infinity: empty)."""
         return {"name": self.name, "date": self.created.replace("T", " "), "dataset": self.dataset,
                 "preset": self.preset, "mode": self.mode,
                 **{f"λ {regularizers.label(n)}": self.lambdas.get(n) for n in regularizers.REGULARIZERS},
                 "epochs": f"{self.epochs_done}/{self.epochs}",
-                "test acc %": None if self.test_acc is None else round(self.test_acc, 2),
-                "best val acc %": None if self.best_val_acc is None else round(self.best_val_acc, 2),
-                "wall time s": None if self.train_time is None else round(self.train_time, 1),
-                "device": self.device, "parameters": self.num_parameters,
+                "test acc %": _plain(self.test_acc, 2), "best val acc %": _plain(self.best_val_acc, 2),
+                "wall time s": _plain(self.train_time, 1),
+                "device": self.device, "parameters": _plain(self.num_parameters),
                 "size MB": round(self.size_bytes / 1e6, 2), "status": self.status, "source": self.source,
                 "id": self.run_id}
+
+
+def _plain(x: float | None, digits: int = 0) -> float | None:
+    """x rounded, or None where a table could not hold it (None, NaN, infinite, beyond 2**53)."""
+    if x is None or not math.isfinite(x) or abs(x) > 2**53:
+        return None
+    return round(x, digits) if digits else x
 
 
 def folder_size(path: Path) -> int:
@@ -89,7 +96,8 @@ def _summarize(run_dir: Path, source: str) -> tuple[RunSummary, dict[str, Any]]:
         epochs_done=int(meta.get("epochs_done", len(reader_epochs) and reader_epochs[-1].epoch)),
         epochs=cfg.epochs if not reader_epochs else max(cfg.epochs, reader_epochs[-1].epoch),
         test_acc=None if test is None else float(test.acc_alpha),
-        best_val_acc=max((e.acc_alpha for e in reader_epochs if e.epoch > 0), default=None),
+        best_val_acc=max((e.acc_alpha for e in reader_epochs if e.epoch > 0 and math.isfinite(e.acc_alpha)),
+                         default=None),
         train_time=meta.get("train_time") or (reader_epochs[-1].time if reader_epochs else None),
         device=meta.get("device", ""), num_parameters=meta.get("num_parameters"), size_bytes=folder_size(run_dir),
         error=meta.get("error"), owner=meta.get("owner")), meta

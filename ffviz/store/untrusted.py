@@ -39,6 +39,7 @@ MAX_CLASSES = 1_000
 MAX_PROBES = 10_000
 MAX_LAYERS = 1_000
 MAX_PIXELS = 512  # a probe image's side
+MAX_INT = 2**53  # a whole number a record or meta.json may hold: beyond it a table's column cannot hold it exactly
 
 
 # ----------------------------------------------------------------------------------------------------- zip files
@@ -143,9 +144,10 @@ _SNAPSHOT_FIXED = {"epoch": 0, "num_layers": 0, "probe_index": 1, "probe_y": 1, 
 _SNAPSHOT_LAYER = {"w": 2, "g": 2, "p": 2}  # w_i (C, K), g_i (N, K), p_i (N, C)
 
 
-def check_npz(path: Path, *, max_bytes: int) -> None:
+def check_npz(path: Path, *, max_bytes: int) -> tuple[int, int]:
     """A snapshot as RunWriter writes it: stored entries; the known keys; numeric dtypes; each array's shape (from
-    its .npy header, without reading the data) of the right rank and matching its entry's size; num_layers layers."""
+    its .npy header, without reading the data) of the right rank and matching its entry's size; num_layers layers.
+    Returns (the epoch it holds, its number of layers)."""
     check_zip_entries(Path(path), max_unpacked=max_bytes, what=Path(path).name)
     arrays: dict[str, tuple[np.dtype, tuple[int, ...]]] = {}
     with zipfile.ZipFile(path) as z:
@@ -172,7 +174,7 @@ def check_npz(path: Path, *, max_bytes: int) -> None:
         if len(arrays[key][1]) != rank:
             raise ValueError(f"{Path(path).name}: {key} has shape {arrays[key][1]}, expected {rank} dimension(s)")
     with np.load(path) as a:  # the two scalars, now known to be small numbers
-        layers = int(a["num_layers"])
+        layers, epoch = _whole(a["num_layers"]), _whole(a["epoch"])
     if not 0 < layers <= (len(arrays) - len(_SNAPSHOT_FIXED)) // len(_SNAPSHOT_LAYER):
         raise ValueError(f"{Path(path).name}: num_layers={layers} does not match the arrays it holds")
     if layers > MAX_LAYERS:
@@ -186,6 +188,15 @@ def check_npz(path: Path, *, max_bytes: int) -> None:
     extra = [k for k in arrays if k not in _SNAPSHOT_FIXED and int(k.split("_")[1]) >= layers]
     if extra:
         raise ValueError(f"{Path(path).name} holds {', '.join(extra)} beyond its {layers} layers")
+    return epoch, layers
+
+
+def _whole(a: np.ndarray) -> int:
+    """A snapshot's scalar as a whole number within MAX_INT (a float NaN or 1e300 is no epoch)."""
+    x = a.item() if a.size == 1 else None
+    if not isinstance(x, (int, float)) or x != x or abs(x) > MAX_INT or int(x) != x:
+        raise ValueError(f"a snapshot scalar is {str(x)[:30]}, not a whole number")
+    return int(x)
 
 
 def _check_snapshot_dims(name: str, shapes: dict[str, tuple[int, ...]], layers: int) -> None:
@@ -273,7 +284,7 @@ def _is(value: Any, kind: str) -> bool:
     if kind.endswith("|None"):
         return value is None or _is(value, kind[:-5])
     if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_INT
     if kind == "float":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind == "str":

@@ -66,7 +66,11 @@ def view_page(title: str, view: Callable[[LiveRun, str, list[str]], None], *, ep
         if not lr.epochs:
             st.info("Waiting for the first epoch record…")
             return
-        view(lr, run_state, names)
+        try:
+            view(lr, run_state, names)
+        except Exception as e:  # noqa: BLE001 - one run's records that do not add up: one message, not a broken page
+            st.error(f"{lr.run_id} cannot be drawn here: its files do not agree ({type(e).__name__}: "
+                     f"{str(e)[:200]}). Pick another run in the sidebar or on the Runs page.", icon=":material/error:")
 
     charts()
 

@@ -84,5 +84,5 @@ def provenance(row: RunSummary) -> None:
         return
     cfg = RunReader(row.dir).config.to_dict()
     with st.expander("Imported from the authors' training logs: where its settings come from"):
-        st.caption(str(meta.get("note", "")))
+        st.text(str(meta.get("note", ""))[:2000])  # an upload's own words: plain text, never Markdown (links, images)
         st.table([{"setting": k, "value": str(cfg.get(k, "")), "source": v} for k, v in src.items()])
