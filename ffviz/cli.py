@@ -43,7 +43,7 @@ from ffviz.runner import threads as thread_plan
 from ffviz.runner.launcher import carry_niceness_to_autogroup
 from ffviz.runner.run_writer import RunWriter, resume
 from ffviz.runner.steering import FileControl
-from ffviz.store.checkpoint import load_checkpoint
+from ffviz.store.checkpoint import resume_checkpoint
 from ffviz.store.folder import RunFolder
 from ffviz.store.runs import list_runs, new_run_dir, update_meta
 from ffviz.store.runstate import Heartbeat, read_meta, run_state
@@ -298,13 +298,8 @@ def _main_distributed(parser: argparse.ArgumentParser, args: argparse.Namespace)
             run_dir = Path(args.resume or args.run_dir)
             if args.run_dir and read_meta(run_dir).get("continue_to") is not None:
                 args.epochs = int(read_meta(run_dir)["continue_to"])
-            # as runs.resume: last.pt is the newest; a shipped or uploaded run may carry only final.pt
-            path = RunFolder(run_dir).newest_checkpoint()
-            if path is None:
-                raise FileNotFoundError(f"{run_dir} has no checkpoint to resume from (it never finished an epoch)")
-            ck = load_checkpoint(path)
-            if args.epochs is not None:
-                ck["config"] = {**ck["config"], "epochs": int(args.epochs)}
+            # as run_writer.resume: the newest checkpoint, with the run's checked config.json as its config
+            ck = resume_checkpoint(run_dir, epochs=args.epochs)
             cfg = RunConfig.from_dict(ck["config"])
         else:
             cfg, ck = config_from_args(args), None

@@ -16,7 +16,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from ffviz.server.upload_process import STAGE, run_worker, worker_env
+from ffviz.server.upload_process import STAGE, run_worker, temp_copy_dir, worker_env
 
 TIMEOUT_S = 300.0
 # Each of the authors' log files, at most (a 150-epoch paper run writes ~16 MB of weights text; CSVs are KBs).
@@ -64,7 +64,7 @@ def import_logs_in_process(files: dict[str, bytes], dest_root: Path, *, dataset:
         limit = MAX_LOG_FILE_BYTES.get(Path(n).name, MAX_CSV_BYTES)
         if len(data) > limit:
             return None, f"{Path(n).name} is {len(data) / 2**20:.1f} MiB; at most {limit / 2**20:.0f} MiB is accepted"
-    with tempfile.TemporaryDirectory(prefix="ffviz-logs-") as tmp:
+    with temp_copy_dir(dest_root) as tmp:
         folder = Path(tmp) / "logs"
         folder.mkdir()
         for n, data in files.items():

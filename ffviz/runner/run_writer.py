@@ -25,7 +25,7 @@ from ffviz.data.display import image_for_display
 from ffviz.method.trainer import Callback, RunBoundError, Trainer
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
 from ffviz.runner.threads import describe as describe_threads
-from ffviz.store.checkpoint import load_checkpoint, save_checkpoint
+from ffviz.store.checkpoint import resume_checkpoint, save_checkpoint
 from ffviz.store.folder import RunFolder
 from ffviz.store.storage import JsonlAppender, JsonlTail, atomic_write, atomic_write_json, read_json
 
@@ -169,12 +169,7 @@ def resume(run_dir: Path | str, *, callbacks: list[Callback] | tuple[Callback, .
            epochs: int | None = None, data=None) -> Trainer:
     """A trainer that continues the run in run_dir from its last checkpoint (optionally to more epochs)."""
     run_dir = Path(run_dir)
-    # last.pt is the newest; a shipped or uploaded run may carry only final.pt.
-    path = RunFolder(run_dir).newest_checkpoint()
-    if path is None:
-        raise FileNotFoundError(f"{run_dir} has no checkpoint to resume from (it never finished an epoch)")
-    ck = load_checkpoint(path)
-    if epochs is not None:
-        ck["config"] = {**ck["config"], "epochs": int(epochs)}
+    # last.pt is the newest; a shipped or uploaded run may carry only final.pt. Its config: the run's config.json.
+    ck = resume_checkpoint(run_dir, epochs=epochs)
     return Trainer(RunConfig.from_dict(ck["config"]), checkpoint=ck, data=data, control=control,
                    callbacks=[RunWriter(run_dir), *callbacks])
