@@ -2,23 +2,26 @@
 (ffviz/server/upload_process.py), so the server imports neither torch nor tensorboard and a hostile folder costs
 only that short-lived process.
 
-    data = tensorboard_zip(run_dir)                       # the run's TensorBoard event folder, zipped, for download
+    tensorboard_zip_to(run_dir, out, owner=token)         # the run's TensorBoard event folder, zipped, into a file
     run_dir, why = import_logs_in_process(files, dest)    # {file name: bytes} of the authors' logs -> a run, or why not
 """
 
 from __future__ import annotations
 
-import io
+import json
 import re
-import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
+from ffviz.server.bounded import WorkerRefused, run_bounded
 from ffviz.server.upload_process import STAGE, run_worker, temp_copy_dir, worker_env
 
 TIMEOUT_S = 300.0
+# An export's address space beyond torch's: one run's records and a snapshot at a time (an imported run's export took
+# ~720 MiB resident in the third review, torch's own share included)
+EXPORT_BUDGET = 1024 ** 3
 # Each of the authors' log files, at most (a 150-epoch paper run writes ~16 MB of weights text; CSVs are KBs).
 MAX_LOG_FILE_BYTES = {"all_epochs_layer_weights.txt": 64 * 2**20}
 MAX_CSV_BYTES = 8 * 2**20
@@ -28,24 +31,46 @@ class WorkerError(RuntimeError):
     """An interop worker that failed; the message says why."""
 
 
+def tensorboard_zip_to(run_dir: Path, out: Path, *, owner: str | None = None, timeout: float = TIMEOUT_S) -> None:
+    """``python -m ffviz export --tensorboard`` of one run, zipped into ``out``, all in a bounded worker
+    (ffviz/server/bounded.py): the server neither exports nor zips. Raises WorkerError saying why it failed (or was
+    refused: the owner's own export still running, the server busy)."""
+    run_dir, out = Path(run_dir).resolve(), Path(out).resolve()
+    cmd = [sys.executable, "-m", "ffviz.interop.workers", "tensorboard-zip", str(run_dir), str(out)]
+    try:
+        done = run_bounded(cmd, owner=owner, timeout=timeout, env=worker_env(), cwd=str(out.parent),
+                           address_space=EXPORT_BUDGET, torch_first=True)
+    except WorkerRefused as e:
+        raise WorkerError(str(e)) from None
+    if done.returncode != 0 or not out.is_file():
+        out.unlink(missing_ok=True)
+        raise WorkerError(done.why or "the export wrote nothing")
+
+
 def tensorboard_zip(run_dir: Path, *, timeout: float = TIMEOUT_S) -> bytes:
-    """``python -m ffviz export --tensorboard`` of one run in a worker process, its event folder as a zip."""
-    run_dir = Path(run_dir)
+    """tensorboard_zip_to, as bytes (tests and the command line; the app serves the file from disk)."""
     with tempfile.TemporaryDirectory(prefix="ffviz-tb-") as tmp:
-        cmd = [sys.executable, "-m", "ffviz", "export", "--tensorboard", tmp, str(run_dir.resolve())]
+        out = Path(tmp) / "tb.zip"
+        tensorboard_zip_to(run_dir, out, timeout=timeout)
+        return out.read_bytes()
+
+
+def _zip_export(run_dir: Path, out: Path) -> int:
+    """In the worker: the run's event folder, exported into a temporary folder beside ``out``, zipped into it."""
+    from ffviz.interop.tensorboard import ExportError, export_run
+
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".tb-") as tmp:
         try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=worker_env(), cwd=tmp)
-        except subprocess.TimeoutExpired:
-            raise WorkerError(f"the export took longer than {timeout:.0f} s") from None
-        if done.returncode != 0:
-            lines = done.stderr.strip().splitlines()
-            raise WorkerError(lines[-1].removeprefix("error: ") if lines else f"exit code {done.returncode}")
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-            for f in sorted((Path(tmp) / run_dir.name).rglob("*")):
+            folder = export_run(run_dir, Path(tmp))
+        except ExportError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in sorted(folder.rglob("*")):
                 if f.is_file():
                     z.write(f, f"{run_dir.name}/{f.name}")
-        return buf.getvalue()
+    print(json.dumps({"status": "finished", "zip": str(out)}), flush=True)
+    return 0
 
 
 def import_logs_in_process(files: dict[str, bytes], dest_root: Path, *, dataset: str | None = None,
@@ -78,3 +103,14 @@ def import_logs_in_process(files: dict[str, bytes], dest_root: Path, *, dataset:
         # the CLI loads torch: the address-space cap is set once it is in (ffviz/server/worker_limits.py)
         answer, why = run_worker(cmd, Path(dest_root), timeout=timeout, cwd=tmp, torch_first=True)
     return (Path(answer["run"]), "") if answer and "run" in answer else (None, why)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 3 or argv[0] != "tensorboard-zip":
+        print("usage: python -m ffviz.interop.workers tensorboard-zip RUN_DIR OUT.zip", file=sys.stderr)
+        return 2
+    return _zip_export(Path(argv[1]), Path(argv[2]))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

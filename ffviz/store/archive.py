@@ -44,13 +44,20 @@ class UploadError(ValueError):
 
 # ----------------------------------------------------------------------------------------------------- export
 def export_archive(run_dir: Path) -> bytes:
-    """The run folder as a zip (the final checkpoint only, when there is one, to keep it small)."""
+    """The run folder as a zip, in memory (tests and small runs; the app writes it to disk: export_archive_to)."""
+    buf = io.BytesIO()
+    export_archive_to(run_dir, buf)
+    return buf.getvalue()
+
+
+def export_archive_to(run_dir: Path, out: Path | io.BytesIO) -> None:
+    """The run folder as a zip written to ``out`` member by member (the final checkpoint only, when there is one, to
+    keep it small): what it holds is never all in memory at once."""
     run_dir = Path(run_dir)
     folder = RunFolder(run_dir)
     has_final = folder.checkpoint("final").exists()
     last = folder.checkpoint("last").relative_to(run_dir).as_posix()
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         for f in sorted(run_dir.rglob("*")):
             rel = f.relative_to(run_dir).as_posix()
             if not f.is_file() or f.name.startswith(".") or (has_final and rel == last):
@@ -64,8 +71,10 @@ def export_archive(run_dir: Path) -> bytes:
                     continue
                 z.writestr(f"{run_dir.name}/{rel}", json.dumps(meta, indent=1))
                 continue
-            z.write(f, f"{run_dir.name}/{rel}")
-    return buf.getvalue()
+            # npz and checkpoints are stored uncompressed already (and must stay so: uploads refuse compressed
+            # entries); deflating them again costs the server seconds of CPU per download for nothing
+            kind = zipfile.ZIP_STORED if f.suffix in (".npz", ".pt") else zipfile.ZIP_DEFLATED
+            z.write(f, f"{run_dir.name}/{rel}", compress_type=kind)
 
 
 # ----------------------------------------------------------------------------------------------------- import

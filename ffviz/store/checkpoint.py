@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from ffviz.store.storage import atomic_write
-from ffviz.store.untrusted import check_tensors, check_zip_entries
+from ffviz.store.untrusted import check_config_value, check_tensors, check_zip_entries
 
 FORMAT = "ffviz-checkpoint"
 FORMAT_VERSION = 1
@@ -78,7 +78,6 @@ def resume_checkpoint(run_dir: Path | str, *, epochs: int | None = None) -> dict
     kept. ``epochs``: the number it now trains to."""
     from ffviz.config import LIVE_FIELDS, RunConfig
     from ffviz.store.folder import RunFolder
-    from ffviz.store.run_checks import check_config_value
     from ffviz.store.storage import read_json
 
     folder = RunFolder(run_dir)

@@ -3,7 +3,6 @@ worker): each file parses with the schema's types (ffviz/store/untrusted.py), an
 so that no page that reads the run can raise on it.
 
     check_run_folder(stage, max_unpacked=..., max_records_bytes=...)   # quietly, or ValueError saying what is wrong
-    check_config_value(ck["config"])                                     # a checkpoint's config: plain and small
 
 What "agree" means (each was a crash of a page for every classmate in the third review):
 - every per-layer list of every record (epochs, batches, test) as long as the run's layers, which every snapshot and
@@ -29,7 +28,7 @@ from ffviz.store.folder import RunFolder
 from ffviz.store.storage import read_json
 from ffviz.store.untrusted import (
     MAX_CLASSES,
-    MAX_INT,
+    check_config_value,
     check_npz,
     check_probes,
     meta_problems,
@@ -39,32 +38,6 @@ from ffviz.store.untrusted import (
 MAX_EPOCH = 10_000  # the authors' logs' bound too (ffviz/interop/authors_logs.py); a page's epoch scrubber loops them
 MAX_SNAPSHOT_FILES = 1_001  # snapshots of one run: the epoch scrubber and W's history read each
 MAX_FLOAT = 1e30  # beyond any accuracy, loss, time or goodness a run writes
-MAX_CONFIG_ITEMS = 1_000  # containers and values in a config (an ffviz one: ~60)
-MAX_CONFIG_DEPTH = 4  # a config is flat; widths is one list deep
-
-
-def check_config_value(value: Any, *, what: str = "the config") -> None:
-    """A config as plain data, small and shallow whatever its containers (dicts, lists, tuples, sets): a tuple that
-    holds the one below it twice, 24 deep, is 278 bytes in a pickle and 96 MiB once written as text."""
-    stack = [(value, 0)]
-    items = 0
-    while stack:
-        x, depth = stack.pop()
-        items += 1
-        if items > MAX_CONFIG_ITEMS or depth > MAX_CONFIG_DEPTH:
-            raise ValueError(f"{what} is nested deeper than {MAX_CONFIG_DEPTH} or holds more than "
-                             f"{MAX_CONFIG_ITEMS:,} values; an ffviz config is one flat mapping")
-        if isinstance(x, dict):
-            stack.extend((v, depth + 1) for kv in x.items() for v in kv)
-        elif isinstance(x, (list, tuple, set, frozenset)):
-            stack.extend((v, depth + 1) for v in x)
-        elif isinstance(x, str):
-            if len(x) > 10_000:
-                raise ValueError(f"{what} holds a text of {len(x):,} characters; at most 10,000")
-        elif not (x is None or isinstance(x, (bool, int, float))):
-            raise ValueError(f"{what} holds a {type(x).__name__}; a config holds numbers, text and lists only")
-        elif isinstance(x, int) and abs(x) > MAX_INT:
-            raise ValueError(f"{what} holds the number {str(x)[:30]}…, beyond {MAX_INT:,}")
 
 
 def check_run_folder(stage: Path, *, max_unpacked: int, max_records_bytes: int) -> None:

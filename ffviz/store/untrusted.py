@@ -7,6 +7,7 @@ is wrong, and each looks before it leaps, so a hostile file costs neither memory
     check_probes(path)                          # probes.npz: one uint8 image stack, every dimension bounded
     check_record(record)                        # a run record: every field of the type the schema states
     meta = clean_meta(raw)                      # meta.json: known keys of the right type only (readers never break)
+    check_config_value(cfg)                     # a config: plain data, small and shallow whatever its containers
 
 The attacks these close (all found by a review that called the real functions with crafted files): deflate-compressed
 zip entries that expand ~1,000x inside torch.load or np.load, zip members that lie about their size, a tensor whose
@@ -309,6 +310,35 @@ def _scalar(x: Any) -> bool:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+# ----------------------------------------------------------------------------------------------------- configs
+MAX_CONFIG_ITEMS = 1_000  # containers and values in a config (an ffviz one: ~60)
+MAX_CONFIG_DEPTH = 4  # a config is flat; widths is one list deep
+
+
+def check_config_value(value: Any, *, what: str = "the config") -> None:
+    """A config as plain data, small and shallow whatever its containers (dicts, lists, tuples, sets): a tuple that
+    holds the one below it twice, 24 deep, is 278 bytes in a pickle and 96 MiB once written as text."""
+    stack = [(value, 0)]
+    items = 0
+    while stack:
+        x, depth = stack.pop()
+        items += 1
+        if items > MAX_CONFIG_ITEMS or depth > MAX_CONFIG_DEPTH:
+            raise ValueError(f"{what} is nested deeper than {MAX_CONFIG_DEPTH} or holds more than "
+                             f"{MAX_CONFIG_ITEMS:,} values; an ffviz config is one flat mapping")
+        if isinstance(x, dict):
+            stack.extend((v, depth + 1) for kv in x.items() for v in kv)
+        elif isinstance(x, (list, tuple, set, frozenset)):
+            stack.extend((v, depth + 1) for v in x)
+        elif isinstance(x, str):
+            if len(x) > 10_000:
+                raise ValueError(f"{what} holds a text of {len(x):,} characters; at most 10,000")
+        elif not (x is None or isinstance(x, (bool, int, float))):
+            raise ValueError(f"{what} holds a {type(x).__name__}; a config holds numbers, text and lists only")
+        elif isinstance(x, int) and abs(x) > MAX_INT:
+            raise ValueError(f"{what} holds the number {str(x)[:30]}…, beyond {MAX_INT:,}")
 
 
 # ----------------------------------------------------------------------------------------------------- meta.json

@@ -16,6 +16,7 @@ import streamlit as st
 from ffviz.config import RunConfig
 from ffviz.runner.launcher import max_running_setting
 from ffviz.runner.manager import RunManager
+from ffviz.server.leftovers import sweep_leftovers
 from ffviz.server.ui_state import LiveRun, runs_root
 from ffviz.store.retention import enforce_retention, retention_limit
 from ffviz.store.runs import clean_run_meta, list_runs
@@ -28,6 +29,9 @@ from pages.common.server import access_ui
 
 @st.cache_resource(show_spinner=False)
 def _manager(root: str) -> RunManager:
+    # Once per server start: what a killed server left (staging folders, temporary copies, downloads) goes.
+    sweep_leftovers([Path(root), sources.uploaded_root()])
+    sweep_leftovers([REPO / "static" / "dl"], prefixes=("",))
     return RunManager(root, max_running=max_running_setting()[0])
 
 

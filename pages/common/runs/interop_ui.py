@@ -13,31 +13,29 @@ import datetime as dt
 import streamlit as st
 
 from ffviz.data import dataset_names
-from ffviz.interop.workers import WorkerError, import_logs_in_process, tensorboard_zip
+from ffviz.interop.workers import import_logs_in_process, tensorboard_zip_to
 from ffviz.store.catalog import RunSummary
+from ffviz.store.folder import RunFolder
 from ffviz.store.runs import update_meta
 from pages.common.frame import classroom, sources, state
 from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY
 from pages.common.frame.keys import RUNS_PICK_KEY as PICK_KEY
+from pages.common.runs import downloads_ui
 from pages.common.server import access_ui
 
 UNKNOWN = "unknown (from the folder's name, if it says)"
 
 
 def tensorboard_button(row: RunSummary, history: bool) -> None:
-    st.download_button("TensorBoard (.zip)", data=lambda: _tensorboard(row), file_name=f"{row.run_id}-tensorboard.zip",
-                       mime="application/zip", icon=":material/monitoring:", key="runs_dl_tb", on_click="ignore",
-                       disabled=not history,
-                       help="The run as TensorBoard event files (scalars per epoch, each layer's W as an image and a "
-                            "histogram): unzip and run `tensorboard --logdir .`; W&B and Aim read them too.")
-
-
-def _tensorboard(row: RunSummary) -> bytes:
-    try:
-        return tensorboard_zip(row.dir)
-    except WorkerError as e:
-        st.session_state[MSG_KEY] = ("error", f"Could not export {row.name} for TensorBoard: {e}")
-        return b""
+    folder = RunFolder(row.dir)
+    owner = access_ui.identity().token
+    downloads_ui.file_button(
+        "TensorBoard (.zip)", key="runs_dl_tb", name=f"{row.run_id}-tensorboard.zip", icon=":material/monitoring:",
+        disabled=not history,
+        build_key=downloads_ui.files_key("tensorboard", row.dir, [folder.meta, folder.test, folder.log("epochs")]),
+        build=lambda path: tensorboard_zip_to(row.dir, path, owner=owner),
+        help="The run as TensorBoard event files (scalars per epoch, each layer's W as an image and a histogram): "
+             "unzip and run `tensorboard --logdir .`; W&B and Aim read them too. Built by a worker process.")
 
 
 def logs_box() -> None:
