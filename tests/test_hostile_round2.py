@@ -354,17 +354,20 @@ def test_workers_are_niced_memory_capped_and_two_at_a_time(tmp_path):
     hog = "x = bytearray(6 * 2 ** 30)"
     answer, why = run_worker([sys.executable, "-c", hog], tmp_path / "up", address_space=2 ** 30)
     assert answer is None and "MemoryError" in why
-    # a third worker at once waits for a turn, and is refused when none comes
+    # a third worker at once (a third owner) waits for a turn, and is refused when none comes; a second worker of
+    # the same owner is refused at once (ffviz/server/bounded.py)
     sleeper = "import time; time.sleep(3); print('{}')"
-    threads = [threading.Thread(target=run_worker, args=([sys.executable, "-c", sleeper], tmp_path / "up"))
-               for _ in range(2)]
+    threads = [threading.Thread(target=run_worker, args=([sys.executable, "-c", sleeper], tmp_path / "up"),
+                                kwargs={"owner": owner}) for owner in ("a" * 32, "b" * 32)]
     for t in threads:
         t.start()
     time.sleep(0.5)
-    answer, why = run_worker([sys.executable, "-c", "print('{}')"], tmp_path / "up", wait=0.2)
+    answer, why = run_worker([sys.executable, "-c", "print('{}')"], tmp_path / "up", wait=0.2, owner="c" * 32)
+    again, why_again = run_worker([sys.executable, "-c", "print('{}')"], tmp_path / "up", wait=5, owner="a" * 32)
     for t in threads:
         t.join()
-    assert answer is None and "already checking 2 other uploads" in why
+    assert answer is None and "already running 2 uploads" in why
+    assert again is None and "you already have" in why_again
 
 
 # ----------------------------------------------------------------------------------------------------- 9. markdown

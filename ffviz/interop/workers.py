@@ -73,22 +73,34 @@ def _zip_export(run_dir: Path, out: Path) -> int:
     return 0
 
 
-def import_logs_in_process(files: dict[str, bytes], dest_root: Path, *, dataset: str | None = None,
-                           name: str | None = None, timeout: float = TIMEOUT_S) -> tuple[Path | None, str]:
-    """The authors' log files (by name) as a run under dest_root, checked in a worker: (run folder, "") or
-    (None, why not). Only their file names are accepted, each within its size."""
+def logs_files_problem(sizes: list[tuple[str, int]]) -> str:
+    """What is wrong with a set of the authors' log files, by name and size ("" when nothing): none, more than one
+    of each of their files, a name that is not theirs, or one beyond its size."""
     from ffviz.interop.authors_logs import LOG_FILES  # numpy only
 
-    if not files:
-        return None, "choose their log files first (info_17L.csv, layer_losses_17L.csv, all_epochs_layer_weights.txt…)"
-    odd = [n for n in files if Path(n).name not in LOG_FILES]
+    if not sizes:
+        return "choose their log files first (info_17L.csv, layer_losses_17L.csv, all_epochs_layer_weights.txt…)"
+    if len(sizes) > len(LOG_FILES):
+        return f"{len(sizes)} files; their script writes at most {len(LOG_FILES)} ({', '.join(LOG_FILES)})"
+    odd = [n for n, _ in sizes if Path(n).name not in LOG_FILES]
     if odd:
-        return None, (f"{odd[0][:60]!r} is not one of the files the authors' script writes ({', '.join(LOG_FILES)}); "
-                      "choose those only")
-    for n, data in files.items():
+        return (f"{odd[0][:60]!r} is not one of the files the authors' script writes ({', '.join(LOG_FILES)}); "
+                "choose those only")
+    for n, size in sizes:
         limit = MAX_LOG_FILE_BYTES.get(Path(n).name, MAX_CSV_BYTES)
-        if len(data) > limit:
-            return None, f"{Path(n).name} is {len(data) / 2**20:.1f} MiB; at most {limit / 2**20:.0f} MiB is accepted"
+        if size > limit:
+            return f"{Path(n).name} is {size / 2**20:.1f} MiB; at most {limit / 2**20:.0f} MiB is accepted"
+    return ""
+
+
+def import_logs_in_process(files: dict[str, bytes], dest_root: Path, *, dataset: str | None = None,
+                           name: str | None = None, owner: str | None = None,
+                           timeout: float = TIMEOUT_S) -> tuple[Path | None, str]:
+    """The authors' log files (by name) as a run under dest_root, checked in a worker: (run folder, "") or
+    (None, why not). Only their file names are accepted, each within its size."""
+    why = logs_files_problem([(n, len(data)) for n, data in files.items()])
+    if why:
+        return None, why
     with temp_copy_dir(dest_root) as tmp:
         folder = Path(tmp) / "logs"
         folder.mkdir()
@@ -101,7 +113,7 @@ def import_logs_in_process(files: dict[str, bytes], dest_root: Path, *, dataset:
         if name:
             cmd += ["--name", re.sub(r"[^\w .()'-]+", "_", name)[:80]]
         # the CLI loads torch: the address-space cap is set once it is in (ffviz/server/worker_limits.py)
-        answer, why = run_worker(cmd, Path(dest_root), timeout=timeout, cwd=tmp, torch_first=True)
+        answer, why = run_worker(cmd, Path(dest_root), timeout=timeout, cwd=tmp, torch_first=True, owner=owner)
     return (Path(answer["run"]), "") if answer and "run" in answer else (None, why)
 
 

@@ -6,7 +6,8 @@
     w = live.w_history(layer=2)          # {epoch: (C, K)} read lazily from the snapshots, one array each
 
 One LiveRun per run folder serves every session of a server (the app keeps them in a resource cache), so its
-reads are guarded by a lock. Snapshots are cached per epoch by its RunReader, in a small LRU (runs.SNAPSHOT_CACHE).
+reads are guarded by a lock. Snapshots and W histories are cached server-wide, bounded in bytes
+(ffviz/store/filecache.py's arrays).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import numpy as np
 
 from ffviz.config import RunConfig
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
+from ffviz.store import filecache
+from ffviz.store.filecache import signature
 from ffviz.store.folder import RunFolder
 from ffviz.store.runs import RunReader, clean_run_meta
 from ffviz.store.runstate import (
@@ -53,7 +56,6 @@ class LiveRun:
         self.dir = Path(run_dir)
         self.reader = RunReader(self.dir)
         self._lock = threading.RLock()
-        self._w: dict[tuple[int, int], np.ndarray] = {}
         self._files = self._identity()
 
     @property
@@ -67,7 +69,6 @@ class LiveRun:
             if ident != self._files:
                 self._files = ident
                 self.reader = RunReader(self.dir)  # its snapshot cache starts empty too
-                self._w.clear()
                 return True
             return self.reader.refresh()
 
@@ -143,16 +144,18 @@ class LiveRun:
         if epochs is None:
             epochs = self.view_epochs
         out = {}
-        with self._lock:
-            for ep in epochs:
-                key = (layer, ep)
-                if key not in self._w:
-                    try:
-                        with np.load(self._snapshot_path(ep)) as a:
-                            self._w[key] = np.asarray(a[f"w_{layer}"])
-                    except (FileNotFoundError, KeyError):
-                        continue
-                out[ep] = self._w[key]
+        for ep in epochs:
+            path = self._snapshot_path(ep)
+            key = ("w", str(path), signature(path), layer)  # the server-wide cache, bounded in bytes
+            w = filecache.arrays.get(key)
+            if w is None:
+                try:
+                    with np.load(path) as a:
+                        w = np.asarray(a[f"w_{layer}"])
+                except (FileNotFoundError, KeyError):
+                    continue
+                filecache.arrays.put(key, w, w.nbytes)
+            out[ep] = w
         return out
 
     def _snapshot_path(self, epoch: int) -> Path:

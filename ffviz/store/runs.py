@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,14 +24,11 @@ import numpy as np
 
 from ffviz.config import RunConfig
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
-from ffviz.store.filecache import cached_json
+from ffviz.store import filecache
+from ffviz.store.filecache import cached_json, signature
 from ffviz.store.folder import LOGS, RunFolder, run_folders
 from ffviz.store.storage import JsonlTail, atomic_write_json, read_json
 from ffviz.store.untrusted import clean_meta, parse_record
-
-# Snapshots a RunReader keeps in memory, the least recently used dropped first: a paper-size run has hundreds of
-# epochs and a resnet17 snapshot is a few MB, while a view scrubs around a handful at a time.
-SNAPSHOT_CACHE = 12
 
 
 def new_run_dir(root: Path | str, cfg: RunConfig, name: str | None = None) -> Path:
@@ -90,7 +86,6 @@ class RunReader:
         self.epochs: list[EpochRecord] = []
         self.events: list[EventRecord] = []
         self._tails = {kind: JsonlTail(self.folder.log(kind)) for kind in LOGS}
-        self._snapshots: OrderedDict[int, Snapshot] = OrderedDict()  # an LRU of SNAPSHOT_CACHE epochs
         self.refresh()
 
     def refresh(self) -> bool:
@@ -116,16 +111,17 @@ class RunReader:
         return rec if isinstance(rec, TestRecord) else None
 
     def snapshot(self, epoch: int) -> Snapshot:
-        """The Snapshot of one epoch, read once while it stays among the SNAPSHOT_CACHE most recently used. Not
-        thread-safe on its own: the app's LiveRun calls it under its lock."""
-        if epoch in self._snapshots:
-            self._snapshots.move_to_end(epoch)
-            return self._snapshots[epoch]
-        with np.load(self.folder.snapshot(epoch)) as a:
-            snap = Snapshot.from_arrays(dict(a))
-        self._snapshots[epoch] = snap
-        while len(self._snapshots) > SNAPSHOT_CACHE:
-            self._snapshots.popitem(last=False)
+        """The Snapshot of one epoch, read once while it stays in the server-wide cache, bounded in bytes
+        (ffviz/store/filecache.py's ``arrays``) and keyed by the file's signature (a rewritten file is read again)."""
+        path = self.folder.snapshot(epoch)
+        key = ("snapshot", str(path), signature(path))
+        snap = filecache.arrays.get(key)
+        if snap is None:
+            with np.load(path) as a:
+                snap = Snapshot.from_arrays(dict(a))
+            nbytes = sum(x.nbytes for x in (*snap.w, *snap.probe_g, *snap.probe_p, snap.probe_index, snap.probe_y,
+                                            snap.val_pred, snap.val_y))
+            filecache.arrays.put(key, snap, nbytes)
         return snap
 
     def checkpoint(self, which: str = "last") -> dict[str, Any]:

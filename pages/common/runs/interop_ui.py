@@ -13,7 +13,7 @@ import datetime as dt
 import streamlit as st
 
 from ffviz.data import dataset_names
-from ffviz.interop.workers import import_logs_in_process, tensorboard_zip_to
+from ffviz.interop.workers import import_logs_in_process, logs_files_problem, tensorboard_zip_to
 from ffviz.store.catalog import RunSummary
 from ffviz.store.folder import RunFolder
 from ffviz.store.runs import update_meta
@@ -41,7 +41,7 @@ def tensorboard_button(row: RunSummary, history: bool) -> None:
 def logs_box() -> None:
     off = classroom.current().classroom
     st.file_uploader("The files the authors' CAW-Conv ResNet script wrote during training", accept_multiple_files=True,
-                     type=["csv", "txt"], key="logs_files", disabled=off, max_upload_size=64,
+                     type=["csv", "txt"], key="logs_files", disabled=off, max_upload_size=64, on_change=_bound_files,
                      help="Choose them all at once: info_17L.csv, layer_losses_17L.csv and "
                           "all_epochs_layer_weights.txt, with ortho_metrics_17L.csv, accuracy.csv and layer_acc.csv "
                           "when you have them.")
@@ -53,13 +53,44 @@ def logs_box() -> None:
                "and each layer's W at the epochs their weights file holds (every 10th) on Assignments.")
 
 
+def _bound_files() -> None:
+    """The uploader's limits, on the server: the browser's own (max_upload_size) is the browser's to keep. Beyond
+    them every file is dropped from the server's memory at once, with a message saying what to upload instead."""
+    ss = st.session_state
+    files = ss.get("logs_files") or []
+    why = logs_files_problem([(f.name, f.size) for f in files])
+    if why:
+        _drop(files)
+        ss[MSG_KEY] = ("error", f"The logs were not taken: {why}")
+
+
+def _drop(files: list) -> None:
+    """Free the uploaded files' bytes now (Streamlit keeps them for the session otherwise)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    for f in files:
+        try:
+            ctx.uploaded_file_mgr.remove_file(ctx.session_id, f.file_id)
+        except (AttributeError, KeyError):
+            continue
+
+
 def _import() -> None:
     ss = st.session_state
-    files = {f.name: f.getvalue() for f in ss.get("logs_files") or []}
+    uploaded = ss.get("logs_files") or []
+    why = logs_files_problem([(f.name, f.size) for f in uploaded])
+    if why:
+        _drop(uploaded)
+        ss[MSG_KEY] = ("error", f"The logs were not imported: {why}")
+        return
+    files = {f.name: f.getvalue() for f in uploaded}
     dataset = ss.get("logs_dataset")
     with st.spinner("Reading the logs…"):
-        run_dir, why = import_logs_in_process(files, sources.uploaded_root(),
+        run_dir, why = import_logs_in_process(files, sources.uploaded_root(), owner=access_ui.identity().token,
                                               dataset=None if dataset in (None, UNKNOWN) else dataset)
+    del files
+    _drop(uploaded)  # read once: the server need not keep them
     if run_dir is None:
         ss[MSG_KEY] = ("error", f"The logs were not imported: {why}")
         return
