@@ -67,9 +67,10 @@ class Shelf:
                 part.unlink(missing_ok=True)
         else:
             os.utime(target)  # offered again: it stays another TTL_S
-        if target.stat().st_size > MAX_FILE_BYTES:
+        size = target.stat().st_size
+        if size > MAX_FILE_BYTES:
             shutil.rmtree(folder, ignore_errors=True)
-            raise TooLarge(f"{name} is {target.stat().st_size / 2**20:.0f} MiB; the browser can fetch at most "
+            raise TooLarge(f"{name} is {size / 2**20:.0f} MiB; the browser can fetch at most "
                            f"{MAX_FILE_BYTES / 2**20:.0f} MiB from this server: copy the run folder from the server's "
                            "disk instead")
         self.prune()
