@@ -80,12 +80,12 @@ def logs_files_problem(sizes: list[tuple[str, int]]) -> str:
 
     if not sizes:
         return "choose their log files first (info_17L.csv, layer_losses_17L.csv, all_epochs_layer_weights.txt…)"
-    if len(sizes) > len(LOG_FILES):
-        return f"{len(sizes)} files; their script writes at most {len(LOG_FILES)} ({', '.join(LOG_FILES)})"
     odd = [n for n, _ in sizes if Path(n).name not in LOG_FILES]
     if odd:
         return (f"{odd[0][:60]!r} is not one of the files the authors' script writes ({', '.join(LOG_FILES)}); "
                 "choose those only")
+    if len(sizes) > len(LOG_FILES):
+        return f"{len(sizes)} files; their script writes at most {len(LOG_FILES)} ({', '.join(LOG_FILES)})"
     for n, size in sizes:
         limit = MAX_LOG_FILE_BYTES.get(Path(n).name, MAX_CSV_BYTES)
         if size > limit:
