@@ -8,7 +8,6 @@ the Gap page's sentence. Plain data; the charts are in figures/seeds.py.
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from collections.abc import Callable, Sequence
@@ -17,6 +16,7 @@ from typing import Any
 
 from ffviz.comparison import ComparedRun
 from ffviz.config import RunConfig
+from ffviz.store.filecache import cached_json
 from ffviz.store.folder import RunFolder
 
 # Settings that change what is recorded or where it runs, not what a run learns: runs differing only in these (and
@@ -37,15 +37,15 @@ def shape_key(cfg: RunConfig) -> tuple:
 def shape_of_dir(run_dir: Any) -> tuple | None:
     """`shape_key` of a run folder's config.json; None when it cannot be read."""
     try:
-        return shape_key(RunConfig.from_dict(json.loads(RunFolder(run_dir).config.read_text())))
-    except (OSError, ValueError, TypeError):
+        return shape_key(RunConfig.from_dict(cached_json(RunFolder(run_dir).config)))
+    except (OSError, ValueError, TypeError, RecursionError):
         return None
 
 
 def seed_of_dir(run_dir: Any) -> int:
     try:
-        return int(json.loads(RunFolder(run_dir).config.read_text()).get("seed", 0))
-    except (OSError, ValueError, TypeError, AttributeError):
+        return int(cached_json(RunFolder(run_dir).config).get("seed", 0))  # parsed once while unchanged
+    except (OSError, ValueError, TypeError, AttributeError, RecursionError):
         return 0
 
 
