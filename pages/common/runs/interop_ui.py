@@ -57,11 +57,16 @@ def _bound_files() -> None:
     """The uploader's limits, on the server: the browser's own (max_upload_size) is the browser's to keep. Beyond
     them every file is dropped from the server's memory at once, with a message saying what to upload instead."""
     ss = st.session_state
-    files = ss.get("logs_files") or []
+    files = _uploaded()
     why = logs_files_problem([(f.name, f.size) for f in files])
     if why:
         _drop(files)
         ss[MSG_KEY] = ("error", f"The logs were not taken: {why}")
+
+
+def _uploaded() -> list:
+    """The uploader's files still held (a file dropped by _drop reads back as a DeletedFile, without a name)."""
+    return [f for f in st.session_state.get("logs_files") or [] if hasattr(f, "name") and hasattr(f, "size")]
 
 
 def _drop(files: list) -> None:
@@ -78,7 +83,7 @@ def _drop(files: list) -> None:
 
 def _import() -> None:
     ss = st.session_state
-    uploaded = ss.get("logs_files") or []
+    uploaded = _uploaded()
     why = logs_files_problem([(f.name, f.size) for f in uploaded])
     if why:
         _drop(uploaded)
