@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import os
 import subprocess
 import sys
@@ -54,9 +55,10 @@ def report(capture: Path, marks: list[float], top: int) -> None:
     import memray
 
     reader = memray.FileReader(str(capture))
-    snaps = reader.get_memory_snapshots()
-    # snapshot time is in ms since the epoch: the snapshot just before each wave's end
-    index = [max((s.index for s in snaps if s.time / 1000 <= t), default=0) for t in marks]
+    snaps = list(reader.get_memory_snapshots())
+    # a snapshot's time is in ms since the epoch: the snapshot just before each wave's end (its place in the list)
+    times = [s.time / 1000 for s in snaps]
+    index = [max(bisect.bisect_right(times, t) - 1, 0) for t in marks]
     growth: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for rec in reader.get_temporal_allocation_records(merge_threads=True):
         for k, (a, b) in enumerate(zip(index, index[1:], strict=False)):
@@ -70,9 +72,8 @@ def report(capture: Path, marks: list[float], top: int) -> None:
     print(f"\nnative allocations alive at the end of the last wave minus the one before: {total / 2**20:+.2f} MiB")
     for key, (size, n) in sorted(growth.items(), key=lambda kv: kv[1][0], reverse=True)[:top]:
         print(f"  {size / 2**20:+8.2f} MiB  {n:4d} sites  {key[:300]}")
-    rss = {s.index: s.rss for s in snaps}
     print("resident at each wave's end (memray's reading): "
-          + ", ".join(f"{rss.get(i, 0) / 2**20:.1f} MiB" for i in index))
+          + ", ".join(f"{snaps[i].rss / 2**20:.1f} MiB" for i in index))
 
 
 def main() -> int:
@@ -83,7 +84,12 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=30.0)
     ap.add_argument("--ttl", type=float, default=10.0, help="server.disconnectedSessionTTL, seconds")
     ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--capture", type=Path, help="report on an earlier capture (its marks.txt beside it) only")
     args = ap.parse_args()
+    if args.capture:
+        marks = [float(x) for x in (args.capture.parent / "marks.txt").read_text().split()]
+        report(args.capture, marks, args.top)
+        return 0
     work = Path(tempfile.mkdtemp(prefix="ffviz-native-"))
     runs, capture = work / "runs", work / "server.memray"
     runs.mkdir()
@@ -112,6 +118,7 @@ def main() -> int:
             asyncio.run(touch(url))  # Streamlit drops expired sessions when a new one arrives
             time.sleep(3)
             marks.append(time.time())
+            (work / "marks.txt").write_text(" ".join(map(str, marks)))
             print(f"wave {i + 1}: {time.monotonic() - t0:.0f} s, server RSS {rss_mb(proc.pid):.1f} MiB", flush=True)
     finally:
         proc.terminate()
