@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.appserver import free_port  # noqa: E402
 from bench.heap_waves import rss_mb, touch, wave  # noqa: E402
+from bench.report import machine_description, write_section  # noqa: E402
 
 SKIP = ("malloc", "calloc", "realloc", "memray", "PyMem_", "_PyObject_Malloc", "operator new", "pymalloc",
         "PyObject_Malloc", "_PyMem", "allocate")
@@ -51,7 +52,7 @@ def where(record, depth: int = 6) -> str:
     return " < ".join(kept[:depth]) or "(no frames)"
 
 
-def report(capture: Path, marks: list[float], top: int) -> None:
+def report(capture: Path, marks: list[float], top: int, label: str | None = None, args_text: str = "") -> None:
     import memray
 
     reader = memray.FileReader(str(capture))
@@ -65,15 +66,21 @@ def report(capture: Path, marks: list[float], top: int) -> None:
             if k == len(index) - 2:  # the last step: wave 2 -> wave 3 (or the last two waves)
                 diff = alive_at(rec, b) - alive_at(rec, a)
                 if diff:
-                    key = f"{rec.allocator.name}: {where(rec)}"
+                    key = f"{memray.AllocatorType(rec.allocator).name}: {where(rec)}"
                     growth[key][0] += diff
                     growth[key][1] += 1
     total = sum(g[0] for g in growth.values())
-    print(f"\nnative allocations alive at the end of the last wave minus the one before: {total / 2**20:+.2f} MiB")
+    lines = [f"Native allocations alive at the end of the last wave minus the one before: {total / 2**20:+.2f} MiB; "
+             "resident at each wave's end (memray's reading): "
+             + ", ".join(f"{snaps[i].rss / 2**20:.1f} MiB" for i in index) + ". Largest growth by native stack:", ""]
     for key, (size, n) in sorted(growth.items(), key=lambda kv: kv[1][0], reverse=True)[:top]:
-        print(f"  {size / 2**20:+8.2f} MiB  {n:4d} sites  {key[:300]}")
-    print("resident at each wave's end (memray's reading): "
-          + ", ".join(f"{snaps[i].rss / 2**20:.1f} MiB" for i in index))
+        lines.append(f"- {size / 2**20:+.2f} MiB, {n} site(s): `{key[:220]}`")
+    body = "\n".join(lines)
+    print(body)
+    if label is not None:
+        write_section("native-waves", "Native memory from wave to wave (memray, native mode)",
+                      f"Machine: {machine_description()}{' · ' + label if label else ''}.\n\n{body}\n\n"
+                      f"Command: `python bench/native_waves.py {args_text}`")
 
 
 def main() -> int:
@@ -85,10 +92,14 @@ def main() -> int:
     ap.add_argument("--ttl", type=float, default=10.0, help="server.disconnectedSessionTTL, seconds")
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--capture", type=Path, help="report on an earlier capture (its marks.txt beside it) only")
+    ap.add_argument("--label", default="", help="e.g. 'loaded: other work on the machine'")
+    ap.add_argument("--no-report", action="store_true", help="print only; leave bench/REPORT.md alone")
     args = ap.parse_args()
+    label = None if args.no_report else args.label
+    text = f"--sessions {args.sessions} --trainers {args.trainers} --waves {args.waves} --duration {args.duration:g}"
     if args.capture:
         marks = [float(x) for x in (args.capture.parent / "marks.txt").read_text().split()]
-        report(args.capture, marks, args.top)
+        report(args.capture, marks, args.top, label, text)
         return 0
     work = Path(tempfile.mkdtemp(prefix="ffviz-native-"))
     runs, capture = work / "runs", work / "server.memray"
@@ -129,7 +140,7 @@ def main() -> int:
         from ffviz.runner.manager import stop_runs
 
         stop_runs(runs)
-    report(capture, marks, args.top)
+    report(capture, marks, args.top, label, text)
     print(f"\n(server log and capture in {work}; `memray flamegraph --temporal {capture}` to browse it)")
     return 0
 

@@ -305,3 +305,11 @@ def test_continue_trains_from_the_checked_config_json(run, tmp_path):
     (d / "config.json").write_text(json.dumps({**checked, "widths": [[[[[1]]]]]}))
     with pytest.raises(ValueError):
         resume_checkpoint(d)
+
+
+def test_the_allocator_is_trimmed_from_one_thread_started_once():
+    from ffviz.server import trim
+
+    assert trim.trim() is (Path("/proc/self").exists() and trim.start_trimmer(3600))
+    first = trim._thread
+    assert trim.start_trimmer(3600) and trim._thread is first  # once per server

@@ -17,6 +17,7 @@ from ffviz.config import RunConfig
 from ffviz.runner.launcher import max_running_setting
 from ffviz.runner.manager import RunManager
 from ffviz.server.leftovers import sweep_leftovers
+from ffviz.server.trim import start_trimmer
 from ffviz.server.ui_state import LiveRun, runs_root
 from ffviz.store.retention import enforce_retention, retention_limit
 from ffviz.store.runs import clean_run_meta, list_runs
@@ -32,6 +33,7 @@ def _manager(root: str) -> RunManager:
     # Once per server start: what a killed server left (staging folders, temporary copies, downloads) goes.
     sweep_leftovers([Path(root), sources.uploaded_root()])
     sweep_leftovers([REPO / "static" / "dl"], prefixes=("",))
+    start_trimmer()  # the allocator's free pages go back to the system (ffviz/server/trim.py)
     return RunManager(root, max_running=max_running_setting()[0])
 
 
