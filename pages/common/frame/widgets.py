@@ -12,7 +12,7 @@ import streamlit as st
 from ffviz.figures.style import settled_pandas
 from ffviz.regularizers import REGULARIZERS
 from ffviz.server.ui_state import ACTIVE, LiveRun, format_seconds, progress
-from pages.common.frame import classroom, state
+from pages.common.frame import classroom, sources, state
 from pages.common.frame.text import plain
 
 STATUS_COLORS = {"running": "green", "starting": "green", "queued": "orange", "paused": "orange",
@@ -68,7 +68,9 @@ def view_page(title: str, view: Callable[[LiveRun, str, list[str]], None], *, ep
             return
         try:
             view(lr, run_state, names)
-        except Exception as e:  # noqa: BLE001 - one run's records that do not add up: one message, not a broken page
+        except Exception as e:  # noqa: BLE001 - an upload's records that do not add up: one message, not a broken page
+            if sources.source_of(lr.dir) != "uploaded":
+                raise  # a run this server or ffviz wrote: a bug to see, not to hide
             st.error(f"{lr.run_id} cannot be drawn here: its files do not agree ({type(e).__name__}: "
                      f"{str(e)[:200]}). Pick another run in the sidebar or on the Runs page.", icon=":material/error:")
 
