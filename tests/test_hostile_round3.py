@@ -217,7 +217,7 @@ def test_a_byte_lru_keeps_its_bound():
 
 
 def test_the_authors_logs_uploader_is_bounded_on_the_server():
-    from ffviz.interop.authors_logs import LOG_FILES
+    from ffviz.interop.authors_format import LOG_FILES
     from ffviz.interop.workers import logs_files_problem
 
     assert logs_files_problem([(n, 100) for n in LOG_FILES]) == ""

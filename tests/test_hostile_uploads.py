@@ -16,9 +16,9 @@ from hostile import ATTACKS, build_all, future_dated
 from run_support import finished_tiny_run
 from streamlit.testing.v1 import AppTest
 
-from ffviz.server.ui_state import run_label
 from ffviz.store.archive import UploadError, export_archive, import_upload
 from ffviz.store.catalog import scan_runs
+from ffviz.store.progress import run_label
 from ffviz.store.retention import enforce_retention
 from ffviz.store.runs import RunReader
 from pages.common.frame.keys import PAGES as ALL_PAGES

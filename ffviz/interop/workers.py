@@ -76,7 +76,7 @@ def _zip_export(run_dir: Path, out: Path) -> int:
 def logs_files_problem(sizes: list[tuple[str, int]]) -> str:
     """What is wrong with a set of the authors' log files, by name and size ("" when nothing): none, more than one
     of each of their files, a name that is not theirs, or one beyond its size."""
-    from ffviz.interop.authors_logs import LOG_FILES  # numpy only
+    from ffviz.interop.authors_format import LOG_FILES  # numpy only
 
     if not sizes:
         return "choose their log files first (info_17L.csv, layer_losses_17L.csv, all_epochs_layer_weights.txt…)"

@@ -23,10 +23,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ffviz.config import RunConfig
-from ffviz.store.folder import RunFolder, is_archive_member
+from ffviz.store.folder import ACTIVE, RunFolder, is_archive_member
 from ffviz.store.run_checks import MAX_EPOCH, MAX_SNAPSHOT_FILES, check_config_value, check_run_folder
 from ffviz.store.runs import init_run_dir, new_run_dir, update_meta
-from ffviz.store.runstate import ACTIVE
 from ffviz.store.storage import atomic_write_json, read_json
 from ffviz.store.untrusted import MAX_INT, META_TYPES, check_pickle_graph
 

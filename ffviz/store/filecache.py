@@ -6,7 +6,7 @@ server re-reads from the run folders (meta.json, a run's summary row) is parsed 
     row = cached_build(("summary", run_dir), [folder.meta, folder.log("epochs")], build)
 
 Both caches are bounded in bytes, server-wide: what every session's pages read of a run (meta.json, summary rows; the
-snapshots of ffviz/store/runs.py, each W of a layer of ffviz/server/ui_state.py) stays within MAX_BYTES and
+snapshots and each layer's W history of ffviz/store/runs.py) stays within MAX_BYTES and
 MAX_ARRAY_BYTES however many runs are viewed (one classmate viewing a 184 MiB upload kept +217 MiB held when the
 snapshot cache was bounded by its count).
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from ffviz.env import positive_int
 from ffviz.store.catalog import folder_size
-from ffviz.store.folder import RunFolder
+from ffviz.store.folder import ACTIVE, RunFolder
 from ffviz.store.runs import owner_of
-from ffviz.store.runstate import ACTIVE, run_state
+from ffviz.store.runstate import run_state
 from ffviz.store.storage import read_json
 from ffviz.store.untrusted import clean_meta
 

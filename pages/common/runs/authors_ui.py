@@ -1,5 +1,6 @@
 """The Runs page's import of a checkpoint from the authors' CAW-Conv ResNet scripts: their state_dict, evaluated on a
-dataset this server has, becomes a run in the uploads folder (ffviz/authors.py does the checking and the maths).
+dataset this server has, becomes a run in the uploads folder (ffviz/interop/authors_checkpoint.py does the checking
+and the maths).
 
     authors_ui.import_box()      # the uploader, the dataset and the Import button; the import runs in its callback
 """
@@ -16,9 +17,10 @@ import streamlit as st
 from ffviz.data import dataset_names
 from ffviz.data.registry import server_data_root
 from ffviz.server.upload_process import BASE_BUDGET, STAGE, run_worker, temp_copy_dir
+from ffviz.store import places
 from ffviz.store.archive import MAX_UPLOAD_BYTES
 from ffviz.store.runs import update_meta
-from pages.common.frame import classroom, sources, state
+from pages.common.frame import classroom, state
 from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY
 from pages.common.frame.keys import RUNS_PICK_KEY as PICK_KEY
 from pages.common.server import access_ui
@@ -64,7 +66,7 @@ def _import() -> None:
 def _import_in_process(data: bytes, filename: str, dataset: str, epochs: int | None) -> tuple[Path | None, str]:
     """``python -m ffviz import`` in a process of its own (the server imports no torch, and what a file costs is that
     process's): (the new run folder, "") or (None, why not)."""
-    with temp_copy_dir(sources.uploaded_root()) as tmp:
+    with temp_copy_dir(places.uploaded_root()) as tmp:
         src = Path(tmp) / (re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename).name)[-80:] or "upload.pth")
         src.write_bytes(data)
         cmd = [sys.executable, "-m", "ffviz", "import", str(src), "--dataset", dataset,
@@ -75,7 +77,7 @@ def _import_in_process(data: bytes, filename: str, dataset: str, epochs: int | N
             cmd += ["--data-root", root]
         # niced and capped like an upload's worker (torch loaded first, then the cap), with room for the dataset it
         # evaluates on, within the server's limit
-        answer, why = run_worker(cmd, sources.uploaded_root(), cwd=tmp, torch_first=True,
+        answer, why = run_worker(cmd, places.uploaded_root(), cwd=tmp, torch_first=True,
                                  owner=access_ui.identity().token,
                                  address_space=BASE_BUDGET + 2 * access_ui.limits().max_dataset_bytes)
     return (Path(answer["run"]), "") if answer and "run" in answer else (None, why)

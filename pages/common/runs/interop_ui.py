@@ -14,10 +14,11 @@ import streamlit as st
 
 from ffviz.data import dataset_names
 from ffviz.interop.workers import import_logs_in_process, logs_files_problem, tensorboard_zip_to
+from ffviz.store import places
 from ffviz.store.catalog import RunSummary
 from ffviz.store.folder import RunFolder
 from ffviz.store.runs import update_meta
-from pages.common.frame import classroom, sources, state
+from pages.common.frame import classroom, state
 from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY
 from pages.common.frame.keys import RUNS_PICK_KEY as PICK_KEY
 from pages.common.runs import downloads_ui
@@ -92,7 +93,7 @@ def _import() -> None:
     files = {f.name: f.getvalue() for f in uploaded}
     dataset = ss.get("logs_dataset")
     with st.spinner("Reading the logs…"):
-        run_dir, why = import_logs_in_process(files, sources.uploaded_root(), owner=access_ui.identity().token,
+        run_dir, why = import_logs_in_process(files, places.uploaded_root(), owner=access_ui.identity().token,
                                               dataset=None if dataset in (None, UNKNOWN) else dataset)
     del files
     _drop(uploaded)  # read once: the server need not keep them
@@ -110,13 +111,13 @@ def _import() -> None:
 def provenance(row: RunSummary) -> None:
     """For a run imported from the authors' logs: which of its settings their files gave, which are unknown."""
     from ffviz.interop.authors_logs import meta_sources
-    from ffviz.store.runs import RunReader, clean_run_meta
+    from ffviz.store.runs import open_reader
 
-    meta = clean_run_meta(row.dir)
-    src = meta_sources(meta)
+    reader = open_reader(row.dir)
+    src = meta_sources(reader.meta)
     if not src:
         return
-    cfg = RunReader(row.dir).config.to_dict()
+    meta, cfg = reader.meta, reader.config.to_dict()
     with st.expander("Imported from the authors' training logs: where its settings come from"):
         st.text(str(meta.get("note", ""))[:2000])  # an upload's own words: plain text, never Markdown (links, images)
         st.table([{"setting": k, "value": str(cfg.get(k, "")), "source": v} for k, v in src.items()])
