@@ -15,7 +15,7 @@ import streamlit as st
 from pages.common import FRAME_KEY, sidebar
 from pages.common.frame import keys, state
 from pages.common.frame.links import CONTROLS
-from pages.common.server import access_ui
+from pages.common.server import access_ui, signin_ui, teacher_ui
 from pages.common.share import share_ui
 
 st.set_page_config(page_title="ffviz · Forward-Forward, live", page_icon=":material/neurology:", layout="wide")
@@ -24,6 +24,11 @@ st.set_page_config(page_title="ffviz · Forward-Forward, live", page_icon=":mate
 PAGES = [st.Page(p.script, title=p.title, icon=p.icon, default=p.name == "home") for p in keys.PAGES]
 
 access_ui.apply_data_settings(state.REPO)  # where data lives, and downloads: the server's settings, never a page's
+# Sign-in before anything else: school accounts, the proxy's user, the sessions one address (person) may hold. A page
+# that does not pass draws only why; the navigation is still declared (hidden), so no page of pages/ runs on its own.
+if not signin_ui.gate():
+    st.navigation(PAGES, position="hidden")
+    st.stop()
 page = st.navigation(PAGES, position="sidebar", expanded=True)
 st.session_state[FRAME_KEY] = True
 share_ui.apply_link(page.url_path)  # a shared link's page, run and settings, before any widget is drawn
@@ -40,7 +45,8 @@ with st.sidebar:
     st.caption("Forward-Forward CNNs with a learnable channel–class assignment (CAW-Conv)")
 sidebar.render()
 share_ui.link_panel(page.url_path)
-access_ui.teacher_panel(CONTROLS, share_ui.CONTROL_LABELS)
+signin_ui.who_box()
+teacher_ui.teacher_panel(CONTROLS, share_ui.CONTROL_LABELS)
 access_ui.keep_cookie()
 share_ui.show_notes(page.url_path)
 page.run()
