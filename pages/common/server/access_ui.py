@@ -127,7 +127,8 @@ def client_address() -> str | None:
     if (who := person()) is not None:
         return who[0]
     try:
-        return client_key(_headers(), st.context.ip_address, trusted=mode().trusted_proxy)
+        ip = st.context.ip_address
+        return client_key(_headers(), ip if isinstance(ip, str) and ip else None, trusted=mode().trusted_proxy)
     except Exception:  # noqa: BLE001 - no browser behind this session (AppTest)
         return None
 
