@@ -25,9 +25,9 @@ PAGES = [st.Page(p.script, title=p.title, icon=p.icon, default=p.name == "home")
 
 access_ui.apply_data_settings(state.REPO)  # where data lives, and downloads: the server's settings, never a page's
 # Sign-in before anything else: school accounts, the proxy's user, the sessions one address (person) may hold. A page
-# that does not pass draws only why; the navigation is still declared (hidden), so no page of pages/ runs on its own.
-if not signin_ui.gate():
-    st.navigation(PAGES, position="hidden")
+# that does not pass is shown one page, saying why, as the only page of a hidden navigation: no page of pages/ runs.
+if (blocked := signin_ui.gate()) is not None:
+    st.navigation([st.Page(blocked, title="Sign in", url_path="signin", default=True)], position="hidden").run()
     st.stop()
 page = st.navigation(PAGES, position="sidebar", expanded=True)
 st.session_state[FRAME_KEY] = True

@@ -79,16 +79,21 @@ def sign_in(page, url: str, sub: str) -> None:
     settle_steady(page)
 
 
-def start(page, url: str) -> str | None:
-    """Press Start on a long classroom-mini run; its id, or None when refused (the refusal stays on the page)."""
+def start(page, url: str, runs: Path) -> str | None:
+    """Press Start on a long classroom-mini run; the new run's id, or None when refused (the refusal stays on the
+    page)."""
     page.goto(f"{url}/train?preset=classroom-mini&epochs=300&device=cpu")
     settle_steady(page)
+    before = set(p.name for p in runs.iterdir())
     page.locator(".st-key-btn_start").get_by_role("button").click()
-    try:
-        page.wait_for_url(re.compile(r"run="), timeout=20_000)
-    except Exception:  # noqa: BLE001 - no run: the page says why
-        return None
-    return re.search(r"run=([^&]+)", page.url).group(1)
+    deadline = time.time() + 30
+    while not (new := [p.name for p in runs.iterdir() if p.name not in before and (p / "meta.json").exists()]):
+        if page.get_by_text(re.compile(r"^Not started")).count():
+            return None
+        assert time.time() < deadline, "Start neither started a run nor said why not"
+        time.sleep(0.3)
+    settle_steady(page)
+    return new[0]
 
 
 def owner(runs: Path, run_id: str) -> str:
@@ -113,25 +118,25 @@ def test_students_own_their_runs_from_any_browser_and_the_teacher_manages_all(oi
     a1_ctx, a1 = context(browser)
     sign_in(a1, url, "alice@school.edu")
     assert a1.get_by_text("Classroom settings (teacher)").count() == 0  # students never see the teacher's panel
-    run_a = start(a1, url)
+    run_a = start(a1, url, runs)
     assert run_a and owner(runs, run_a).startswith("oidc:") and owner(runs, run_a).endswith("#alice@school.edu")
 
     # Alice in a second browser (another cookie jar): the same person, her run hers, one bound for both browsers
     a2_ctx, a2 = context(browser)
     sign_in(a2, url, "alice@school.edu")
-    run_a2 = start(a2, url)
+    run_a2 = start(a2, url, runs)
     assert run_a2 and owner(runs, run_a2) == owner(runs, run_a)
     a2.goto(f"{url}/train?run={run_a}")
     settle_steady(a2)
     assert a2.locator(".st-key-btn_stop").get_by_role("button").is_enabled()  # hers, from the other browser too
-    assert start(a1, url) is None  # a third run: max_runs_per_owner (2) counts both browsers together
+    assert start(a1, url, runs) is None  # a third run: max_runs_per_owner (2) counts both browsers together
     assert a1.get_by_text(re.compile(r"max_runs_per_owner")).count() >= 1
     assert Limits().max_runs_per_owner == 2
 
     # Bob: his own run; Alice's he may watch, not steer
     b_ctx, b = context(browser)
     sign_in(b, url, "bob@school.edu")
-    run_b = start(b, url)
+    run_b = start(b, url, runs)
     assert run_b and owner(runs, run_b).endswith("#bob@school.edu")
     b.goto(f"{url}/train?run={run_a}")
     settle_steady(b)

@@ -2,7 +2,7 @@
 the provider first; behind a declared proxy, a request without its user header is refused; one address (one person)
 holds at most max_sessions_per_client sessions. The sidebar says who is signed in, with Sign out.
 
-    if not signin_ui.gate(): st.stop()        # streamlit_app.py, before the navigation
+    if (blocked := signin_ui.gate()) is not None: ...   # streamlit_app.py: run that page instead of the app
     signin_ui.who_box()                         # in the sidebar
 
 Who a person is comes from access_ui.person (ffviz/server/people.py's rules).
@@ -10,6 +10,7 @@ Who a person is comes from access_ui.person (ffviz/server/people.py's rules).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -24,19 +25,22 @@ def _sessions() -> ClientSessions:
     return ClientSessions()
 
 
-def gate() -> bool:
-    """True when this session may see the app; else the page says why and what to do (and the caller stops)."""
+def gate() -> Callable[[], None] | None:
+    """None when this session may see the app; else the page to show instead (it says why and what to do). A page
+    of its own, run by the navigation: a widget drawn before st.navigation would change its id on the next run."""
     m = mode()
     if m.kind == "oidc" and person() is None:
-        _oidc_page()
-        return False
+        return _oidc_page
     if m.kind == "proxy" and person() is None:
-        st.title("ffviz · sign in through your school's portal")
-        st.error(f"This server takes the signed-in user from the proxy in front of it ({m.user_header}), and this "
-                 "request came without one. Open the app through the address your teacher gave (the proxy), "
-                 "not this server's port.", icon=":material/lock:")
-        return False
-    return _admit()
+        return _no_proxy_user_page
+    return None if _admit() else _too_many_tabs_page
+
+
+def _no_proxy_user_page() -> None:
+    st.title("ffviz · sign in through your school's portal")
+    st.error(f"This server takes the signed-in user from the proxy in front of it ({mode().user_header}), and this "
+             "request came without one. Open the app through the address your teacher gave (the proxy), "
+             "not this server's port.", icon=":material/lock:")
 
 
 def _providers() -> list[str | None]:
@@ -79,14 +83,15 @@ def _admit() -> bool:
     key, sid = client_address(), _session_id()
     if key is None or sid is None or not _alive(sid) or identity().teacher:
         return True
-    cap = limits().max_sessions_per_client
-    if _sessions().admit(key, sid, cap, _alive):
-        return True
+    return _sessions().admit(key, sid, limits().max_sessions_per_client, _alive)
+
+
+def _too_many_tabs_page() -> None:
     where = "your account" if mode().person else "your network address"
+    cap = limits().max_sessions_per_client
     st.title("ffviz · too many open tabs")
     st.error(f"{where.capitalize()} already has {cap} sessions open on this server (its limit "
              "max_sessions_per_client). Close some tabs of this app, then reload this one.", icon=":material/tab:")
-    return False
 
 
 def who_box() -> None:
