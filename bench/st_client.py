@@ -53,8 +53,9 @@ class Page:
 class AppSession:
     """One browser tab's conversation with the server: page loads, button clicks, live fragment reruns."""
 
-    def __init__(self, base_url: str, *, timeout: float = 60.0) -> None:
+    def __init__(self, base_url: str, *, timeout: float = 60.0, headers: dict[str, str] | None = None) -> None:
         self.base = base_url.rstrip("/")
+        self.headers = dict(headers or {})  # sent with the websocket's handshake (a proxy's user header)
         self.timeout = timeout
         self._ws = None
         self._query = ""
@@ -73,7 +74,8 @@ class AppSession:
             raise RequestFailed("GET / did not return the app's HTML")
         host = urlparse(self.base).netloc
         self._ws = await websockets.connect(f"ws://{host}/_stcore/stream", subprotocols=["streamlit"],
-                                            origin=f"http://{host}", max_size=None, open_timeout=self.timeout)
+                                            origin=f"http://{host}", max_size=None, open_timeout=self.timeout,
+                                            additional_headers=self.headers or None)
         self._reader = asyncio.create_task(self._read())
         return self
 

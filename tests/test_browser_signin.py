@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 import shutil
 import time
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from browser_support import BROWSER_MARKS, REPO, VIEWPORT, chromium, free_port, no_exception, serve_app, settle_steady
 from run_support import finished_tiny_run
 

@@ -125,7 +125,7 @@ def test_a_classmates_wrong_passwords_delay_the_teacher_a_few_seconds_at_most():
     password, from a session of their own there, is heard within ADDRESS_CAP_S."""
     for tries in (9, 200):
         now = [0.0]
-        throttle = SignInThrottle(clock=lambda: now[0])
+        throttle = SignInThrottle(clock=lambda now=now: now[0])
         for _ in range(tries):
             keys = [("session", "5" * 32), ("client", "10.0.0.9")]
             now[0] += throttle.wait(keys)

@@ -12,6 +12,7 @@ tokens) and limits.py; here they meet Streamlit (st.user, headers, cookies, secr
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -222,6 +223,12 @@ def limit_notes() -> list[str]:
 
 
 # ----------------------------------------------------------------------------------------------------- limits
+# Held from a Start's check to its run being listed: concurrent Starts (thirty students at once) are admitted one
+# after another, so the per-student and per-address counts see each other's runs (without it, 6 Starts at once from
+# one address made 5 runs under a bound of 4).
+ADMISSION = threading.RLock()
+
+
 def check_submit(cfg: Any, active: list[Any], *, new_run: bool = True) -> bool:
     """Whether this session may start (or continue) a run of cfg under the server's limits, given the manager's
     active runs; when not, the refusal (naming the limit and its value) is kept to show on the page. Counted per

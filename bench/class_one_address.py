@@ -1,0 +1,91 @@
+"""A class behind one network address: N students, every one from 127.0.0.1, each presses Start on the Train page.
+In the proxy mode (each student named by the proxy's user header) or with school accounts, each student gets the
+per-student bounds: N students, N runs training or queued. In the token mode, the same class is one address and gets
+one address's share (max_runs_per_client), which is why the token mode is for lab networks only.
+
+    python bench/class_one_address.py --students 30 --mode proxy     # 30 runs, one per student
+    python bench/class_one_address.py --students 30 --mode token     # max_runs_per_client (4) runs
+
+The server keeps one run training (FFVIZ_MAX_RUNNING=1) and lets the whole class queue (max_queue = N: the server's
+queue is the teacher's setting, README: Running a classroom server); the runs are stopped at the end. Prints the
+figures as JSON (--json writes them too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from appserver import AppServer  # noqa: E402
+from st_client import AppSession  # noqa: E402
+
+HEADER = "X-Forwarded-User"
+
+
+async def student(url: str, name: str, seed: int, mode: str, gate: asyncio.Semaphore) -> tuple[str, float, str]:
+    """One student: open Train, press Start; (name, seconds for the click, what the page said of it)."""
+    headers = {HEADER: name} if mode == "proxy" else {}
+    async with gate, AppSession(url, headers=headers, timeout=120) as s:
+        page = await s.open("train", f"preset=classroom-mini&epochs=2&seed={seed}&device=cpu")
+        t0 = time.perf_counter()
+        page = await s.click(page.button("Start"))
+        said = next((t for t in page.texts if t.startswith("Not started")), "started")
+        return name, time.perf_counter() - t0, said
+
+
+def owners(runs: Path) -> dict[str, str]:
+    """run folder -> owner, for every run the server created."""
+    out = {}
+    for meta in runs.glob("*/meta.json"):
+        out[meta.parent.name] = json.loads(meta.read_text()).get("owner", "")
+    return out
+
+
+async def drive(url: str, students: int, mode: str, concurrency: int) -> list[tuple[str, float, str]]:
+    gate = asyncio.Semaphore(concurrency)
+    return await asyncio.gather(*(student(url, f"student{i:02d}@school.edu", i, mode, gate)
+                                  for i in range(students)))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=30)
+    parser.add_argument("--mode", choices=("proxy", "token"), default="proxy")
+    parser.add_argument("--concurrency", type=int, default=6, help="students pressing Start at once")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    from ffviz.runner.manager import stop_runs
+
+    with tempfile.TemporaryDirectory(prefix="ffviz-class-") as tmp:
+        runs = Path(tmp)
+        env = {"FFVIZ_TEACHER_PASSWORD": "not-a-student", "FFVIZ_MAX_RUNNING": "1",
+               "FFVIZ_LIMIT_MAX_QUEUE": str(args.students), "OMP_NUM_THREADS": "1"}
+        if args.mode == "proxy":
+            env["FFVIZ_PROXY_USER_HEADER"] = HEADER
+        t0 = time.perf_counter()
+        try:
+            with AppServer(runs, env=env) as server:
+                answers = asyncio.run(drive(server.url, args.students, args.mode, args.concurrency))
+                made = owners(runs)
+        finally:
+            stop_runs(runs)
+        refused = [a for a in answers if a[2] != "started"]
+        figures = {"mode": args.mode, "students": args.students, "runs": len(made),
+                   "distinct_owners": len(set(made.values())), "refused": len(refused),
+                   "refusal": refused[0][2][:200] if refused else None,
+                   "click_p50_s": sorted(a[1] for a in answers)[len(answers) // 2],
+                   "seconds": round(time.perf_counter() - t0, 1)}
+    print(json.dumps(figures, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
