@@ -1,5 +1,6 @@
 """A class behind one network address: N students, every one from 127.0.0.1, each presses Start on the Train page.
-In the proxy mode (each student named by the proxy's user header) or with school accounts, each student gets the
+In the proxy mode (each student named by the proxy's user header, X-Forwarded-Email as
+oauth2-proxy sends it) or with school accounts, each student gets the
 per-student bounds: N students, N runs training or queued. In the token mode, the same class is one address and gets
 one address's share (max_runs_per_client), which is why the token mode is for lab networks only.
 
@@ -25,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from appserver import AppServer  # noqa: E402
 from st_client import AppSession  # noqa: E402
 
-HEADER = "X-Forwarded-User"
+HEADER = "X-Forwarded-Email"  # as the README's oauth2-proxy example names it
 
 
 async def student(url: str, name: str, seed: int, mode: str, gate: asyncio.Semaphore) -> tuple[str, float, str]:
@@ -53,6 +54,13 @@ async def drive(url: str, students: int, mode: str, concurrency: int) -> list[tu
                                   for i in range(students)))
 
 
+async def without_header(url: str) -> str:
+    """What a request that bypasses the proxy (no user header) is shown."""
+    async with AppSession(url, timeout=120) as s:
+        page = await s.open("", "")
+        return " ".join(page.texts)[:300]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=30)
@@ -73,6 +81,7 @@ def main() -> int:
             with AppServer(runs, env=env) as server:
                 answers = asyncio.run(drive(server.url, args.students, args.mode, args.concurrency))
                 made = owners(runs)
+                bypass = asyncio.run(without_header(server.url))
         finally:
             stop_runs(runs)
         refused = [a for a in answers if a[2] != "started"]
@@ -80,7 +89,7 @@ def main() -> int:
                    "distinct_owners": len(set(made.values())), "refused": len(refused),
                    "refusal": refused[0][2][:200] if refused else None,
                    "click_p50_s": sorted(a[1] for a in answers)[len(answers) // 2],
-                   "seconds": round(time.perf_counter() - t0, 1)}
+                   "seconds": round(time.perf_counter() - t0, 1), "without_header": bypass}
     print(json.dumps(figures, indent=1))
     if args.json:
         args.json.write_text(json.dumps(figures))

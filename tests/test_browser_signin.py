@@ -148,6 +148,8 @@ def test_students_own_their_runs_from_any_browser_and_the_teacher_manages_all(oi
     t_ctx, t = context(browser)
     sign_in(t, url, TEACHER)
     assert t.get_by_text(re.compile(r"Signed in as .*\(teacher\)")).count() == 1
+    t.get_by_text("Classroom settings (teacher)").click()  # the panel says which mode, and what it means
+    t.get_by_text(re.compile(r"Sign-in: school accounts \(OpenID Connect")).wait_for()
     t.goto(f"{url}/train?run={run_a}")
     settle_steady(t)
     assert t.locator(".st-key-btn_stop").get_by_role("button").is_enabled()
@@ -171,5 +173,9 @@ def test_students_own_their_runs_from_any_browser_and_the_teacher_manages_all(oi
         pass
     a1.goto(url)
     a1.get_by_role("button", name="Sign in with your school account").wait_for()
+    sign_in(a1, url, "alice@school.edu")  # a new sign-in (as after one expired): her runs are still hers
+    a1.goto(f"{url}/train?run={run_a}")
+    settle_steady(a1)
+    assert a1.locator(".st-key-btn_stop").get_by_role("button").is_enabled()
     for c in (a1_ctx, a2_ctx, b_ctx, t_ctx):
         c.close()

@@ -31,6 +31,7 @@ def test_thirty_students_behind_one_address_each_have_a_run_in_the_proxy_mode(tm
     f = drive(tmp_path, 30, "proxy")
     print(f)
     assert f["runs"] == 30 and f["distinct_owners"] == 30 and f["refused"] == 0, f
+    assert "came without one" in f["without_header"], f  # a request around the proxy sees no page of the app
 
 
 @pytest.mark.slow
