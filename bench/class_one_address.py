@@ -6,6 +6,7 @@ one address's share (max_runs_per_client), which is why the token mode is for la
 
     python bench/class_one_address.py --students 30 --mode proxy     # 30 runs, one per student
     python bench/class_one_address.py --students 30 --mode token     # max_runs_per_client (4) runs
+    python bench/class_one_address.py --students 30 --report         # both, into bench/REPORT.md
 
 The server keeps one run training (FFVIZ_MAX_RUNNING=1) and lets the whole class queue (max_queue = N: the server's
 queue is the teacher's setting, README: Running a classroom server); the runs are stopped at the end. Prints the
@@ -22,9 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from appserver import AppServer  # noqa: E402
-from st_client import AppSession  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from bench.appserver import AppServer  # noqa: E402
+from bench.report import machine_description, write_section  # noqa: E402
+from bench.st_client import AppSession  # noqa: E402
 
 HEADER = "X-Forwarded-Email"  # as the README's oauth2-proxy example names it
 
@@ -61,38 +64,55 @@ async def without_header(url: str) -> str:
         return " ".join(page.texts)[:300]
 
 
+def measure(students: int, mode: str, concurrency: int) -> dict:
+    from ffviz.runner.manager import stop_runs
+
+    with tempfile.TemporaryDirectory(prefix="ffviz-class-") as tmp:
+        runs = Path(tmp)
+        env = {"FFVIZ_TEACHER_PASSWORD": "not-a-student", "FFVIZ_MAX_RUNNING": "1",
+               "FFVIZ_LIMIT_MAX_QUEUE": str(students), "OMP_NUM_THREADS": "1"}
+        if mode == "proxy":
+            env["FFVIZ_PROXY_USER_HEADER"] = HEADER
+        t0 = time.perf_counter()
+        try:
+            with AppServer(runs, env=env) as server:
+                answers = asyncio.run(drive(server.url, students, mode, concurrency))
+                made = owners(runs)
+                bypass = asyncio.run(without_header(server.url))
+        finally:
+            stop_runs(runs)
+    refused = [a for a in answers if a[2] != "started"]
+    return {"mode": mode, "students": students, "runs": len(made), "distinct_owners": len(set(made.values())),
+            "refused": len(refused), "refusal": refused[0][2][:200] if refused else None,
+            "click_p50_s": sorted(a[1] for a in answers)[len(answers) // 2],
+            "seconds": round(time.perf_counter() - t0, 1), "without_header": bypass}
+
+
+def report(figures: list[dict]) -> str:
+    rows = "\n".join(f"| {f['mode']} | {f['students']} | {f['runs']} | {f['distinct_owners']} | {f['refused']} | "
+                     f"{f['click_p50_s']:.2f} s |" for f in figures)
+    return (f"Machine: {machine_description()}. `python bench/class_one_address.py --students "
+            f"{figures[0]['students']} --report`: every student from 127.0.0.1 presses Start once (one run trains, "
+            "the rest queue; max_queue = the class).\n\n| mode | students | runs | owners | refused | click p50 |\n"
+            f"| --- | --- | --- | --- | --- | --- |\n{rows}\n\nProxy mode: each student is the user the proxy "
+            "names, with the per-student bounds. Token mode: the class is one address, bound by max_runs_per_client.")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=30)
     parser.add_argument("--mode", choices=("proxy", "token"), default="proxy")
     parser.add_argument("--concurrency", type=int, default=6, help="students pressing Start at once")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--report", action="store_true", help="both modes, into bench/REPORT.md")
     args = parser.parse_args()
-    from ffviz.runner.manager import stop_runs
-
-    with tempfile.TemporaryDirectory(prefix="ffviz-class-") as tmp:
-        runs = Path(tmp)
-        env = {"FFVIZ_TEACHER_PASSWORD": "not-a-student", "FFVIZ_MAX_RUNNING": "1",
-               "FFVIZ_LIMIT_MAX_QUEUE": str(args.students), "OMP_NUM_THREADS": "1"}
-        if args.mode == "proxy":
-            env["FFVIZ_PROXY_USER_HEADER"] = HEADER
-        t0 = time.perf_counter()
-        try:
-            with AppServer(runs, env=env) as server:
-                answers = asyncio.run(drive(server.url, args.students, args.mode, args.concurrency))
-                made = owners(runs)
-                bypass = asyncio.run(without_header(server.url))
-        finally:
-            stop_runs(runs)
-        refused = [a for a in answers if a[2] != "started"]
-        figures = {"mode": args.mode, "students": args.students, "runs": len(made),
-                   "distinct_owners": len(set(made.values())), "refused": len(refused),
-                   "refusal": refused[0][2][:200] if refused else None,
-                   "click_p50_s": sorted(a[1] for a in answers)[len(answers) // 2],
-                   "seconds": round(time.perf_counter() - t0, 1), "without_header": bypass}
+    modes = ("proxy", "token") if args.report else (args.mode,)
+    figures = [measure(args.students, mode, args.concurrency) for mode in modes]
     print(json.dumps(figures, indent=1))
     if args.json:
-        args.json.write_text(json.dumps(figures))
+        args.json.write_text(json.dumps(figures[0]))
+    if args.report:
+        write_section("class-one-address", "A class behind one address", report(figures))
     return 0
 
 

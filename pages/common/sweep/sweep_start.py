@@ -83,7 +83,8 @@ def my_cell(sweep: Sweep) -> None:
                            per_client=access_ui.limits().max_cells_per_client)
         if slot is None and sweep.client_share_taken(access_ui.client_address(),
                                                      access_ui.limits().max_cells_per_client):
-            st.info(f"Your address already holds {access_ui.limits().max_cells_per_client} cell(s) of this experiment "
+            who = "Your account" if access_ui.identity().person else "Your address"  # per person where one is known
+            st.info(f"{who} already holds {access_ui.limits().max_cells_per_client} cell(s) of this experiment "
                     "(this server's limit max_cells_per_client): the others are for your classmates.",
                     icon=":material/hourglass:")
             return
