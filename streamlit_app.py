@@ -12,6 +12,7 @@ launched by the server's RunManager.
 # page of a fresh server draws after importing Streamlit, plotly and the run readers only.
 import streamlit as st
 
+from ffviz.store import places
 from pages.common import FRAME_KEY, sidebar
 from pages.common.frame import keys, state
 from pages.common.frame.links import CONTROLS
@@ -23,7 +24,7 @@ st.set_page_config(page_title="ffviz · Forward-Forward, live", page_icon=":mate
 # The pages, from the one table of pages (pages/common/frame/keys.py) that share links and the tests read too.
 PAGES = [st.Page(p.script, title=p.title, icon=p.icon, default=p.name == "home") for p in keys.PAGES]
 
-access_ui.apply_data_settings(state.REPO)  # where data lives, and downloads: the server's settings, never a page's
+access_ui.apply_data_settings(places.REPO)  # where data lives, and downloads: the server's settings, never a page's
 # Sign-in before anything else: school accounts, the proxy's user, the sessions one address (person) may hold. A page
 # that does not pass is shown one page, saying why, as the only page of a hidden navigation: no page of pages/ runs.
 if (blocked := signin_ui.gate()) is not None:

@@ -33,9 +33,8 @@ from typing import Any, Protocol
 
 from ffviz.config import FIELDS, RunConfig
 from ffviz.figures.sweep import RunOutcome, run_outcome
-from ffviz.store.folder import RunFolder, is_folder_name
-from ffviz.store.runs import RunReader, update_meta
-from ffviz.store.runstate import ACTIVE
+from ffviz.store.folder import ACTIVE, ENDED_BADLY, RunFolder, is_folder_name
+from ffviz.store.runs import RunReader, open_reader, update_meta
 from ffviz.store.runstate import run_state as folder_state
 from ffviz.store.storage import atomic_write_json, read_json
 
@@ -48,7 +47,6 @@ MAX_AXES = 2  # a heatmap has two axes; more would need slices of the grid
 # it bounds what a page, a link or the CLI can ask of one sweep.
 MAX_SWEEP_RUNS = 36
 LEASE_SECONDS = 90.0  # a class-experiment claim with no run lapses this long after its holder was last seen
-ENDED_BADLY = ("failed", "stopped", "interrupted")
 _NOT_SWEPT = ("seed", "data_root", "device")  # seeds are the other dimension; where data lives is the server's
 
 
@@ -413,7 +411,7 @@ def outcomes(sweep: Sweep, *, read: Callable[[Path], RunReader | None] | None = 
             continue
         state = (state_of(slot.run_id) if state_of else None) or sweep.run_state(slot.run_id)
         try:
-            reader = read(sweep.run_dir(slot.run_id)) if read else RunReader(sweep.run_dir(slot.run_id))
+            reader = read(sweep.run_dir(slot.run_id)) if read else open_reader(sweep.run_dir(slot.run_id))
         except (OSError, ValueError):
             reader = None
         if reader is None or state is None:

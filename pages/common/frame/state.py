@@ -1,4 +1,5 @@
-"""Where a session's state lives: one RunManager per server, one LiveRun per run folder, the current run per session.
+"""Where a session's state lives: one RunManager per server, the current run per session; a run's reader is the
+store's, shared by every session (ffviz/store/places.py).
 
 A run's state always comes from its folder (ffviz/store/runstate.py): the server launches runs as processes and keeps
 nothing about them that a restart would lose.
@@ -16,12 +17,12 @@ import streamlit as st
 from ffviz.config import RunConfig
 from ffviz.runner.launcher import max_running_setting
 from ffviz.runner.manager import RunManager
-from ffviz.server.ui_state import LiveRun, runs_root
+from ffviz.store import places
 from ffviz.store.catalog import enforce_retention, retention_limit
-from ffviz.store.runs import clean_run_meta, list_runs
-from ffviz.store.runstate import ACTIVE, run_state
+from ffviz.store.folder import ACTIVE
+from ffviz.store.runs import RunReader, list_runs
+from ffviz.store.runstate import read_meta, run_state
 from pages.common import require_frame
-from pages.common.frame import sources
 from pages.common.frame.keys import GOTO_KEY, RETRAIN_OVERLAY_KEY, RUN_KEY
 from pages.common.server import access_ui
 
@@ -33,37 +34,28 @@ def _manager(root: str) -> RunManager:
 
 def manager() -> RunManager:
     """The server's one RunManager (per runs folder): it launches each run as a process and starts the queue."""
-    return _manager(str(runs_root()))
+    return _manager(str(places.runs_root()))
 
 
 def root() -> Path:
-    return runs_root()
+    return places.runs_root()
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _live(run_dir: str) -> LiveRun:
-    return LiveRun(run_dir)
-
-
-def live(run_id: str | None) -> LiveRun | None:
-    """The shared reader of a run, refreshed (only new lines are read); None when there is no such run."""
-    path = sources.find_run(run_id)  # the runs folder, its uploads, or the shipped runs
-    if path is None:
-        return None
-    lr = _live(str(path))
-    lr.refresh()
-    return lr
+def live(run_id: str | None) -> RunReader | None:
+    """The shared reader of a run in the runs folder, its uploads or the shipped runs, refreshed (only new lines are
+    read); None when there is no such run."""
+    return places.open_run(run_id)
 
 
 def status(run_id: str | None, meta: dict | None = None) -> str:
     """The run's state, from its folder (ffviz/store/runstate.py); "" when there is no such run."""
-    path = sources.find_run(run_id)
+    path = places.find_run(run_id)
     return run_state(path, meta) if path is not None else ""
 
 
 def is_managed_active(run_id: str | None) -> bool:
     """True when the run is in this server's runs folder and may still change (so it can be steered)."""
-    path = sources.find_run(run_id)
+    path = places.find_run(run_id)
     return path is not None and path.parent == root() and run_state(path) in ACTIVE
 
 
@@ -81,7 +73,7 @@ def current_run_id() -> str | None:
         # Not a run this server is training for another session: on a shared classroom server a new tab would
         # otherwise land on a classmate's run, with its Pause and Stop buttons.
         ids = [run_id for run_id in run_ids() if not is_managed_active(run_id)]
-        ss[RUN_KEY] = wanted if sources.find_run(wanted) else (ids[0] if ids else "")
+        ss[RUN_KEY] = wanted if places.find_run(wanted) else (ids[0] if ids else "")
     return ss[RUN_KEY] or None
 
 
@@ -119,7 +111,7 @@ def keep_bounded(folder: Path) -> None:
     no one's run goes because someone else started or uploaded a hundred (the runs folder's disk limits refuse new
     runs instead). Shipped runs live elsewhere and are never touched."""
     limit, _ = retention_limit()
-    uploads = Path(folder) == sources.uploaded_root()
+    uploads = Path(folder) == places.uploaded_root()
     # never an active run: their folders say so. The teacher's runs from the app are owned by the teacher's token
     # too; the command line's (no owner) are never deleted by the app.
     enforce_retention(folder, max_runs=limit, max_bytes=access_ui.limits().max_uploads_bytes if uploads else None,
@@ -131,13 +123,10 @@ def refresh_every(state: str) -> float | None:
     return 1.0 if state in ACTIVE else None
 
 
-REPO = Path(__file__).resolve().parents[3]
-
-
 def latest_finished() -> str | None:
     """The most recent run that trained to its end, for "Open a finished run"."""
-    for p in (d for r in sources.roots().values() for d in list_runs(r)):  # shipped runs last
-        if clean_run_meta(p).get("status") == "finished":
+    for p in (d for r in places.roots().values() for d in list_runs(r)):  # shipped runs last
+        if read_meta(p).get("status") == "finished":
             return p.name
     return None
 

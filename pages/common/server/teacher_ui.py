@@ -14,7 +14,7 @@ import streamlit as st
 
 from ffviz.server.access import ClassroomSettings, new_token, password_matches
 from ffviz.server.limits import Limits, format_limit
-from ffviz.server.ui_state import runs_root
+from ffviz.store.places import runs_root
 from pages.common.server.access_ui import (
     COOKIE_SET_KEY,
     TOKEN_KEY,
