@@ -113,7 +113,7 @@ def _logout() -> None:
 
 
 def _plain(text: Any) -> str:
-    """A name as typed: Markdown's special characters escaped."""
+    """A name as typed: Markdown's special characters escaped ('@' too: an email is not made a link)."""
     import re
 
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", str(text))[:120]
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:@])", r"\\\1", str(text))[:120]
