@@ -94,9 +94,9 @@ def reading(rows: list[dict]) -> str:
             f"({g('pairs100-4ep', 'paper')}). The starts that leave the uniform point close the 25-class gap at 500 "
             f"steps already (random A {g('pairs25-4ep', 'random A 0.5')}, partition {g('pairs25-4ep', 'partition 2')}) "
             f"but not the 100-class one (random A {g('pairs100-4ep', 'random A 0.5')}, partition "
-            f"{g('pairs100-4ep', 'partition 2')}); a fixed T of 1 alone does not leave the uniform point on 100 classes "
-            f"({g('pairs100-4ep', 'fixed T 1')}). On the digits every start is within about a point of static, at "
-            "200 steps and at 500.")
+            f"{g('pairs100-4ep', 'partition 2')}); a fixed T of 1 alone does not leave the uniform point on 100 "
+            f"classes ({g('pairs100-4ep', 'fixed T 1')}). On the digits every start is within about a point of "
+            "static, at 200 steps and at 500.")
 
 
 def report(rows: list[dict], cells: dict, variants: dict) -> None:
