@@ -89,7 +89,10 @@ def test_open_a_shipped_run_and_scrub_it(runs):
             "best val acc %", "wall time s", "device", "parameters", "size MB"} <= set(rows.columns)
     # filter and sort
     at.multiselect(key="runs_mode").set_value(["static"]).run()
-    assert sorted(table(at)["name"]) == ["static partition", "static partition, seed 2", "static partition, seed 3"]
+    static = sorted(table(at)["name"])
+    lineage = ["static partition", "static partition, seed 2", "static partition, seed 3"]
+    cells = [f"{c} static, seed {s}" for c in ("digits", "pairs100", "pairs25") for s in (1, 2, 3)]  # the Gap's cells
+    assert static == sorted(lineage + cells)
     at.multiselect(key="runs_mode").set_value([]).run()
     at.text_input(key="runs_search").set_value("entropy").run()
     assert list(table(at)["name"]) == ["learnable, no entropy"]
