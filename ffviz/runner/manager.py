@@ -34,9 +34,11 @@ from ffviz.config import RunConfig
 from ffviz.runner.launcher import PROCESS_LOG, Launcher, max_running_setting
 from ffviz.runner.memory import TRIM_SECONDS, release_free_memory
 from ffviz.runner.steering import ControlFile
+from ffviz.runner.warm import WarmPool, spares_setting
 from ffviz.store.folder import RunFolder
 from ffviz.store.runs import init_run_dir, new_run_dir, update_meta
 from ffviz.store.runstate import ACTIVE, HEARTBEAT, LAUNCH, queued_runs, read_meta, run_state
+from ffviz.store.stage import write_stage
 from ffviz.store.storage import atomic_write_json, read_json
 
 TICK_SECONDS = 1.0
@@ -60,7 +62,7 @@ class RunInfo:
 
 class RunManager:
     def __init__(self, runs_root: Path | str, *, max_running: int | None = None, launcher: Launcher | None = None,
-                 niceness: int | None = None, tick_seconds: float = TICK_SECONDS) -> None:
+                 niceness: int | None = None, tick_seconds: float = TICK_SECONDS, spares: int | None = None) -> None:
         if max_running is None:
             max_running = max_running_setting()[0]
         if max_running < 1:
@@ -73,6 +75,8 @@ class RunManager:
         if niceness is not None:
             launcher = Launcher(template=launcher.template, threads=launcher.threads, niceness=niceness)
         self.launcher = launcher
+        # Spare run processes with torch loaded (ffviz/runner/warm.py): a Start trains at once, not after an import.
+        self.warm = WarmPool(launcher, self.root, size=spares_setting()[0] if spares is None else spares)
         self._lock = threading.RLock()
         self._procs: dict[str, subprocess.Popen] = {}  # the processes this manager started and has not reaped
         self._stop = threading.Event()
@@ -174,6 +178,7 @@ class RunManager:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(5)
         with self._lock:
+            self.warm.close()
             for d in self._queue():
                 update_meta(d, status="stopped", pid=None)
             procs = dict(self._procs)
@@ -213,6 +218,8 @@ class RunManager:
                     break
                 if self._launch(run_dir):
                     active += 1
+            if not self._stop.is_set():
+                self.warm.refill()  # after the launches: a Start takes the spare, then the next one starts
 
     def _loop(self, tick_seconds: float) -> None:
         trimmed = time.monotonic()
@@ -233,13 +240,17 @@ class RunManager:
             return False
         os.close(fd)
         update_meta(run_dir, status="starting", launched_at=time.time(), pid=None)
+        proc = self.warm.hand(run_dir)
+        warm = proc is not None
+        command = self.warm.command() if warm else self.launcher.command(run_dir)
+        write_stage(run_dir, "warm" if warm else "process")
         try:
-            proc = self.launcher.start(run_dir)
+            proc = proc or self.launcher.start(run_dir)
         except (OSError, ValueError) as e:
             update_meta(run_dir, status="failed", error=f"could not start the run's process: {e}")
             return False
         atomic_write_json(run_dir / LAUNCH, {"pid": proc.pid, "host": socket.gethostname(), "time": time.time(),
-                                             "command": self.launcher.command(run_dir)})
+                                             "command": command, "warm": warm})
         self._procs[run_dir.name] = proc
         return True
 
