@@ -11,6 +11,7 @@ from ffviz.figures.style import set_events
 from ffviz.server import access
 from ffviz.server.ui_state import ACTIVE, LiveRun, format_seconds, progress
 from ffviz.store.folder import RunFolder
+from ffviz.store.stage import read_stage, stage_text
 from pages.common.frame import classroom, sources, state
 from pages.common.frame.keys import RETRAIN_OVERLAY_KEY
 from pages.common.frame.text import plain
@@ -141,6 +142,8 @@ def status_panel(lr: LiveRun, run_state: str) -> None:
         pos = state.manager().queue_position(lr.run_id)
         st.info(f"Waiting for a free slot{f': position {pos} in the queue' if pos else ''}. Runs start as others "
                 f"finish (at most {state.manager().max_running} at a time).", icon=":material/hourglass_top:")
+    elif run_state in ("starting", "running") and not lr.batches and (stage := stage_text(read_stage(lr.dir))):
+        st.info(f"Starting: {stage}.", icon=":material/hourglass_top:")
     test = lr.test if run_state == "finished" else None
     if test is not None:
         # an imported log names no best layer (best_layer -1)
