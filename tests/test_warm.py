@@ -55,13 +55,13 @@ def test_a_spare_trains_the_next_run_and_each_run_gets_its_own(warm):
         meta = read_json(folder.meta)
         assert meta["status"] == "finished", (folder.process_log.read_text(), meta)
         assert launch["warm"] is True and launch["pid"] == spare
-        wait_for(lambda: "exit" in read_json(folder.launch), what="the run's process reaped")
+        wait_for(lambda f=folder: "exit" in read_json(f.launch), what="the run's process reaped")
         assert read_json(folder.launch)["exit"] == 0
         # the thread plan applied before torch loaded, with the launcher's count
         assert meta["threads"]["threads"] == 1 and meta["threads"]["set_before_torch"] is True
         assert "ready" not in folder.process_log.read_text()  # the spare's own output stayed in its log
         pids.append(spare)
-        wait_for(lambda: spare_ready(warm) and warm.warm.pids()[0] != spare, what="the next spare")
+        wait_for(lambda s=spare: spare_ready(warm) and warm.warm.pids()[0] != s, what="the next spare")
     assert pids[0] != pids[1]  # never one process for two runs
     assert warm.warm.started >= 3
 
