@@ -42,6 +42,9 @@ from ffviz.store.stage import write_stage
 from ffviz.store.storage import atomic_write_json, read_json
 
 TICK_SECONDS = 1.0
+# meta.json key of a launched sweep's run (its sweep's id): such runs wait behind everyone's Starts and train at most
+# ``sweep_share`` at a time, so a sweep of 18 runs never takes the slots a class needs.
+SWEEP_QUEUE_KEY = "sweep_queue"
 LOG_TAIL_LINES = 12  # of process.log, quoted in the error of a run whose process died unexpectedly
 
 
@@ -54,6 +57,7 @@ class RunInfo:
     state: str  # one of ffviz.store.runstate.STATES
     error: str | None
     owner: str | None
+    sweep: str | None = None  # the launched sweep it belongs to: it waits in the sweeps' share of the queue
 
     @property
     def config(self) -> RunConfig:
@@ -62,7 +66,8 @@ class RunInfo:
 
 class RunManager:
     def __init__(self, runs_root: Path | str, *, max_running: int | None = None, launcher: Launcher | None = None,
-                 niceness: int | None = None, tick_seconds: float = TICK_SECONDS, spares: int | None = None) -> None:
+                 niceness: int | None = None, tick_seconds: float = TICK_SECONDS, spares: int | None = None,
+                 sweep_share: int | None = None) -> None:
         if max_running is None:
             max_running = max_running_setting()[0]
         if max_running < 1:
@@ -70,6 +75,8 @@ class RunManager:
         self.root = Path(runs_root).absolute()
         self.root.mkdir(parents=True, exist_ok=True)
         self.max_running = max_running
+        # Sweeps' runs training at once (the server's limit max_sweep_running, set by the app): the rest is for Starts.
+        self.sweep_share = max(1, max_running // 2) if sweep_share is None else sweep_share
         if launcher is None:
             launcher = Launcher.from_env(max_running=max_running)
         if niceness is not None:
@@ -146,7 +153,7 @@ class RunManager:
             meta = read_meta(d)
             if meta.get("status") in ACTIVE and (state := run_state(d, meta)) in ACTIVE:
                 out.append(RunInfo(run_id=d.name, dir=d, state=state, error=meta.get("error"),
-                                   owner=meta.get("owner")))
+                                   owner=meta.get("owner"), sweep=meta.get(SWEEP_QUEUE_KEY) or None))
         return out
 
     def cancel(self, run_id: str) -> None:
@@ -203,21 +210,26 @@ class RunManager:
                 if proc.poll() is not None:
                     del self._procs[run_id]
                     self._reaped(run_id, proc)
-            active = 0
+            active = sweeps = 0
             for d in self._run_dirs():
                 meta = read_meta(d)
                 if meta.get("status") not in ("starting", "running", "paused"):
                     continue
                 if run_state(d, meta) in ACTIVE:
                     active += 1
+                    sweeps += bool(meta.get(SWEEP_QUEUE_KEY))
                 else:  # its process died while no server of ours watched it: say so once, for good
                     update_meta(d, status="interrupted", pid=None,
                                 error=meta.get("error") or "its process ended before the run did")
             for run_dir in self._queue():
                 if active >= self.max_running:
                     break
+                swept = bool(read_meta(run_dir).get(SWEEP_QUEUE_KEY))
+                if swept and sweeps >= self.sweep_share:
+                    break  # the queue's order puts every Start first: only sweeps' runs are left
                 if self._launch(run_dir):
                     active += 1
+                    sweeps += swept
             if not self._stop.is_set():
                 self.warm.refill()  # after the launches: a Start takes the spare, then the next one starts
 
@@ -288,7 +300,10 @@ class RunManager:
             return []
 
     def _queue(self) -> list[Path]:
-        return queued_runs(self.root)
+        """Queued runs in the order they start: everyone's Starts first come first, then sweeps' runs."""
+        queue = queued_runs(self.root)
+        swept = {d for d in queue if read_meta(d).get(SWEEP_QUEUE_KEY)}
+        return [d for d in queue if d not in swept] + [d for d in queue if d in swept]
 
 
 def stop_runs(root: Path | str, timeout: float = 15.0) -> None:
