@@ -55,7 +55,7 @@ def _batch_arrays(batches: Sequence[BatchRecord]) -> tuple[np.ndarray, np.ndarra
 
 def batch_loss_figure(batches: Sequence[BatchRecord], events: Sequence[EventRecord] = (), *,
                       previous: Sequence[BatchRecord] | None = None, smoothing: float = 0.6,
-                      highlight: int | None = None, height: int = 380) -> go.Figure:
+                      highlight: int | None = None, height: int = 440) -> go.Figure:
     """Each layer's cross-entropy on the training batches (smoothed), by step; live changes marked."""
     title = "Loss of each layer"
     if not batches and not previous:
@@ -82,13 +82,16 @@ def batch_loss_figure(batches: Sequence[BatchRecord], events: Sequence[EventReco
                        "opacity": opacity, "line": {"color": colors[i], "width": width},
                        "hovertemplate": f"{layer_name(i)}<br>step %{{x}}<br>CE %{{y:.3f}}<extra></extra>"})
     marks = change_markers(events, axis="step")
+    # One hover box names every layer's value at the step: on a projector the colours alone do not tell 9 or 17
+    # layers apart. The legend sits under the plot (ffviz/figures/style.py).
     return figure(traces, {"title": title, "height": height, "xaxis": {"title": {"text": "training step (batch)"}},
-                           "yaxis": {"title": {"text": "training cross-entropy"}}, **marks})
+                           "yaxis": {"title": {"text": "training cross-entropy"}}, "hovermode": "x unified",
+                           **marks})
 
 
 def layer_accuracy_figure(epochs: Sequence[EpochRecord], events: Sequence[EventRecord] = (), *,
                           previous: Sequence[EpochRecord] | None = None, split: str = "val",
-                          height: int = 380) -> go.Figure:
+                          height: int = 440) -> go.Figure:
     """Validation accuracy of every layer on its own, and of the alpha-weighted ensemble (thick, black)."""
     title = "Accuracy of each layer and of the vote"
     if not epochs and not previous:
@@ -122,5 +125,6 @@ def layer_accuracy_figure(epochs: Sequence[EpochRecord], events: Sequence[EventR
     marks = change_markers(events, axis="epoch", epochs=epochs)
     return figure(traces, {"title": title, "height": height,
                            "xaxis": epoch_axis((epochs or previous)[-1].epoch),
-                           "yaxis": {"title": {"text": "validation accuracy (%)"}, "range": [0, 101]}, **marks})
+                           "yaxis": {"title": {"text": "validation accuracy (%)"}, "range": [0, 101]},
+                           "hovermode": "x unified", **marks})
 

@@ -14,12 +14,16 @@ from pathlib import Path
 import streamlit as st
 
 from ffviz.config import RunConfig
+from ffviz.recipes import CLASSROOM, recipe_config
 from ffviz.runner.launcher import max_running_setting
 from ffviz.runner.manager import RunManager
+from ffviz.server.access import owner_of
 from ffviz.server.ui_state import LiveRun, runs_root
 from ffviz.store.catalog import enforce_retention, retention_limit
+from ffviz.store.folder import RunFolder
 from ffviz.store.runs import clean_run_meta, list_runs
-from ffviz.store.runstate import ACTIVE, run_state
+from ffviz.store.runstate import ACTIVE, read_meta, run_state
+from ffviz.store.storage import read_json
 from pages.common import require_frame
 from pages.common.frame import sources
 from pages.common.frame.keys import GOTO_KEY, RETRAIN_OVERLAY_KEY, RUN_KEY
@@ -73,16 +77,32 @@ def run_ids() -> list[str]:
 
 
 def current_run_id() -> str | None:
-    """The session's run; on a fresh session, the URL's ``?run=``, else the most recent run."""
+    """The session's run; on a fresh session, the URL's ``?run=``, else its own newest run, else the newest shipped
+    run of the Train page's recipe (first_run)."""
     require_frame()
     ss = st.session_state
     if RUN_KEY not in ss:
         wanted = st.query_params.get(RUN_KEY)
-        # Not a run this server is training for another session: on a shared classroom server a new tab would
-        # otherwise land on a classmate's run, with its Pause and Stop buttons.
-        ids = [run_id for run_id in run_ids() if not is_managed_active(run_id)]
-        ss[RUN_KEY] = wanted if sources.find_run(wanted) else (ids[0] if ids else "")
+        ss[RUN_KEY] = wanted if sources.find_run(wanted) else first_run(access_ui.identity().token)
     return ss[RUN_KEY] or None
+
+
+def first_run(token: str) -> str:
+    """What a new tab opens without a link: the newest run this browser's session owns, else the newest shipped run
+    of the Train page's recipe; never another student's run (on a classroom server a new tab landed on a
+    classmate's sweep cell, its settings loaded into the form). "" when there is neither."""
+    for run_dir in list_runs(root()):  # newest first
+        if owner_of(read_meta(run_dir)) == token:
+            return run_dir.name
+    recipe = recipe_config(CLASSROOM)
+    for run_dir in list_runs(sources.shipped_root()):
+        try:
+            cfg = RunConfig.from_dict(read_json(RunFolder(run_dir).config))
+        except (OSError, ValueError, TypeError):
+            continue
+        if (cfg.dataset, cfg.preset, cfg.mode) == (recipe.dataset, recipe.preset, recipe.mode):
+            return run_dir.name
+    return ""
 
 
 def set_current_run(run_id: str | None) -> None:
