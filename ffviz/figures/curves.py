@@ -23,6 +23,9 @@ from ffviz.figures.style import (
 )
 from ffviz.records import BatchRecord, EpochRecord, EventRecord
 
+# Legend entries are the layers' numbers under a "layer" title: a legend of "layer 0" ... "layer 8" took seven rows
+# of a half-width chart; numbers fit in one or two. Hover names each layer in full.
+LAYER_LEGEND = {"title": {"text": "layer"}, "tracegroupgap": 0}
 MAX_POINTS = 600  # per line: about one per pixel, few enough to send and draw every second
 
 
@@ -68,7 +71,7 @@ def batch_loss_figure(batches: Sequence[BatchRecord], events: Sequence[EventReco
         p_ce = smooth(p_ce, smoothing)
         for i in range(min(num_layers, p_ce.shape[1])):
             x, y = _thin(p_steps, p_ce[:, i], MAX_POINTS)
-            traces.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "name": f"previous run, {layer_name(i)}",
+            traces.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "name": "previous run (dashed)",
                            "legendgroup": "previous", "showlegend": i == 0, "opacity": 0.45,
                            "line": {"color": colors[i], "width": 1.5, "dash": "dash"},
                            "hovertemplate": f"previous run, {layer_name(i)}<br>step %{{x}}<br>CE %{{y:.3f}}"
@@ -78,15 +81,15 @@ def batch_loss_figure(batches: Sequence[BatchRecord], events: Sequence[EventReco
     for i in range(num_layers if batches else 0):
         x, y = _thin(steps, ce_s[:, i], MAX_POINTS)
         width, opacity = (2.5, 1.0) if highlight is None or highlight == i else (1.2, 0.3)
-        traces.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "name": layer_name(i),
-                       "opacity": opacity, "line": {"color": colors[i], "width": width},
+        traces.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "name": str(i), "opacity": opacity,
+                       "line": {"color": colors[i], "width": width},
                        "hovertemplate": f"{layer_name(i)}<br>step %{{x}}<br>CE %{{y:.3f}}<extra></extra>"})
     marks = change_markers(events, axis="step")
     # One hover box names every layer's value at the step: on a projector the colours alone do not tell 9 or 17
     # layers apart. The legend sits under the plot (ffviz/figures/style.py).
     return figure(traces, {"title": title, "height": height, "xaxis": {"title": {"text": "training step (batch)"}},
                            "yaxis": {"title": {"text": "training cross-entropy"}}, "hovermode": "x unified",
-                           **marks})
+                           "legend": LAYER_LEGEND, **marks})
 
 
 def layer_accuracy_figure(epochs: Sequence[EpochRecord], events: Sequence[EventRecord] = (), *,
@@ -103,7 +106,7 @@ def layer_accuracy_figure(epochs: Sequence[EpochRecord], events: Sequence[EventR
     if previous:
         px_ = [e.epoch for e in previous]
         traces.append({"type": "scatter", "mode": "lines", "x": px_, "y": [e.acc_alpha for e in previous],
-                       "name": "previous run, ensemble", "legendgroup": "previous",
+                       "name": "previous run (dashed)", "legendgroup": "previous",
                        "line": {"color": ENSEMBLE_COLOR, "width": 3, "dash": "dash"}, "opacity": 0.55,
                        "hovertemplate": "previous run, ensemble<br>epoch %{x}<br>%{y:.1f}%<extra></extra>"})
         for i in range(min(num_layers, len(previous[0].val_acc))):
@@ -114,17 +117,17 @@ def layer_accuracy_figure(epochs: Sequence[EpochRecord], events: Sequence[EventR
     x = [e.epoch for e in epochs]
     for i in range(num_layers if epochs else 0):
         ys = [None if getattr(e, key) is None else getattr(e, key)[i] for e in epochs]
-        traces.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": ys, "name": layer_name(i),
+        traces.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": ys, "name": str(i),
                        "line": {"color": colors[i], "width": 2}, "marker": {"size": 5},
                        "hovertemplate": f"{layer_name(i)}<br>epoch %{{x}}<br>%{{y:.1f}}%<extra></extra>"})
     if epochs:
         traces.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": [e.acc_alpha for e in epochs],
-                       "name": "α-weighted ensemble", "line": {"color": ENSEMBLE_COLOR, "width": 4},
+                       "name": "vote (α)", "line": {"color": ENSEMBLE_COLOR, "width": 4},
                        "marker": {"size": 8},
                        "hovertemplate": "α-weighted ensemble<br>epoch %{x}<br>%{y:.1f}%<extra></extra>"})
     marks = change_markers(events, axis="epoch", epochs=epochs)
     return figure(traces, {"title": title, "height": height,
                            "xaxis": epoch_axis((epochs or previous)[-1].epoch),
                            "yaxis": {"title": {"text": "validation accuracy (%)"}, "range": [0, 101]},
-                           "hovermode": "x unified", **marks})
+                           "hovermode": "x unified", "legend": LAYER_LEGEND, **marks})
 

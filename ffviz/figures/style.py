@@ -85,6 +85,7 @@ def figure(data: Sequence[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
             value.setdefault("automargin", False)
             if value.get("type") == "log":  # 0.9, 0.8, 0.7 between powers of ten, not Plotly's bare digits 9, 8, 7
                 value.setdefault("minorloglabels", "complete")
+                value.setdefault("exponentformat", "e")  # 1e-4, not the SI prefix "100μ" a class does not read
     settled_pandas()
     fig = go.Figure(data=list(data), layout=base, _validate=False)
     fig._parts = (list(data), base)  # the plain dicts, for stack() (reading them back from Plotly costs ~10 ms)
