@@ -62,7 +62,10 @@ def test_the_run_has_what_the_figures_read(run):
 
 def test_batch_loss_figure_has_a_line_per_layer_and_marks_the_change(run):
     fig = valid(F.batch_loss_figure(run.batches, run.events))
-    assert names(fig) == [f"layer {i}" for i in range(LAYERS)]
+    # each line named by its layer's number under the legend's "layer" title; hover says "layer i" in full
+    assert names(fig) == [str(i) for i in range(LAYERS)] and fig.layout.legend.title.text == "layer"
+    assert all(f"layer {i}<br>" in t.hovertemplate for i, t in enumerate(fig.data))
+    assert fig.layout.legend.orientation == "h" and fig.layout.legend.y < 0  # under the plot, across its width
     assert len(fig.data[0].x) == len(run.batches)
     change = run.events[[e.action for e in run.events].index("set")]
     assert [s.x0 for s in fig.layout.shapes] == [change.step]
@@ -79,9 +82,9 @@ def test_batch_loss_figure_overlays_a_previous_run_dashed(run):
 
 def test_layer_accuracy_figure_has_every_layer_and_the_ensemble(run):
     fig = valid(F.layer_accuracy_figure(run.epochs, run.events, previous=run.epochs))
-    assert names(fig)[-1] == "α-weighted ensemble"
+    assert names(fig)[-1] == "vote (α)"
     assert list(fig.data[-1].y) == pytest.approx([e.acc_alpha for e in run.epochs])
-    assert sum(1 for n in names(fig) if n.startswith("layer ")) == LAYERS
+    assert sum(1 for n in names(fig) if n.isdigit()) == LAYERS
     # the change happened during epoch 1 (the second epoch): it sits between x = 1 and x = 2
     assert 1.0 <= fig.layout.shapes[0].x0 <= 2.0
 

@@ -112,6 +112,9 @@ def test_a_new_tab_opens_its_own_newest_run_else_a_shipped_classroom_run(tmp_pat
     others = new_run_dir(tmp_path, tiny(), "theirs")
     init_run_dir(others, tiny(), name="theirs", owner="classmate", extra={})
     assert state.first_run("me") == shipped  # never a classmate's run
+    cli = new_run_dir(tmp_path, tiny(), "cli")
+    init_run_dir(cli, tiny(), name="cli", owner=None, extra={})
+    assert state.first_run("me") == cli.name  # the machine owner's (no session's): a demo the teacher trained
     own = new_run_dir(tmp_path, tiny(), "mine")
     init_run_dir(own, tiny(), name="mine", owner="me", extra={})
     assert state.first_run("me") == own.name

@@ -88,12 +88,19 @@ def current_run_id() -> str | None:
 
 
 def first_run(token: str) -> str:
-    """What a new tab opens without a link: the newest run this browser's session owns, else the newest shipped run
-    of the Train page's recipe; never another student's run (on a classroom server a new tab landed on a
-    classmate's sweep cell, its settings loaded into the form). "" when there is neither."""
+    """What a new tab opens without a link: the newest run this browser's session owns, else the newest run no
+    session owns (trained on the server with the CLI or a notebook: the machine owner's), else the newest shipped
+    run of the Train page's recipe; never another student's run (on a classroom server a new tab landed on a
+    classmate's sweep cell, its settings loaded into the form). "" when there is none."""
+    ownerless = None
     for run_dir in list_runs(root()):  # newest first
-        if owner_of(read_meta(run_dir)) == token:
+        owner = owner_of(read_meta(run_dir))
+        if owner == token:
             return run_dir.name
+        if owner is None and ownerless is None:
+            ownerless = run_dir.name
+    if ownerless is not None:
+        return ownerless
     recipe = recipe_config(CLASSROOM)
     for run_dir in list_runs(sources.shipped_root()):
         try:
