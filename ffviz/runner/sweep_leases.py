@@ -11,14 +11,31 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ffviz.runner.sweep_store import Slot
+from dataclasses import dataclass, replace
+from typing import Any
 
 LEASE_SECONDS = 90.0  # a class-experiment claim with no run lapses this long after its holder was last seen
 ENDED_BADLY = ("failed", "stopped", "interrupted")
+
+
+@dataclass
+class Slot:
+    """One (cell, seed) of a sweep and what became of it."""
+
+    cell: int
+    seed: int
+    run_id: str | None = None
+    claimed_by: str | None = None  # a class-experiment session's token
+    renewed: float = 0.0  # when its holder was last seen (time.time())
+    client: str | None = None  # the holder's client address, when the server knows it
+
+    @property
+    def key(self) -> str:
+        return f"c{self.cell:03d}-s{self.seed}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cell": self.cell, "seed": self.seed, "run_id": self.run_id, "claimed_by": self.claimed_by,
+                "renewed": self.renewed, "client": self.client}
 
 
 class SlotLeases:

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from ffviz.config import RunConfig
 from ffviz.figures.sweep import RunOutcome, run_outcome
 from ffviz.runner.manager import SWEEP_QUEUE_KEY
-from ffviz.runner.sweep_leases import ENDED_BADLY, SlotLeases
+from ffviz.runner.sweep_leases import ENDED_BADLY, Slot, SlotLeases
 from ffviz.runner.sweep_spec import SweepError, SweepSpec, cell_label
 from ffviz.store.folder import RunFolder, is_folder_name
 from ffviz.store.runs import RunReader, update_meta
@@ -49,26 +49,6 @@ SWEEPS_DIR = "sweeps"  # under the runs root
 
 
 # ----------------------------------------------------------------------------------------------------- on disk
-@dataclass
-class Slot:
-    """One (cell, seed) of a sweep and what became of it."""
-
-    cell: int
-    seed: int
-    run_id: str | None = None
-    claimed_by: str | None = None  # a class-experiment session's token
-    renewed: float = 0.0  # when its holder was last seen (time.time())
-    client: str | None = None  # the holder's client address, when the server knows it
-
-    @property
-    def key(self) -> str:
-        return f"c{self.cell:03d}-s{self.seed}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"cell": self.cell, "seed": self.seed, "run_id": self.run_id, "claimed_by": self.claimed_by,
-                "renewed": self.renewed, "client": self.client}
-
-
 class Submitter(Protocol):
     """What a sweep needs of whoever starts its runs: ffviz.runner.manager.RunManager's public API (not to be
     confused with ffviz.runner.launcher.Launcher, which starts one run's process)."""

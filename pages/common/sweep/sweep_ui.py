@@ -7,8 +7,9 @@ from __future__ import annotations
 import streamlit as st
 
 from ffviz.figures.sweep import METRICS, summarize_cells, sweep_heatmap
+from ffviz.runner.sweep_leases import Slot
 from ffviz.runner.sweep_spec import cell_label
-from ffviz.runner.sweep_store import Slot, Sweep, describe, find_sweep, list_sweeps, outcomes
+from ffviz.runner.sweep_store import Sweep, describe, find_sweep, list_sweeps, outcomes
 from ffviz.server.ui_state import ACTIVE
 from pages.common.frame import state
 from pages.common.frame.keys import BY_NAME
