@@ -65,9 +65,12 @@ def _check_widths(page, where: str) -> list[dict]:
 
 
 def _shoot(page, name: str) -> None:
+    """What the projector shows with the page scrolled to its first chart (Streamlit scrolls its main area itself,
+    so a full-page picture would hold the viewport only)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
+    page.get_by_test_id("stPlotlyChart").first.scroll_into_view_if_needed()
     time.sleep(0.5)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
 def test_charts_fill_their_width_at_projector_sizes_and_no_request_leaves_the_server(app):

@@ -216,6 +216,9 @@ def assignment_panel_figure(epochs: Sequence[EpochRecord], layer: int, class_nam
     """Beside the heatmap, per layer over epochs, in one figure: how decided the channels are (every layer, the
     chosen one in bold), how many channels each class owns (the chosen layer), and the temperature (every layer)."""
     k = len(class_names)
+    # Room under the top two bands for their legends (layers, classes), two or three rows each on a narrow column.
+    height += 140
     return stack([sharpness_figure(epochs, highlight=layer, current_epoch=current_epoch, num_classes=k),
                   channels_per_class_figure(epochs, layer, class_names, current_epoch=current_epoch),
-                  temperature_figure(epochs, highlight=layer, current_epoch=current_epoch)], height=height, gap=0.15)
+                  temperature_figure(epochs, highlight=layer, current_epoch=current_epoch)], height=height,
+                 gap=min(0.24, 190 / max(height - 90, 1)))
