@@ -105,13 +105,14 @@ def test_a_new_tab_opens_its_own_newest_run_else_a_shipped_classroom_run(tmp_pat
     monkeypatch.delenv("FFVIZ_SHIPPED_DIR", raising=False)
     from pages.common.frame import sources, state
 
-    shipped = state.first_run("nobody")
+    assert state.first_run("me") == ""  # nothing of its own: the view pages show a shipped run instead
+    shipped = state.shipped_recipe_run()
     assert shipped and (sources.shipped_root() / shipped).is_dir()
-    assert RunConfig.from_dict(json.loads((sources.shipped_root() / shipped / "config.json").read_text())).mode \
-        == "learnable"
+    cfg = RunConfig.from_dict(json.loads((sources.shipped_root() / shipped / "config.json").read_text()))
+    assert (cfg.dataset, cfg.preset, cfg.mode) == ("digits", "classroom", "learnable")
     others = new_run_dir(tmp_path, tiny(), "theirs")
     init_run_dir(others, tiny(), name="theirs", owner="classmate", extra={})
-    assert state.first_run("me") == shipped  # never a classmate's run
+    assert state.first_run("me") == ""  # never a classmate's run
     cli = new_run_dir(tmp_path, tiny(), "cli")
     init_run_dir(cli, tiny(), name="cli", owner=None, extra={})
     assert state.first_run("me") == cli.name  # the machine owner's (no session's): a demo the teacher trained

@@ -89,27 +89,32 @@ def current_run_id() -> str | None:
 
 def first_run(token: str) -> str:
     """What a new tab opens without a link: the newest run this browser's session owns, else the newest run no
-    session owns (trained on the server with the CLI or a notebook: the machine owner's), else the newest shipped
-    run of the Train page's recipe; never another student's run (on a classroom server a new tab landed on a
-    classmate's sweep cell, its settings loaded into the form). "" when there is none."""
-    ownerless = None
+    session owns (trained on the server with the CLI or a notebook: the machine owner's); never another student's run
+    (on a classroom server a new tab landed on a classmate's sweep cell, its settings loaded into the form). "" when
+    there is none: the view pages then show the newest shipped run of the Train page's recipe (latest_finished)."""
+    ownerless = ""
     for run_dir in list_runs(root()):  # newest first
         owner = owner_of(read_meta(run_dir))
         if owner == token:
             return run_dir.name
-        if owner is None and ownerless is None:
+        if owner is None and not ownerless:
             ownerless = run_dir.name
-    if ownerless is not None:
-        return ownerless
+    return ownerless
+
+
+def shipped_recipe_run() -> str | None:
+    """The newest shipped run of the Train page's recipe (the classroom recipe's dataset, network and mode), else the
+    newest shipped run."""
     recipe = recipe_config(CLASSROOM)
-    for run_dir in list_runs(sources.shipped_root()):
+    shipped = list_runs(sources.shipped_root())
+    for run_dir in shipped:
         try:
             cfg = RunConfig.from_dict(read_json(RunFolder(run_dir).config))
         except (OSError, ValueError, TypeError):
             continue
         if (cfg.dataset, cfg.preset, cfg.mode) == (recipe.dataset, recipe.preset, recipe.mode):
             return run_dir.name
-    return ""
+    return shipped[0].name if shipped else None
 
 
 def set_current_run(run_id: str | None) -> None:
@@ -161,11 +166,15 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def latest_finished() -> str | None:
-    """The most recent run that trained to its end, for "Open a finished run"."""
-    for p in (d for r in sources.roots().values() for d in list_runs(r)):  # shipped runs last
-        if clean_run_meta(p).get("status") == "finished":
+    """A finished run to show a session that has none of its own (view pages, Home's "Open a finished run"): the
+    newest finished run it owns or no session owns, else the newest shipped run of the Train page's recipe. Never
+    another session's run."""
+    token = access_ui.identity().token
+    for p in list_runs(root()):
+        meta = clean_run_meta(p)
+        if meta.get("status") == "finished" and owner_of(meta) in (None, token):
             return p.name
-    return None
+    return shipped_recipe_run()
 
 
 def go_to(page: str) -> None:
