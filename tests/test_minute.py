@@ -119,3 +119,25 @@ def test_a_new_tab_opens_its_own_newest_run_else_a_shipped_classroom_run(tmp_pat
     own = new_run_dir(tmp_path, tiny(), "mine")
     init_run_dir(own, tiny(), name="mine", owner="me", extra={})
     assert state.first_run("me") == own.name
+
+
+def test_an_owner_titles_and_notes_a_run_on_the_runs_page_shown_as_typed(runs):
+    from run_support import finished_tiny_run
+    from streamlit.testing.v1 import AppTest
+
+    run_dir = finished_tiny_run(runs, image_size=8)  # no session owns it: the teacher's (every session, no password)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "streamlit_app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception
+    at.text_input(key=f"runs_title_{run_dir.name}").set_value("demo for **period 3**")
+    at.text_area(key=f"runs_note_{run_dir.name}").set_value("_not italic_ [a link](http://x)")
+    at.button(key=f"runs_notes_save_{run_dir.name}").click().run()
+    assert not at.exception
+    assert read_notes(run_dir).title == "demo for **period 3**"
+    page = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+    assert r"demo for \*\*period 3\*\*" in page  # escaped: shown as typed, never bold
+    assert r"\_not italic\_" in page
+    at.switch_page("pages/assignments.py").run()  # the run header names it too
+    assert not at.exception
+    assert r"demo for \*\*period 3\*\*" in " ".join(m.value for m in at.markdown)
