@@ -25,7 +25,8 @@ from ffviz.records import BatchRecord, EpochRecord, EventRecord
 
 # Legend entries are the layers' numbers under a "layer" title: a legend of "layer 0" ... "layer 8" took seven rows
 # of a half-width chart; numbers fit in one or two. Hover names each layer in full.
-LAYER_LEGEND = {"title": {"text": "layer"}, "tracegroupgap": 0}
+# Entries of one width (the text's, beside a 30 px symbol): 17 layers take three rows, not nine.
+LAYER_LEGEND = {"title": {"text": "layer"}, "tracegroupgap": 0, "entrywidth": 34, "entrywidthmode": "pixels"}
 MAX_POINTS = 600  # per line: about one per pixel, few enough to send and draw every second
 
 
@@ -71,7 +72,7 @@ def batch_loss_figure(batches: Sequence[BatchRecord], events: Sequence[EventReco
         p_ce = smooth(p_ce, smoothing)
         for i in range(min(num_layers, p_ce.shape[1])):
             x, y = _thin(p_steps, p_ce[:, i], MAX_POINTS)
-            traces.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "name": "previous run (dashed)",
+            traces.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "name": "before",
                            "legendgroup": "previous", "showlegend": i == 0, "opacity": 0.45,
                            "line": {"color": colors[i], "width": 1.5, "dash": "dash"},
                            "hovertemplate": f"previous run, {layer_name(i)}<br>step %{{x}}<br>CE %{{y:.3f}}"
@@ -106,7 +107,7 @@ def layer_accuracy_figure(epochs: Sequence[EpochRecord], events: Sequence[EventR
     if previous:
         px_ = [e.epoch for e in previous]
         traces.append({"type": "scatter", "mode": "lines", "x": px_, "y": [e.acc_alpha for e in previous],
-                       "name": "previous run (dashed)", "legendgroup": "previous",
+                       "name": "before", "legendgroup": "previous",
                        "line": {"color": ENSEMBLE_COLOR, "width": 3, "dash": "dash"}, "opacity": 0.55,
                        "hovertemplate": "previous run, ensemble<br>epoch %{x}<br>%{y:.1f}%<extra></extra>"})
         for i in range(min(num_layers, len(previous[0].val_acc))):
@@ -122,7 +123,7 @@ def layer_accuracy_figure(epochs: Sequence[EpochRecord], events: Sequence[EventR
                        "hovertemplate": f"{layer_name(i)}<br>epoch %{{x}}<br>%{{y:.1f}}%<extra></extra>"})
     if epochs:
         traces.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": [e.acc_alpha for e in epochs],
-                       "name": "vote (α)", "line": {"color": ENSEMBLE_COLOR, "width": 4},
+                       "name": "vote", "line": {"color": ENSEMBLE_COLOR, "width": 4},
                        "marker": {"size": 8},
                        "hovertemplate": "α-weighted ensemble<br>epoch %{x}<br>%{y:.1f}%<extra></extra>"})
     marks = change_markers(events, axis="epoch", epochs=epochs)
