@@ -14,6 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from ffviz.store import places
 from pages.common import FRAME_KEY, sidebar
 from pages.common.frame import keys, state
 from pages.common.frame.links import CONTROLS
@@ -29,7 +30,7 @@ st.set_page_config(page_title="ffviz · Forward-Forward, live", page_icon=str(IC
 # The pages, from the one table of pages (pages/common/frame/keys.py) that share links and the tests read too.
 PAGES = [st.Page(p.script, title=p.title, icon=p.icon, default=p.name == "home") for p in keys.PAGES]
 
-access_ui.apply_data_settings(state.REPO)  # where data lives, and downloads: the server's settings, never a page's
+access_ui.apply_data_settings(places.REPO)  # where data lives, and downloads: the server's settings, never a page's
 page = st.navigation(PAGES, position="sidebar", expanded=True)
 st.session_state[FRAME_KEY] = True
 share_ui.apply_link(page.url_path)  # a shared link's page, run and settings, before any widget is drawn

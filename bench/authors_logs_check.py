@@ -52,8 +52,8 @@ def main() -> int:
     args = ap.parse_args()
     from streamlit.testing.v1 import AppTest
 
-    from ffviz.interop.authors_logs import read_weights
-    from ffviz.server.ui_state import LiveRun
+    from ffviz.interop.authors_weights import read_weights
+    from ffviz.store.runs import RunReader
 
     ok = True
     runs = Path(tempfile.mkdtemp(prefix="ffviz-authors-logs-"))
@@ -66,7 +66,7 @@ def main() -> int:
         return 1
     run_dir = Path(json.loads(done.stdout.strip().splitlines()[-1])["run"])
     theirs, shapes, _ = read_weights(args.folder / "all_epochs_layer_weights.txt")
-    live = LiveRun(run_dir)
+    live = RunReader(run_dir)
     print(f"epochs {[e.epoch for e in live.epochs][0]}..{live.epochs[-1].epoch}, W at {live.view_epochs}, "
           f"{len(shapes)} layers")
     ep = args.epoch

@@ -22,49 +22,24 @@ import plotly.graph_objects as go
 
 from ffviz import figures as F
 from ffviz.figures.animation import assignment_gif
-from ffviz.records import EpochRecord, Snapshot, TestRecord
-from ffviz.server.ui_state import LiveRun
+from ffviz.records import Snapshot
+from ffviz.store.runs import RunReader
 from ffviz.store.runstate import run_state
 
 
-class Run:
-    """A run folder, read once (``refresh()`` picks up what a run still training has written since)."""
-
-    def __init__(self, path: Path | str) -> None:
-        self.live = LiveRun(path)  # the reader the app uses, with its lazy per-layer W history
+class Run(RunReader):
+    """A run folder for a notebook: the reader the app uses (config, meta, records, ``refresh()``, the lazy per-layer
+    W history), plus its state, its figures and its GIF."""
 
     def __repr__(self) -> str:
         cfg = self.config
         last = self.epochs[-1].epoch if self.epochs else 0
-        return (f"<ffviz run {self.live.run_id}: {cfg.mode} {cfg.preset} on {cfg.dataset}, epoch {last}/{cfg.epochs}, "
+        return (f"<ffviz run {self.run_id}: {cfg.mode} {cfg.preset} on {cfg.dataset}, epoch {last}/{cfg.epochs}, "
                 f"{self.status}>")
-
-    def refresh(self) -> bool:
-        return self.live.refresh()
-
-    @property
-    def dir(self) -> Path:
-        return self.live.dir
-
-    @property
-    def config(self):
-        return self.live.config
-
-    @property
-    def meta(self) -> dict[str, Any]:
-        return self.live.meta
 
     @property
     def status(self) -> str:
-        return run_state(self.live.dir, self.meta)
-
-    @property
-    def epochs(self) -> list[EpochRecord]:
-        return self.live.epochs
-
-    @property
-    def test(self) -> TestRecord | None:
-        return self.live.test
+        return run_state(self.dir, self.meta)
 
     @property
     def class_names(self) -> list[str]:
@@ -76,7 +51,8 @@ class Run:
         return len(self.epochs[0].val_acc) if self.epochs else 0
 
     def snapshot(self, epoch: int | None = None) -> Snapshot:
-        return self.live.snapshot(self._epoch(epoch))
+        """The Snapshot of this epoch (the last recorded one by default)."""
+        return super().snapshot(self._epoch(epoch))
 
     @property
     def figure_names(self) -> list[str]:
@@ -95,7 +71,7 @@ class Run:
     def gif(self, layer: int | None = None, *, fps: float = 2.0) -> bytes:
         """The evolution of a layer's W over every recorded epoch, as an animated GIF (bytes)."""
         layer = self._layer(layer)
-        return assignment_gif(self.live.w_history(layer), self.class_names, layer=layer, fps=fps)
+        return assignment_gif(self.w_history(layer), self.class_names, layer=layer, fps=fps)
 
     def _epoch(self, epoch: int | None) -> int:
         recorded = [e.epoch for e in self.epochs]
@@ -130,7 +106,7 @@ def _assignments(run: Run, layer: int, epoch: int, o: dict[str, Any]) -> go.Figu
 
 def _channel(run: Run, layer: int, epoch: int, o: dict[str, Any]) -> go.Figure:
     channel = int(o.get("channel", 0))
-    history = {e: w[channel] for e, w in run.live.w_history(layer).items()}
+    history = {e: w[channel] for e, w in run.w_history(layer).items()}
     return F.channel_history_figure(history, run.class_names, channel=channel, layer=layer, current_epoch=epoch,
                                     height=320)
 
@@ -148,13 +124,13 @@ def _confusion(run: Run, layer: int, epoch: int, o: dict[str, Any]) -> go.Figure
 # name -> builder(run, layer, epoch, options): the figures of the Train, Assignments, Regularizers, Goodness and
 # Layer contributions pages, in that order.
 FIGURES: dict[str, Callable[[Run, int, int, dict[str, Any]], go.Figure]] = {
-    "loss": lambda r, layer, epoch, o: F.batch_loss_figure(r.live.batches, r.live.events),
-    "layer_accuracy": lambda r, layer, epoch, o: F.layer_accuracy_figure(r.epochs, r.live.events),
+    "loss": lambda r, layer, epoch, o: F.batch_loss_figure(r.batches, r.events),
+    "layer_accuracy": lambda r, layer, epoch, o: F.layer_accuracy_figure(r.epochs, r.events),
     "assignments": _assignments,
     "assignment_panel": lambda r, layer, epoch, o: F.assignment_panel_figure(r.epochs, layer, r.class_names,
                                                                              current_epoch=epoch),
     "channel": _channel,
-    "regularizers": lambda r, layer, epoch, o: F.regularizer_figure(r.epochs, layer, r.live.events,
+    "regularizers": lambda r, layer, epoch, o: F.regularizer_figure(r.epochs, layer, r.events,
                                                                     log=o.get("log", True), current_epoch=epoch),
     "gram": lambda r, layer, epoch, o: F.gram_figure(r.snapshot(epoch).w[layer], r.class_names, layer=layer,
                                                      epoch=epoch),

@@ -17,15 +17,14 @@ field docstrings. The paper's CIFAR-10 recipe is ``python -m ffviz train --recip
 
 A run trained here can be steered like one the app started (its folder's control.json, ffviz/runner/steering.py) and
 proves it is alive with a heartbeat (ffviz/store/runstate.py), so the app shows its true state. ``--run-dir`` trains a
-folder that already holds its config.json (the app queued it): from its last checkpoint if it has one.
+folder that already holds its config.json (the app queued it): from its last checkpoint if it has one. That is the
+run's own process, ffviz/runner/run_process.py; this module only reads the flags and hands over.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,19 +34,16 @@ from ffviz.config import RunConfig, field_info, parse
 from ffviz.data import DATASETS, MissingDataError
 from ffviz.interop.cli import INTEROP_COMMANDS, add_interop_commands
 from ffviz.method import distributed
-from ffviz.method.trainer import Callback, Trainer
+from ffviz.method.trainer import Trainer
 from ffviz.presets import PRESETS
 from ffviz.recipes import RECIPES
-from ffviz.records import BatchRecord, EpochRecord, TestRecord
-from ffviz.runner import threads as thread_plan
+from ffviz.runner import run_process
 from ffviz.runner.launcher import carry_niceness_to_autogroup
-from ffviz.runner.run_writer import RunWriter, resume
+from ffviz.runner.run_process import ProgressBar
+from ffviz.runner.run_writer import RunWriter
 from ffviz.runner.steering import FileControl
-from ffviz.store.checkpoint import load_checkpoint
-from ffviz.store.folder import RunFolder
-from ffviz.store.runs import list_runs, new_run_dir, update_meta
-from ffviz.store.runstate import Heartbeat, read_meta, run_state
-from ffviz.store.storage import read_json
+from ffviz.store.runs import list_runs, new_run_dir
+from ffviz.store.runstate import read_meta, run_state
 
 
 def _flag(name: str) -> str:
@@ -129,55 +125,6 @@ def _default_text(value: Any) -> str:
     return str(value)
 
 
-class ProgressBar(Callback):
-    """A tqdm bar per epoch with the live numbers; one summary line per epoch."""
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self.bar = None
-
-    def on_start(self, trainer: Trainer) -> None:
-        cfg = trainer.cfg
-        print(f"ffviz: {cfg.mode} {cfg.preset} ({trainer.model.num_layers} layers, {trainer.num_parameters:,} "
-              f"parameters) on {trainer.data.name} {tuple(trainer.data.train_x.shape[1:])}, "
-              f"{len(trainer.data.train_y)}/{len(trainer.data.val_y)}/{len(trainer.data.test_y)} "
-              f"train/val/test, device {trainer.device_name}", flush=True)
-
-    def on_batch(self, trainer: Trainer, record: BatchRecord) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            from tqdm import tqdm
-            n = -(-len(trainer.data.train_y) // trainer.cfg.batch_size)
-            self.bar = tqdm(total=n, desc=f"epoch {record.epoch + 1}/{trainer.cfg.epochs}", leave=False,
-                            unit="batch", dynamic_ncols=True)
-        self.bar.n = (record.step - 1) % self.bar.total + 1
-        self.bar.set_postfix(loss=f"{record.loss:.3f}", ce_last=f"{record.ce[-1]:.3f}", lr=f"{record.lr:.4f}",
-                             refresh=False)
-        self.bar.refresh()
-
-    def on_epoch(self, trainer: Trainer, record: EpochRecord, snapshot: Any) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-        if record.epoch == 0:
-            print(f"epoch   0  val acc {record.acc_alpha:6.2f}% (untrained)", flush=True)
-            return
-        print(f"epoch {record.epoch:3d}  loss {record.train_loss:.4f}  val acc alpha {record.acc_alpha:6.2f}%  "
-              f"sum {record.acc_sum:6.2f}%  last {record.acc_last:6.2f}%  best layer {record.best_layer} "
-              f"{record.acc_best_layer:6.2f}%  {record.images_per_sec:,.0f} img/s  {record.epoch_seconds:.2f} s",
-              flush=True)
-
-    def on_end(self, trainer: Trainer, status: str, test: TestRecord | None) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        if test is not None:
-            print(f"test acc  alpha {test.acc_alpha:.2f}%  sum {test.acc_sum:.2f}%  last {test.acc_last:.2f}%  "
-                  f"layer {test.best_layer} (best on val) {test.acc_best_layer:.2f}%", flush=True)
-        if trainer.error:
-            print(f"run failed: {trainer.error}", file=sys.stderr, flush=True)
-
-
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     values: dict[str, Any] = dict(RECIPES[args.recipe]) if args.recipe else {}
     for f in dataclasses.fields(RunConfig):
@@ -211,18 +158,18 @@ def main(argv: list[str] | None = None) -> int:
         return BEYOND_COMMANDS[args.command](parser, args, config_from_args)
     if args.command in INTEROP_COMMANDS:
         return INTEROP_COMMANDS[args.command](parser, args)
-    _set_threads(args.threads)
+    run_process.set_threads(args.threads)
     carry_niceness_to_autogroup()
     if distributed.env_world_size() > 1:
-        return _main_distributed(parser, args)
+        return _distributed(parser, args)
     if args.run_dir:
-        return _train_run_dir(Path(args.run_dir), progress=not args.no_progress)
+        return run_process.main(Path(args.run_dir), progress=not args.no_progress)
     try:
         if args.resume:
             run_dir = Path(args.resume)
             control = FileControl(run_dir)
-            trainer = resume(args.resume, epochs=args.epochs, control=control,
-                             callbacks=[ProgressBar(not args.no_progress)])
+            trainer = run_process.resume(run_dir, epochs=args.epochs, control=control,
+                                         callbacks=[ProgressBar(not args.no_progress)])
         else:
             cfg = config_from_args(args)
             run_dir = new_run_dir(args.runs_dir, cfg, args.name)
@@ -236,102 +183,24 @@ def main(argv: list[str] | None = None) -> int:
 
         trainer.callbacks.append(TensorBoardCallback(args.tensorboard, run_dir.name))
     print(f"run folder: {run_dir}", flush=True)
-    return _fit(trainer, run_dir, control)
+    return run_process.fit(trainer, run_dir, control)
 
 
-def _set_threads(threads: int | None) -> None:
-    """This run's share of the CPU (ffviz/runner/threads.py). ``python -m ffviz`` planned it before torch loaded;
-    a caller of main() in a process of its own (a test, a notebook) gets the thread count, and its wait policy stays
-    as torch loaded it (meta.json's "threads" says so)."""
-    planned = thread_plan.planned()
-    if planned is None or threads is not None and threads != planned.threads:
-        thread_plan.apply(thread_plan.plan(threads))
-
-
-def _fit(trainer: Trainer, run_dir: Path, control: FileControl, heartbeat: Heartbeat | None = None) -> int:
-    """Train with a heartbeat in the folder; SIGTERM (a scheduler's cancel, a server's shutdown) stops at the next
-    batch, as the Stop button does, so the run ends stopped with its records closed."""
-    signal.signal(signal.SIGTERM, lambda *_: control.stop())
-    heartbeat = heartbeat or Heartbeat(run_dir).start()
+def _distributed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``train`` under torchrun (ffviz.runner.run_process.train_distributed): a queued or resumed folder from where
+    it stands (a queued one to its meta.json's "continue_to"), or a new run from the flags."""
+    folder = args.run_dir or args.resume
     try:
-        status = trainer.fit()
-    finally:
-        heartbeat.stop()
-    print(json.dumps({"status": status, "run": str(run_dir), "epochs": trainer.epoch}), flush=True)
-    return 0 if status in ("finished", "stopped") else 1
-
-
-def _train_run_dir(run_dir: Path, *, progress: bool) -> int:
-    """Train (or continue) the run a server queued in run_dir. Whatever goes wrong before training starts is
-    written to the folder, so the run's page says it; the trainer itself never raises."""
-    control = FileControl(run_dir)
-    heartbeat = Heartbeat(run_dir).start()  # from the first moment: "starting" becomes a live run at once
-    try:
-        meta = read_meta(run_dir)
-        epochs = meta.get("continue_to")
-        if RunFolder(run_dir).newest_checkpoint() is not None:
-            trainer = resume(run_dir, epochs=epochs, control=control, callbacks=[ProgressBar(progress)])
-        else:
-            cfg = RunConfig.from_dict(read_json(RunFolder(run_dir).config))
-            if epochs is not None:
-                cfg = cfg.replace(epochs=int(epochs))
-            trainer = Trainer(cfg, control=control, callbacks=[RunWriter(run_dir), ProgressBar(progress)])
-    except Exception as e:  # missing data, a bad config or checkpoint: the run failed, the folder says why
-        heartbeat.stop()
-        update_meta(run_dir, status="failed", error=f"{type(e).__name__}: {e}", pid=None)
-        print(f"run failed before training: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
-        return 1
-    print(f"run folder: {run_dir}", flush=True)
-    return _fit(trainer, run_dir, control, heartbeat)
-
-
-def _main_distributed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """``train`` under torchrun: every rank trains its part of each batch (ffviz.method.distributed); rank 0
-    alone writes the run folder and prints progress."""
-    try:
-        if args.run_dir and RunFolder(args.run_dir).newest_checkpoint() is None:
-            run_dir = Path(args.run_dir)  # a folder the app queued: its config.json, from the start
-            cfg, ck = RunConfig.from_dict(read_json(RunFolder(run_dir).config)), None
-            if read_meta(run_dir).get("continue_to") is not None:
-                cfg = cfg.replace(epochs=int(read_meta(run_dir)["continue_to"]))
-        elif args.resume or args.run_dir:
-            run_dir = Path(args.resume or args.run_dir)
-            if args.run_dir and read_meta(run_dir).get("continue_to") is not None:
-                args.epochs = int(read_meta(run_dir)["continue_to"])
-            # as runs.resume: last.pt is the newest; a shipped or uploaded run may carry only final.pt
-            path = RunFolder(run_dir).newest_checkpoint()
-            if path is None:
-                raise FileNotFoundError(f"{run_dir} has no checkpoint to resume from (it never finished an epoch)")
-            ck = load_checkpoint(path)
-            if args.epochs is not None:
-                ck["config"] = {**ck["config"], "epochs": int(args.epochs)}
-            cfg = RunConfig.from_dict(ck["config"])
+        if folder:
+            continue_to = read_meta(folder).get("continue_to") if args.run_dir else None
+            cfg, ck = run_process.start_point(folder, epochs=args.epochs if continue_to is None else continue_to,
+                                              checkpoint_only=bool(args.resume))
         else:
             cfg, ck = config_from_args(args), None
     except (ValueError, FileNotFoundError, MissingDataError) as e:
         parser.exit(2, f"error: {e}\n")
-    ctx = distributed.setup(cfg.device)
-    callbacks: list[Callback] = []
-    heartbeat = None
-    if ctx.is_main:
-        if not (args.resume or args.run_dir):
-            run_dir = new_run_dir(args.runs_dir, cfg, args.name)
-        callbacks = [RunWriter(run_dir, name=None if args.resume or args.run_dir else args.name),
-                     ProgressBar(not args.no_progress)]
-        # Rank 0 beats for the whole run. Steering by file is not offered under torchrun: a pause or stop seen by
-        # one rank alone would leave the others waiting in their next all-reduce.
-        heartbeat = Heartbeat(run_dir).start()
-    trainer = Trainer(cfg, checkpoint=ck, callbacks=callbacks, dist=ctx)
-    if ctx.is_main:
-        print(f"run folder: {run_dir} (rank 0 of {ctx.world_size}, {ctx.backend})", flush=True)
-    status = trainer.fit()
-    if heartbeat is not None:
-        heartbeat.stop()
-    distributed.report_sync(trainer.model, ctx)
-    if ctx.is_main:
-        print(json.dumps({"status": status, "run": str(run_dir), "epochs": trainer.epoch}), flush=True)
-    distributed.teardown(ctx)
-    return 0 if status in ("finished", "stopped") else 1
+    return run_process.train_distributed(cfg, ck, run_dir=Path(folder) if folder else None, runs_dir=args.runs_dir,
+                                         name=args.name, progress=not args.no_progress)
 
 
 if __name__ == "__main__":

@@ -93,8 +93,8 @@ def _sweep(parser: argparse.ArgumentParser, args: argparse.Namespace, config_fro
 
 
 def _import(parser: argparse.ArgumentParser, args: argparse.Namespace, config_from_args: Any) -> int:
-    from ffviz.authors import AuthorsCheckpointError, import_authors
     from ffviz.data import MissingDataError
+    from ffviz.interop.authors_checkpoint import AuthorsCheckpointError, import_authors
 
     try:
         run_dir = import_authors(Path(args.file), args.runs_dir, dataset=args.dataset, data_root=args.data_root,

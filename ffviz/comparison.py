@@ -1,7 +1,7 @@
 """Several runs side by side, as data: what a comparison reads of each run, the settings in which runs differ, and
 the gap's numbers (epochs to a threshold, seconds per epoch). The charts that draw them are in figures/compare.py.
 
-    runs = [ComparedRun.of(RunReader(d)) for d in dirs]
+    runs = [ComparedRun.of(open_reader(d)) for d in dirs]
     rows = config_diff_rows(runs)            # only the fields that differ, one row per field
     table = gap_rows(runs, threshold=95)
 
@@ -14,13 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ffviz import modes
 from ffviz.config import RunConfig
 from ffviz.records import EpochRecord, TestRecord
-
-MODE_NAMES = {"learnable": "learnable (CAW-Conv)", "static": "static partition", "backprop": "backprop",
-              "original-ff": "original FF (Hinton)"}
-# The gap view sets one run (or one group of seeds) of each side by side, in the lineage's order.
-GAP_MODES = ("original-ff", "static", "learnable", "backprop")
 
 
 @dataclass
@@ -35,7 +31,7 @@ class ComparedRun:
 
     @classmethod
     def of(cls, reader: Any, label: str | None = None) -> ComparedRun:
-        """From a RunReader or a LiveRun; the label defaults to the run's name."""
+        """From a RunReader or a RunReader; the label defaults to the run's name."""
         meta = reader.meta
         return cls(label=label or meta.get("name") or reader.dir.name, epochs=list(reader.epochs),
                    config=reader.config, test=reader.test, train_time=meta.get("train_time"))
@@ -114,5 +110,5 @@ def gap_rows(runs: Sequence[ComparedRun], threshold: float) -> list[dict[str, An
 
 def gap_label(r: ComparedRun) -> str:
     """How a run learns, in the gap view's words."""
-    return MODE_NAMES.get(r.mode, r.mode)
+    return modes.label(r.mode)
 

@@ -2,7 +2,7 @@
 
     from ffviz.config import RunConfig
     cfg = RunConfig(preset="classroom", epochs=5)          # raises ValueError naming a bad field
-    cfg = RunConfig.from_dict(read_json(RunFolder(run_dir).config))   # as a run folder holds it
+    cfg = open_reader(run_dir).config                   # as a run folder holds it (ffviz/store/runs.py)
 
 The same object travels with every run folder and checkpoint, feeds the CLI's flags (one flag per field,
 help text from the field's docstring below) and the app's widgets, so a run can always be reproduced.
@@ -15,10 +15,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ffviz import modes
 from ffviz.data.registry import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE, resolve_name
 from ffviz.presets import get_preset
 
-MODES = ("learnable", "static", "backprop", "original-ff")
+MODES = tuple(modes.MODES)  # the registry's names (ffviz/modes.py), in its order
 ORTH_SCALINGS = ("mean", "authors")
 CONTRIBUTION_SIGNALS = ("train", "val")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -69,13 +70,8 @@ class RunConfig:
                      group="network")
     widths: tuple[int, ...] = _f((), "Stage widths overriding the preset's, e.g. 20,40,80,160; each stage doubles.",
                                  group="network", range=(1, None), link_max=4096)
-    mode: str = _f("learnable", "How the network learns. learnable: CAW-Conv's learnable channel-class "
-                   "assignment; static: fixed contiguous channel blocks per class (CwComp/DeeperForward); backprop: "
-                   "the same network trained end to end; original-ff: Hinton's Forward-Forward (2022), an MLP with the "
-                   "label embedded, positive and negative data.", label="Mode", group="network", choices=MODES,
-                   choice_labels={"learnable": "learnable (CAW-Conv)", "static": "static (fixed channel blocks)",
-                                  "backprop": "backprop (same network)",
-                                  "original-ff": "original FF (Hinton, MLP)"})
+    mode: str = _f("learnable", modes.help_text(), label="Mode", group="network", choices=MODES,
+                   choice_labels={name: m.label for name, m in modes.MODES.items()})
     dropout: float = _f(0.1, "Dropout after each conv's ReLU.", group="network", range=(0.0, 0.9))
 
     # --- goodness and assignment ---
@@ -165,7 +161,7 @@ class RunConfig:
         if any(b != 2 * a for a, b in zip(self.widths, self.widths[1:], strict=False)):
             raise ValueError(f"widths={self.widths}: each stage must be twice as wide as the one before (the concat "
                              f"shortcut doubles the width)")
-        if self.mode in ("backprop", "original-ff") and self.ff_step == "lean":
+        if self.mode in modes.MODES and modes.MODES[self.mode].loss != "ff" and self.ff_step == "lean":
             raise ValueError(f"ff_step='lean' applies to the CAW-Conv modes; use ff_step='fused' with mode={self.mode}")
 
     # --- conversions ---

@@ -8,23 +8,21 @@ the Gap page's sentence. Plain data; the charts are in figures/seeds.py.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ffviz import modes
 from ffviz.comparison import ComparedRun
 from ffviz.config import RunConfig
-from ffviz.store.folder import RunFolder
+from ffviz.store.runs import open_reader
 
 # Settings that change what is recorded or where it runs, not what a run learns: runs differing only in these (and
 # the seed) are seeds of one shape.
 NOT_THE_SHAPE = ("seed", "device", "data_root", "probe_size", "batch_log_every", "eval_batch_size", "compile",
                  "channels_last")
 
-# The lineage, in order: where Forward-Forward started, the static partition, the learnable assignment, backprop.
-LINEAGE = ("original-ff", "static", "learnable", "backprop")
 
 
 def shape_key(cfg: RunConfig) -> tuple:
@@ -36,15 +34,15 @@ def shape_key(cfg: RunConfig) -> tuple:
 def shape_of_dir(run_dir: Any) -> tuple | None:
     """`shape_key` of a run folder's config.json; None when it cannot be read."""
     try:
-        return shape_key(RunConfig.from_dict(json.loads(RunFolder(run_dir).config.read_text())))
+        return shape_key(open_reader(run_dir).config)
     except (OSError, ValueError, TypeError):
         return None
 
 
 def seed_of_dir(run_dir: Any) -> int:
     try:
-        return int(json.loads(RunFolder(run_dir).config.read_text()).get("seed", 0))
-    except (OSError, ValueError, TypeError, AttributeError):
+        return open_reader(run_dir).config.seed
+    except (OSError, ValueError, TypeError):
         return 0
 
 
@@ -135,12 +133,11 @@ def shape_words(cfg: RunConfig) -> str:
 
 def gap_sentence(groups: Sequence[SeedGroup]) -> str:
     """One sentence saying what these runs show, and why: the modes by their test vote, mean ± spread over seeds."""
-    from ffviz.comparison import MODE_NAMES
 
     done = [(g, *g.mean_sd(vote_on_test)) for g in groups if g.values(vote_on_test)]
     if not done:
         return "No finished runs to compare yet: the sentence comes when they have a test accuracy."
-    parts = ", ".join(f"{MODE_NAMES.get(g.mode, g.mode)} {m:.1f} ± {s:.1f}%" for g, m, s in
+    parts = ", ".join(f"{modes.label(g.mode)} {m:.1f} ± {s:.1f}%" for g, m, s in
                       sorted(done, key=lambda t: -t[1]))
     seeds = sorted({len(g.values(vote_on_test)) for g, _, _ in done})
     head = (f"On these runs ({shape_words(done[0][0].config)}; {'/'.join(map(str, seeds))} seeds, test split): "
@@ -161,14 +158,13 @@ def group_rows(groups: Sequence[SeedGroup], threshold: float,
                epochs_to: Callable[[ComparedRun], Any], seconds: Callable[[ComparedRun], Any]) -> list[dict]:
     """The Gap page's table: per group, the seeds, the test vote's mean ± spread and each seed's, epochs to the
     threshold and seconds per epoch (means over the seeds that have them)."""
-    from ffviz.comparison import MODE_NAMES
 
     rows = []
     for g in groups:
         m, s = g.mean_sd(vote_on_test)
         reach = g.values(epochs_to)
         secs = g.values(seconds)
-        rows.append({"how it learns": MODE_NAMES.get(g.mode, g.mode), "runs": g.label,
+        rows.append({"how it learns": modes.label(g.mode), "runs": g.label,
                      "seeds": ",".join(map(str, g.seeds)),
                      "test acc % (mean ± sd)": "–" if m != m else f"{m:.2f} ± {s:.2f}",
                      "test acc % per seed": ", ".join(f"{v:.1f}" for v in g.values(vote_on_test)),

@@ -13,7 +13,7 @@ from ffviz.figures import (
 )
 from ffviz.figures.animation import assignment_gif
 from ffviz.figures.assignments import heatmap_height
-from ffviz.server.ui_state import LiveRun
+from ffviz.store.runs import RunReader
 from pages.common.frame.keys import epoch_key, layer_key
 from pages.common.frame.widgets import epoch_scrubber, explain, has_no_assignment, layer_select, plot, view_page
 
@@ -27,7 +27,7 @@ def pick_channel(key: str) -> None:
         st.session_state["asg_channel"] = int(points[0]["customdata"])
 
 
-def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
+def view(lr: RunReader, run_state: str, names: list[str]) -> None:
     if has_no_assignment(lr, "Assignments"):
         return
     widths = [w.shape[0] for w in lr.snapshot(lr.epochs[0].epoch).w]

@@ -10,7 +10,7 @@ from ffviz.figures import (
     layer_accuracy_alpha_figure,
     pca_figure,
 )
-from ffviz.server.ui_state import LiveRun
+from ffviz.store.runs import RunReader
 from pages.common.frame.keys import epoch_key, layer_key
 from pages.common.frame.widgets import epoch_scrubber, explain, layer_select, plot, view_page
 
@@ -18,7 +18,7 @@ EPOCH_KEY = epoch_key("contributions")  # the epoch scrubber, whose Play toggle 
 LAYER_KEY = layer_key("contributions")  # a link's layer=
 
 
-def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
+def view(lr: RunReader, run_state: str, names: list[str]) -> None:
     epoch = epoch_scrubber(lr, run_state, key=EPOCH_KEY)
     record, snap = lr.epoch(epoch), lr.snapshot(epoch)
     test = lr.test if run_state == "finished" else None

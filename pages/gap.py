@@ -5,7 +5,8 @@ figures, labelled as published; then each layer's accuracy, how many epochs each
 import pandas as pd
 import streamlit as st
 
-from ffviz.comparison import GAP_MODES, MODE_NAMES, config_diff_rows, epochs_to_reach, seconds_per_epoch
+from ffviz import modes
+from ffviz.comparison import config_diff_rows, epochs_to_reach, seconds_per_epoch
 from ffviz.figures.compare import gap_ensemble_figure
 from ffviz.figures.seeds import published_figure, seed_bar_figure, seed_layer_figure
 from ffviz.seed_groups import (
@@ -66,7 +67,7 @@ with cols[2]:
 st.dataframe(pd.DataFrame(group_rows(groups, threshold, lambda r: epochs_to_reach(r.epochs, threshold),
                                      lambda r: seconds_per_epoch(r.epochs))), hide_index=True, key="gap_table")
 other = [r["setting"] for r in config_diff_rows(firsts) if r["setting"] not in ("mode", *NOT_THE_SHAPE)]
-missing = [MODE_NAMES[m] for m in GAP_MODES if m not in {g.mode for g in groups}]
+missing = [modes.label(m) for m in modes.lineage() if m not in {g.mode for g in groups}]
 if missing:
     st.caption(f"No {' or '.join(missing)} run on this dataset yet: train one on the Train page (setting Mode).")
 if other:

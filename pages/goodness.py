@@ -5,7 +5,7 @@ prediction."""
 import streamlit as st
 
 from ffviz.figures import goodness_distribution_figure, image_goodness_figure, true_vs_wrong_figure
-from ffviz.server.ui_state import LiveRun
+from ffviz.store.runs import RunReader
 from pages.common.frame.images import validation_image
 from pages.common.frame.keys import epoch_key, layer_key
 from pages.common.frame.text import plain
@@ -15,7 +15,7 @@ EPOCH_KEY = epoch_key("goodness")  # the epoch scrubber, whose Play toggle times
 LAYER_KEY = layer_key("goodness")  # a link's layer=
 
 
-def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
+def view(lr: RunReader, run_state: str, names: list[str]) -> None:
     if not any(g == g for e in lr.epochs for g in e.good_true):  # all NaN: a run imported from the authors' logs
         st.info("This run records no goodness: it was imported from the authors' training logs, which keep "
                 "accuracies, losses and W only. Its curves are on the Train and Layer contributions pages.",

@@ -4,11 +4,12 @@ and two one-click starts: train on digits, or open a finished run."""
 import streamlit as st
 
 from ffviz.presets import PRESETS
+from ffviz.store import places
 from pages.common.frame import state
 from pages.common.server import access_ui
 from pages.common.train import settings
 
-DIAGRAMS = state.REPO / "assets" / "diagrams"
+DIAGRAMS = places.REPO / "assets" / "diagrams"
 
 
 def train_digits() -> None:

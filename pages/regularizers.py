@@ -5,13 +5,13 @@ import streamlit as st
 
 from ffviz.figures import gram_figure, regularizer_figure
 from ffviz.regularizers import REGULARIZERS
-from ffviz.server.ui_state import LiveRun
+from ffviz.store.runs import RunReader
 from pages.common.frame.widgets import epoch_scrubber, explain, has_no_assignment, layer_select, plot, view_page
 
 EPOCH_KEY = "reg_epoch"  # the epoch scrubber, whose Play toggle times the view
 
 
-def view(lr: LiveRun, run_state: str, names: list[str]) -> None:
+def view(lr: RunReader, run_state: str, names: list[str]) -> None:
     if has_no_assignment(lr, "Regularizers"):
         return
     cfg = lr.config

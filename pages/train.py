@@ -8,7 +8,7 @@ import streamlit as st
 
 from ffviz.figures.style import LIVE_NAMES
 from pages.common.frame import state
-from pages.common.frame.keys import RETRAIN_OVERLAY_KEY
+from pages.common.frame.keys import RETRAIN_OVERLAY_KEY, TOAST_KEY
 from pages.common.frame.widgets import check_state_change, current, explain, next_steps, show_failure
 from pages.common.server import access_ui
 from pages.common.train import controls, settings
@@ -17,7 +17,7 @@ lr, run_state = current()
 settings.ensure_initialised(lr.config if lr else settings.defaults())
 if lr is not None and state.is_managed_active(lr.run_id):
     settings.sync_live(lr.run_id, controls.live_values(lr))
-if toast := st.session_state.pop("_toast", None):
+if toast := st.session_state.pop(TOAST_KEY, None):
     st.toast(toast, icon=":material/tune:")
 
 st.title("Train", anchor=False)

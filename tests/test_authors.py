@@ -16,10 +16,10 @@ import torch
 import torch.nn.functional as F
 from streamlit.testing.v1 import AppTest
 
-from ffviz.authors import AuthorsCheckpointError, authors_layout, import_authors, read_authors_file
 from ffviz.cli import main
 from ffviz.config import RunConfig
 from ffviz.data import load_dataset
+from ffviz.interop.authors_checkpoint import AuthorsCheckpointError, authors_layout, import_authors, read_authors_file
 from ffviz.method.evaluate import collect_goodness
 from ffviz.method.model import build_network
 from ffviz.store.checkpoint import load_checkpoint

@@ -25,7 +25,7 @@ from browser_support import (
     settle_steady,
 )
 
-from ffviz.interop.authors_logs import read_weights
+from ffviz.interop.authors_weights import read_weights
 
 pytestmark = BROWSER_MARKS
 

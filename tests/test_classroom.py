@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ffviz.server.access import ClassroomSettings, Identity, can_steer, new_token, why_not
+from ffviz.store import places
 from ffviz.store.runs import RunReader
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,7 +56,6 @@ def _call_as_another_session(run_id: str, action: str) -> None:
 
     from ffviz.store.catalog import summarize
     from pages.common import FRAME_KEY
-    from pages.common.frame import sources
     from pages.common.runs import run_actions
     from pages.common.server import access_ui
     from pages.common.train import controls, settings
@@ -70,7 +70,7 @@ def _call_as_another_session(run_id: str, action: str) -> None:
         st.session_state["cfg_lr"] = 0.3
         settings._live_change("lr")
     else:
-        row = summarize(sources.find_run(run_id), "local")
+        row = summarize(places.find_run(run_id), "local")
         run_actions.continue_run(row, 5) if action == "continue" else run_actions._delete(row)
     access_ui.show_denied()
 

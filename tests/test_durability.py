@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from ffviz.method.trainer import Trainer
-from ffviz.runner.run_writer import resume
+from ffviz.runner.run_process import resume
 from ffviz.store.catalog import summarize
 from ffviz.store.runs import RunReader, list_runs
 

@@ -16,8 +16,8 @@ from hostile import ATTACKS, build_all, future_dated
 from run_support import finished_tiny_run
 from streamlit.testing.v1 import AppTest
 
-from ffviz.server.ui_state import run_label
 from ffviz.store.catalog import UploadError, enforce_retention, export_archive, import_upload, scan_runs
+from ffviz.store.progress import run_label
 from ffviz.store.runs import RunReader
 from pages.common.frame.keys import PAGES as ALL_PAGES
 

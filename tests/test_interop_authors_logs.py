@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 from authors_logs_support import layer_widths, write_logs, write_weights
 
-from ffviz.interop import authors_logs
+from ffviz.interop import authors_format
 from ffviz.interop.authors_logs import AuthorsLogsError, import_logs, read_logs
 from ffviz.interop.workers import import_logs_in_process
-from ffviz.server.ui_state import LiveRun
 from ffviz.store.runs import RunReader
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,7 +52,7 @@ def test_logs_become_a_run_with_history_w_and_config_sources(logs, tmp_path):
     assert meta["class_names"][0] == "airplane"
     assert run.test.acc_alpha == float(info[-1].split(",")[6]) and run.test.layer_acc[0] == 55
     # the view pages scrub the epochs with a W; any other epoch shows the latest W before it
-    live = LiveRun(run.dir)
+    live = RunReader(run.dir)
     assert live.view_epochs == [0, 10]
     np.testing.assert_array_equal(live.snapshot(12).w[3], live.snapshot(10).w[3])
 
@@ -134,7 +133,7 @@ def test_nan_weights_and_weights_outside_0_1_are_refused(tmp_path):
 def test_huge_files_absurd_layer_counts_and_gigantic_matrices_are_refused(tmp_path, monkeypatch):
     folder = tmp_path / "logs"
     write_logs(folder)
-    monkeypatch.setattr(authors_logs, "MAX_CSV_BYTES", 1000)
+    monkeypatch.setattr(authors_format, "MAX_CSV_BYTES", 1000)
     _refused(folder, tmp_path, "info_17L.csv is .* MiB; at most")
     monkeypatch.undo()
     (folder / "layer_losses_17L.csv").write_text(",".join(f"Layer_{i}" for i in range(500)) + "\n")

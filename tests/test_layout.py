@@ -123,3 +123,21 @@ def test_no_import_circle() -> None:
         if v not in index:
             visit(v)
     assert circles == [], f"modules that import each other, directly or through others: {circles}"
+
+
+MAX_FILE_LINES = 400  # a file that grows past this is doing more than one job: split it by job
+MAX_FUNCTION_LINES = 60  # a function past this hides steps that want names of their own
+
+
+def test_no_file_over_400_lines_and_no_function_over_60() -> None:
+    too_long = []
+    for path in sorted(modules().values()):
+        text = path.read_text()
+        where = path.relative_to(REPO)
+        if (n := len(text.splitlines())) > MAX_FILE_LINES:
+            too_long.append(f"{where}: {n} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno is not None:
+                if (n := node.end_lineno - node.lineno + 1) > MAX_FUNCTION_LINES:
+                    too_long.append(f"{where}:{node.lineno} {node.name}: {n} lines")
+    assert too_long == [], too_long

@@ -103,12 +103,13 @@ def test_titles_and_notes_are_plain_bounded_and_in_the_archive(tmp_path):
 def test_a_new_tab_opens_its_own_newest_run_else_a_shipped_classroom_run(tmp_path, monkeypatch):
     monkeypatch.setenv("FFVIZ_RUNS_DIR", str(tmp_path))
     monkeypatch.delenv("FFVIZ_SHIPPED_DIR", raising=False)
-    from pages.common.frame import sources, state
+    from ffviz.store import places
+    from pages.common.frame import state
 
     assert state.first_run("me") == ""  # nothing of its own: the view pages show a shipped run instead
     shipped = state.shipped_recipe_run()
-    assert shipped and (sources.shipped_root() / shipped).is_dir()
-    cfg = RunConfig.from_dict(json.loads((sources.shipped_root() / shipped / "config.json").read_text()))
+    assert shipped and (places.shipped_root() / shipped).is_dir()
+    cfg = RunConfig.from_dict(json.loads((places.shipped_root() / shipped / "config.json").read_text()))
     assert (cfg.dataset, cfg.preset, cfg.mode) == ("digits", "classroom", "learnable")
     others = new_run_dir(tmp_path, tiny(), "theirs")
     init_run_dir(others, tiny(), name="theirs", owner="classmate", extra={})

@@ -33,7 +33,7 @@ def test_importing_every_page_dependency_leaves_torch_unloaded() -> None:
                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    expected = {"ffviz.store.runs", "ffviz.server.ui_state", "ffviz.store.catalog", "ffviz.runner.manager",
+    expected = {"ffviz.store.runs", "ffviz.store.progress", "ffviz.store.catalog", "ffviz.runner.manager",
                 "pages.common"}
     assert expected <= set(out["modules"])
     assert out["loaded"] == [], f"the page path imported {out['loaded']}"

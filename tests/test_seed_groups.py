@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from test_compare import made, valid
 
+from ffviz import modes
 from ffviz.comparison import ComparedRun
 from ffviz.figures.seeds import published_figure, seed_bar_figure, seed_layer_figure
 from ffviz.seed_groups import (
-    LINEAGE,
     PUBLISHED,
     gap_sentence,
     group_by_seed,
@@ -87,7 +87,7 @@ def test_the_shipped_runs_hold_the_lineage_at_three_seeds_of_one_shape() -> None
         pytest.skip("the shipped runs are not in assets/runs (bash assets/runs/make_shipped_runs.sh)")
     groups = group_by_seed([ComparedRun.of(RunReader(d)) for d in dirs])
     full = {g.mode: g for g in groups if len(g.runs) >= 3}
-    assert set(full) == set(LINEAGE)
+    assert set(full) == set(modes.lineage())
     shapes = {tuple(kv for kv in shape_key(g.config) if kv[0] != "mode") for g in full.values()}
     assert len(shapes) == 1  # one shape: the same settings for every mode but the mode
     for g in full.values():

@@ -14,7 +14,8 @@ from ffviz.data import load_dataset
 from ffviz.method.control import RunControl
 from ffviz.method.trainer import Callback, Trainer, cosine_lr
 from ffviz.records import EpochRecord
-from ffviz.runner.run_writer import RunWriter, resume
+from ffviz.runner.run_process import resume
+from ffviz.runner.run_writer import RunWriter
 from ffviz.store.runs import RunReader
 
 # Timing fields legitimately differ between two runs of the same config.

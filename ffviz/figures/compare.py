@@ -1,7 +1,7 @@
 """Several runs on the same axes: the Compare page's overlays and config diff, and the gap view, which sets a
 learnable, a static and a backprop run on the same data side by side.
 
-    runs = [ComparedRun.of(RunReader(d)) for d in dirs]
+    runs = [ComparedRun.of(open_reader(d)) for d in dirs]
     fig = accuracy_overlay_figure(runs)
     fig = epochs_to_reach_figure(runs, threshold=95)
 
@@ -17,16 +17,13 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from ffviz import modes
 from ffviz.comparison import ComparedRun, epochs_to_reach, gap_label, seconds_per_epoch
 from ffviz.figures.style import empty_figure, epoch_axis, figure, layer_name
 
 # One colour per compared run (Plotly's qualitative set, darkest first, so the first two runs read well projected).
 RUN_COLORS = ("#1F77B4", "#D62728", "#2CA02C", "#FF7F0E", "#9467BD", "#8C564B", "#E377C2", "#17BECF", "#7F7F7F")
-# The gap view colours runs by how they learn, the same on every chart.
-MODE_COLORS = {"learnable": "#1F77B4", "static": "#FF7F0E", "backprop": "#555555", "original-ff": "#2CA02C"}
-MODE_SHORT = {"learnable": "learnable", "static": "static", "backprop": "backprop",  # bar labels in narrow charts
-              "original-ff": "original FF"}
-
+# The gap view colours runs by how they learn (each mode's colour in ffviz/modes.py), the same on every chart.
 
 
 def run_colors(n: int) -> list[str]:
@@ -108,7 +105,7 @@ def final_layer_accuracy_figure(runs: Sequence[ComparedRun], *, height: int = 40
 
 # ----------------------------------------------------------------------------------------------------- the gap
 def _gap_color(r: ComparedRun, i: int) -> str:
-    return MODE_COLORS.get(r.mode, RUN_COLORS[i % len(RUN_COLORS)])
+    return modes.color(r.mode, RUN_COLORS[i % len(RUN_COLORS)])
 
 
 def gap_layer_accuracy_figure(runs: Sequence[ComparedRun], *, height: int = 420) -> go.Figure:
@@ -171,7 +168,7 @@ def epochs_to_reach_figure(runs: Sequence[ComparedRun], threshold: float, *, hei
     for i, r in enumerate(runs):
         n = epochs_to_reach(r.epochs, threshold)
         done = r.epochs[-1].epoch if r.epochs else 0
-        labels.append(MODE_SHORT.get(r.mode, r.label))
+        labels.append(modes.short_label(r.mode) if r.mode in modes.MODES else r.label)
         colors.append(_gap_color(r, i))
         ys.append(n if n is not None else done)  # a run that never got there: its whole length, hatched
         texts.append(f"{n}" if n is not None else f"not reached in {done}")
@@ -192,7 +189,7 @@ def seconds_per_epoch_figure(runs: Sequence[ComparedRun], *, height: int = 360) 
         s = seconds_per_epoch(r.epochs)
         if s is None:
             continue
-        labels.append(MODE_SHORT.get(r.mode, r.label))
+        labels.append(modes.short_label(r.mode) if r.mode in modes.MODES else r.label)
         ys.append(s)
         colors.append(_gap_color(r, i))
     if not ys:

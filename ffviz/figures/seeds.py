@@ -12,20 +12,21 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ffviz.comparison import MODE_NAMES, ComparedRun
-from ffviz.figures.compare import MODE_COLORS, RUN_COLORS
+from ffviz import modes
+from ffviz.comparison import ComparedRun
+from ffviz.figures.compare import RUN_COLORS
 from ffviz.figures.style import empty_figure, figure, layer_name
 from ffviz.seed_groups import PUBLISHED, SeedGroup, mean_sd
 
 
 def _color(g: SeedGroup, i: int) -> str:
-    return MODE_COLORS.get(g.mode, RUN_COLORS[i % len(RUN_COLORS)])
+    return modes.color(g.mode, RUN_COLORS[i % len(RUN_COLORS)])
 
 
 def group_name(g: SeedGroup) -> str:
     """The mode's name and the number of seeds, e.g. "static partition · 3 seeds"."""
     n = len(g.runs)
-    return f"{MODE_NAMES.get(g.mode, g.mode)} · {n} seed{'s' if n > 1 else ''}"
+    return f"{modes.label(g.mode)} · {n} seed{'s' if n > 1 else ''}"
 
 
 def seed_bar_figure(groups: Sequence[SeedGroup], read: Callable[[ComparedRun], float | None], *, title: str,
@@ -96,7 +97,7 @@ def published_figure(*, height: int = 420) -> go.Figure:
     rows = [p for p in PUBLISHED if p.cifar10 is not None]
     trace = {"type": "bar", "orientation": "h", "y": [f"<b>{p.method}</b><br>{p.network}<br>{p.epochs}" for p in rows],
              "x": [p.cifar10 for p in rows],
-             "marker": {"color": [MODE_COLORS.get(p.mode, "#999") for p in rows], "opacity": 0.45,
+             "marker": {"color": [modes.color(p.mode, "#999") for p in rows], "opacity": 0.45,
                         "pattern": {"shape": "/"}},
              "text": [f"published {p.cifar10:.2f}%" for p in rows], "textposition": "inside",
              "insidetextanchor": "end", "textfont": {"size": 15, "color": "#111"}, "name": "published",

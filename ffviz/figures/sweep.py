@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 
 from ffviz.figures.style import colorscale, figure
 from ffviz.records import EpochRecord, TestRecord
-from ffviz.store.runstate import ACTIVE
+from ffviz.store.folder import ACTIVE
 
 REACH = 95.0  # "epochs to 95%": the first epoch whose α-weighted validation accuracy reaches this
 

@@ -36,6 +36,7 @@ import numpy as np
 from ffviz.method.trainer import Callback, Trainer
 from ffviz.records import BatchRecord, EpochRecord, Snapshot, TestRecord
 from ffviz.store.folder import RunFolder
+from ffviz.store.runs import open_reader
 
 MAX_IMAGE_PIXELS = 2_000_000  # one W image (C*K cells, enlarged); a larger W is drawn at one pixel per cell
 MAX_SNAPSHOT_BYTES = 256 * 2**20
@@ -116,12 +117,11 @@ def _config_text(config: dict[str, Any]) -> str:
 
 def export_run(run_dir: Path | str, out_root: Path | str, *, overwrite: bool = False) -> Path:
     """Write the run in run_dir as TensorBoard event files in out_root/<run folder name>/; returns that folder."""
-    from ffviz.store.runs import RunReader
     from ffviz.store.untrusted import check_npz
 
     run_dir = Path(run_dir)
     try:
-        reader = RunReader(run_dir)
+        reader = open_reader(run_dir)
     except (FileNotFoundError, ValueError, TypeError, OSError) as e:
         raise ExportError(f"{run_dir} cannot be exported: {e}") from None
     if not reader.epochs:

@@ -52,7 +52,7 @@ def import_logs_in_process(files: dict[str, bytes], dest_root: Path, *, dataset:
                            name: str | None = None, timeout: float = TIMEOUT_S) -> tuple[Path | None, str]:
     """The authors' log files (by name) as a run under dest_root, checked in a worker: (run folder, "") or
     (None, why not). Only their file names are accepted, each within its size."""
-    from ffviz.interop.authors_logs import LOG_FILES  # numpy only
+    from ffviz.interop.authors_format import LOG_FILES  # numpy only
 
     if not files:
         return None, "choose their log files first (info_17L.csv, layer_losses_17L.csv, all_epochs_layer_weights.txt…)"

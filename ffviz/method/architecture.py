@@ -31,3 +31,9 @@ def parameter_count(*, in_channels: int, num_classes: int, widths: tuple[int, ..
     width, and the concat shortcut that ends a stage makes the next stage's input twice as wide (METHOD.md)."""
     layers = [(in_channels, widths[0])] + [(w, w) for w in widths for _ in range(4)]
     return sum(c_out * c_in * 9 + (c_out * num_classes + 1 if learnable else 0) for c_in, c_out in layers)
+
+
+def caw_parameter_count(*, in_channels: int, num_classes: int, image_size: int, widths: tuple[int, ...],
+                        learnable: bool = True) -> int:
+    """``parameter_count`` as the mode registry calls it (ffviz/modes.py): the image size does not change it."""
+    return parameter_count(in_channels=in_channels, num_classes=num_classes, widths=widths, learnable=learnable)

@@ -35,6 +35,7 @@ from ffviz.method.fast.graph import StepCapture, eager_optimizer_state
 from ffviz.method.losses import LossStats
 from ffviz.method.model import FFNet, build_network, count_parameters
 from ffviz.method.step import TRAIN_FIELDS, EpochSums, fused_loss, lean_backward
+from ffviz.modes import get_mode
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
 from ffviz.regularizers import REGULARIZERS
 from ffviz.regularizers import weights as regularizer_weights
@@ -94,7 +95,8 @@ class Trainer:
                                           image_size=cfg.image_size or None, channels=cfg.channels or None,
                                           seed=cfg.seed, download=downloads_allowed())).to(self.device)
         self._black = [-m / s for m, s in zip(self.data.mean, self.data.std, strict=True)]  # pixel 0, normalised
-        self.ff = cfg.mode != "backprop"
+        self.loss_kind = get_mode(cfg.mode).loss  # ff, backprop, or the network's own (ffviz/modes.py)
+        self.ff = self.loss_kind != "backprop"
         cuda = self.device.type == "cuda"
         if cuda:
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest convolutions once
@@ -189,7 +191,7 @@ class Trainer:
 
     def evaluate_epoch(self) -> None:
         """Evaluate the network as it stands and emit its EpochRecord and Snapshot without training: a checkpoint made
-        elsewhere (ffviz.authors) has one epoch to show, the one it was saved at."""
+        elsewhere (ffviz.interop.authors_checkpoint) has one epoch to show, the one it was saved at."""
         self._end_of_epoch(train=None)
 
     def state_dict(self) -> dict[str, Any]:
@@ -280,7 +282,7 @@ class Trainer:
         return stats.detach()
 
     def _losses(self, x: torch.Tensor, y: torch.Tensor, lambdas: torch.Tensor) -> LossStats:
-        if self.cfg.mode == "original-ff":  # its own loss, positive and negative data (method/model/original_ff.py)
+        if self.loss_kind == "network":  # its own loss (original-ff: positive and negative data, model/original_ff.py)
             return self.model.loss(x, y)
         return fused_loss(self.model, x, y, lambdas, self.cfg, ff=self.ff, autocast=self._autocast)
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from ffviz.env import positive_int
 from ffviz.store.folder import RunFolder
+from ffviz.store.places import REPO  # the folder that holds ffviz/: the run imports this copy
 
 LAUNCHER_ENV = "FFVIZ_LAUNCHER"
 MAX_RUNNING_ENV = "FFVIZ_MAX_RUNNING"
@@ -45,7 +46,6 @@ THREADS_PER_RUN = 1
 # Runs at a time per GPU: the classroom presets take well under 1 GB each, and several small runs keep a GPU busier
 # than one. A paper-size network fills a GPU alone: set FFVIZ_MAX_RUNNING=1 (per GPU) for those.
 RUNS_PER_GPU = 4
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds ffviz/: the run imports this copy
 
 
 def gpu_count(environ: Mapping[str, str] = os.environ) -> int:
@@ -170,7 +170,7 @@ class Launcher:
         """A run process's environment: its threads (before torch loads), and this copy of ffviz first."""
         threads = str(self.threads)
         return {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, THREADS_ENV: threads,
-                "PYTHONPATH": os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")) if p),
+                "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
                 "PYTHONUNBUFFERED": "1"}
 
     def start(self, run_dir: Path | str) -> subprocess.Popen:

@@ -35,9 +35,9 @@ from ffviz.runner.launcher import PROCESS_LOG, Launcher, max_running_setting
 from ffviz.runner.memory import TRIM_SECONDS, release_free_memory
 from ffviz.runner.steering import ControlFile
 from ffviz.runner.warm import WarmPool, spares_setting
-from ffviz.store.folder import RunFolder
-from ffviz.store.runs import init_run_dir, new_run_dir, update_meta
-from ffviz.store.runstate import ACTIVE, HEARTBEAT, LAUNCH, queued_runs, read_meta, run_state
+from ffviz.store.folder import ACTIVE, LIVE, RunFolder
+from ffviz.store.runs import init_run_dir, new_run_dir, open_reader, update_meta
+from ffviz.store.runstate import HEARTBEAT, LAUNCH, queued_runs, read_meta, run_state
 from ffviz.store.stage import write_stage
 from ffviz.store.storage import atomic_write_json, read_json
 
@@ -61,7 +61,7 @@ class RunInfo:
 
     @property
     def config(self) -> RunConfig:
-        return RunConfig.from_dict(read_json(RunFolder(self.dir).config))
+        return open_reader(self.dir).config
 
 
 class RunManager:
@@ -213,7 +213,7 @@ class RunManager:
             active = sweeps = 0
             for d in self._run_dirs():
                 meta = read_meta(d)
-                if meta.get("status") not in ("starting", "running", "paused"):
+                if meta.get("status") not in LIVE:
                     continue
                 if run_state(d, meta) in ACTIVE:
                     active += 1
@@ -275,7 +275,7 @@ class RunManager:
         if launch:
             atomic_write_json(run_dir / LAUNCH, {**launch, "exit": code})
         meta = read_meta(run_dir)
-        if meta.get("status") not in ("starting", "running", "paused"):
+        if meta.get("status") not in LIVE:
             return  # it ended and wrote so, or it was requeued
         if code == 0 and self.launcher.template is not None and meta.get("status") == "starting":
             return  # a launcher that hands the run to a scheduler and returns: its heartbeat will come

@@ -1,7 +1,8 @@
-"""The writer side of a run folder: what a run records as it goes, and continuing a run from its checkpoint.
+"""The writer side of a run folder: what a run records as it goes.
 
-    trainer = Trainer(cfg, callbacks=[RunWriter(run_dir)])      # writes the folder described in ffviz/store/runs.py
-    trainer = resume(run_dir, epochs=30)                          # continues it from checkpoints/last.pt
+    trainer = Trainer(cfg, callbacks=[RunWriter(run_dir)])      # writes the folder described in ffviz/store/folder.py
+
+A trainer opened from a folder as it stands (its checkpoint, else its config.json) is ffviz/runner/run_process.py's.
 
 Kept apart from ffviz/store/runs.py (the readers) because it needs the trainer and torch, which a server drawing pages
 never imports.
@@ -19,13 +20,12 @@ from typing import Any
 import numpy as np
 
 from ffviz import records
-from ffviz.config import RunConfig
 from ffviz.data import DataSplits
 from ffviz.data.display import image_for_display
 from ffviz.method.trainer import Callback, RunBoundError, Trainer
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
 from ffviz.runner.threads import describe as describe_threads
-from ffviz.store.checkpoint import load_checkpoint, save_checkpoint
+from ffviz.store.checkpoint import save_checkpoint
 from ffviz.store.folder import RunFolder
 from ffviz.store.stage import write_stage
 from ffviz.store.storage import JsonlAppender, JsonlTail, atomic_write, atomic_write_json, read_json
@@ -166,18 +166,3 @@ class RunWriter(Callback):
             atomic_write(path, lambda f, data=kept: f.write(data))
         self._batches = JsonlAppender(self.folder.log("batches"))
         self._epochs = JsonlAppender(self.folder.log("epochs"))
-
-
-def resume(run_dir: Path | str, *, callbacks: list[Callback] | tuple[Callback, ...] = (), control=None,
-           epochs: int | None = None, data=None) -> Trainer:
-    """A trainer that continues the run in run_dir from its last checkpoint (optionally to more epochs)."""
-    run_dir = Path(run_dir)
-    # last.pt is the newest; a shipped or uploaded run may carry only final.pt.
-    path = RunFolder(run_dir).newest_checkpoint()
-    if path is None:
-        raise FileNotFoundError(f"{run_dir} has no checkpoint to resume from (it never finished an epoch)")
-    ck = load_checkpoint(path)
-    if epochs is not None:
-        ck["config"] = {**ck["config"], "epochs": int(epochs)}
-    return Trainer(RunConfig.from_dict(ck["config"]), checkpoint=ck, data=data, control=control,
-                   callbacks=[RunWriter(run_dir), *callbacks])

@@ -25,11 +25,15 @@ from ffviz.runner import threads as thread_plan
 
 
 def train_run_dir(run_dir: Path, threads: int) -> int:
-    """The one call into the run entry: the same arguments as the cold command (ffviz/runner/launcher.py's
-    run_command), in this process."""
-    from ffviz.cli import main as run_entry
+    """The one call into the run entry (ffviz/runner/run_process.py), as ``python -m ffviz train --run-dir``
+    makes it: this process's threads (planned before torch loaded) and its niceness carried to its autogroup."""
+    from ffviz.runner.launcher import carry_niceness_to_autogroup
+    from ffviz.runner.run_process import main as run_entry
+    from ffviz.runner.run_process import set_threads
 
-    return run_entry(["train", "--run-dir", str(run_dir), "--threads", str(threads), "--no-progress"])
+    set_threads(threads)
+    carry_niceness_to_autogroup()
+    return run_entry(run_dir, progress=False)
 
 
 def warm_up() -> None:
@@ -37,7 +41,7 @@ def warm_up() -> None:
     run: the digits, a few hundred kilobytes), so the run that comes next starts at its first batch."""
     import torch
 
-    import ffviz.cli  # noqa: F401  (torch, the trainer, the run writer)
+    import ffviz.runner.run_process  # noqa: F401  (torch, the trainer, the run writer)
     from ffviz.data import load_dataset
     from ffviz.recipes import CLASSROOM, recipe_config
 

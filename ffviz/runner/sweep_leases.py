@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ffviz.store.folder import ENDED_BADLY
+
 LEASE_SECONDS = 90.0  # a class-experiment claim with no run lapses this long after its holder was last seen
-ENDED_BADLY = ("failed", "stopped", "interrupted")
 
 
 @dataclass

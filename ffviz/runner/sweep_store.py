@@ -34,11 +34,10 @@ from typing import Any, Protocol
 from ffviz.config import RunConfig
 from ffviz.figures.sweep import RunOutcome, run_outcome
 from ffviz.runner.manager import SWEEP_QUEUE_KEY
-from ffviz.runner.sweep_leases import ENDED_BADLY, Slot, SlotLeases
+from ffviz.runner.sweep_leases import Slot, SlotLeases
 from ffviz.runner.sweep_spec import SweepError, SweepSpec, cell_label
-from ffviz.store.folder import RunFolder, is_folder_name
-from ffviz.store.runs import RunReader, update_meta
-from ffviz.store.runstate import ACTIVE
+from ffviz.store.folder import ACTIVE, ENDED_BADLY, RunFolder, is_folder_name
+from ffviz.store.runs import RunReader, open_reader, update_meta
 from ffviz.store.runstate import run_state as folder_state
 from ffviz.store.storage import atomic_write_json, read_json
 
@@ -251,7 +250,7 @@ def outcomes(sweep: Sweep, *, read: Callable[[Path], RunReader | None] | None = 
             continue
         state = (state_of(slot.run_id) if state_of else None) or sweep.run_state(slot.run_id)
         try:
-            reader = read(sweep.run_dir(slot.run_id)) if read else RunReader(sweep.run_dir(slot.run_id))
+            reader = read(sweep.run_dir(slot.run_id)) if read else open_reader(sweep.run_dir(slot.run_id))
         except (OSError, ValueError):
             reader = None
         if reader is None or state is None:

@@ -1,11 +1,9 @@
-"""The server's policy and the app's view of runs, without Streamlit: who may do what, what a run may cost, and
-what a page reads of a run folder.
+"""The server's policy, without Streamlit: who may do what, what a run may cost, how long it will take here.
 
     check_run(cfg, limits, owner_active=1, queued=3)       # ffviz/server/limits.py: or LimitError
     can_steer(me, meta)                                    # ffviz/server/access.py: its owner or the teacher
-    live = LiveRun(run_dir); live.refresh()                # ffviz/server/ui_state.py: what the pages read
 
-access, limits, estimate (how long a run will take here), ui_state, upload_process (an upload checked in a process
+access, limits, estimate (how long a run will take here), upload_process (an upload checked in a process
 of its own). Never imports torch on the page path (tests/test_page_imports.py).
 
 May import: ffviz.store, ffviz.runner, ffviz.method's torch-free arithmetic (architecture), ffviz.data's registry

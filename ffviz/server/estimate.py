@@ -19,6 +19,7 @@ from typing import Any
 
 from ffviz.config import RunConfig
 from ffviz.store.folder import RunFolder
+from ffviz.store.runs import open_reader
 
 # The config fields that set the work of an epoch; runs that agree on all of them run at the same speed here.
 SPEED_FIELDS = ("dataset", "preset", "widths", "image_size", "channels", "batch_size", "mode", "ff_step", "device",
@@ -57,8 +58,7 @@ def _seconds_per_epoch(run_dir: Path, want: tuple) -> float | None:
     """The run's training seconds per epoch (evaluation included), if it has the wanted shape and a trained epoch."""
     try:
         folder = RunFolder(run_dir)
-        config = json.loads(folder.config.read_text())
-        if not isinstance(config, dict) or _shape(config) != want:
+        if _shape(open_reader(run_dir).config.to_dict()) != want:
             return None
         last = None
         with open(folder.log("epochs"), "rb") as f:

@@ -20,7 +20,8 @@ from typing import Any
 
 from ffviz.config import RunConfig
 from ffviz.data.registry import DATASETS
-from ffviz.method.architecture import parameter_count, validate_widths
+from ffviz.method.architecture import validate_widths
+from ffviz.modes import get_mode
 
 ENV_PREFIX = "FFVIZ_LIMIT_"
 MiB, GiB = 1024 ** 2, 1024 ** 3
@@ -123,18 +124,14 @@ def _refuse(what: str, name: str, limits: Limits, todo: str = SMALLER) -> LimitE
 
 
 def count_parameters(cfg: RunConfig) -> int:
-    """Parameters of cfg's network, by arithmetic (ffviz/method/architecture.py): no torch, no memory, however large;
+    """Parameters of cfg's network, by its mode's arithmetic (ffviz/modes.py): no memory, however large;
     ValueError when the widths cannot form a network for this data."""
     from ffviz.presets import resolve_widths
 
     channels, size, classes = dataset_shape(cfg)
     widths = resolve_widths(cfg.preset, cfg.widths)
     validate_widths(widths, classes, size)
-    if cfg.mode == "original-ff":  # Hinton's MLP (ffviz/method/model/original_ff.py): no torch needed either
-        from ffviz.method.model.original_ff import parameter_count as mlp_count
-
-        return mlp_count(in_features=channels * size * size, num_classes=classes, widths=widths)
-    return parameter_count(in_channels=channels, num_classes=classes, widths=widths, learnable=cfg.mode != "static")
+    return get_mode(cfg.mode).count(in_channels=channels, num_classes=classes, image_size=size, widths=widths)
 
 
 def dataset_shape(cfg: RunConfig) -> tuple[int, int, int]:

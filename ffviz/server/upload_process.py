@@ -31,11 +31,11 @@ from ffviz.store.catalog import (
     import_upload,
     publish,
 )
+from ffviz.store.places import REPO
 from ffviz.store.untrusted import check_pickle_graph
 
 OWNER_ENV = "FFVIZ_UPLOAD_OWNER"
 TIMEOUT_S = 300.0  # loading torch and checking a 200 MB checkpoint takes seconds; a file that takes longer is refused
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 STAGE = "{stage}"  # in a worker's command: the staging folder it writes its run folder into
 # At most this many workers at once, server-wide (each loads torch: ~0.5 GB and a core); one more upload waits up to
 # WAIT_S for a turn, then is refused with a message to try again.
@@ -127,7 +127,7 @@ def _published(answer: dict, stage: Path, dest_root: Path) -> dict:
 
 def worker_env() -> dict[str, str]:
     """The server's environment, with this copy of ffviz first on the path (the worker imports what the server runs)."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT),
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
                                                                     os.environ.get("PYTHONPATH")]))}
 
 

@@ -30,9 +30,9 @@ from ffviz.config import RunConfig
 from ffviz.env import positive_int
 from ffviz.records import TestRecord
 from ffviz.store.filecache import cached_build
-from ffviz.store.folder import RunFolder, is_archive_member
+from ffviz.store.folder import ACTIVE, RunFolder, is_archive_member
 from ffviz.store.runs import RunReader, init_run_dir, new_run_dir, owner_of, update_meta
-from ffviz.store.runstate import ACTIVE, run_state
+from ffviz.store.runstate import run_state
 from ffviz.store.storage import atomic_write_json, read_json
 from ffviz.store.untrusted import (
     META_TYPES,

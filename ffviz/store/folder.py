@@ -25,7 +25,9 @@ What each file holds, and who writes it:
     stage.json         where a starting run is (its process, the data, the first batch)     ffviz/store/stage.py
     notes.json         the owner's title and note for the run (plain text)                  ffviz/store/notes.py
 
-Plain paths and names only (no reading, no torch): readers are ffviz/store/runs.py and ffviz/server/ui_state.py.
+The states a run can be in are named here too (STATES and their groups), the values meta.json's status takes;
+which one holds is ffviz/store/runstate.py's to say. Plain paths and names only (no reading, no torch): the reader
+is ffviz/store/runs.py.
 """
 
 from __future__ import annotations
@@ -38,6 +40,16 @@ Log = Literal["batches", "epochs", "events"]
 CheckpointKind = Literal["last", "final"]
 
 LOGS: tuple[Log, ...] = ("batches", "epochs", "events")
+# The states a run can be in, stated once: meta.json's "status" names one of the first seven, and
+# ffviz/store/runstate.py says which holds (a run whose process is gone reads "interrupted").
+STATES = ("queued", "starting", "running", "paused", "finished", "stopped", "failed", "interrupted")
+ACTIVE = ("queued", "starting", "running", "paused")  # a run in one of these states may still write records
+ENDED = ("finished", "stopped", "failed", "interrupted")
+LIVE = ("starting", "running", "paused")  # a process claims the run: its heartbeat says whether it still lives
+ENDED_AS_ASKED = ("finished", "stopped")  # trained to its end, or stopped by a person: the CLI exits 0
+CONTINUABLE = ("finished", "stopped", "interrupted")  # a new run may go on from its last checkpoint
+ENDED_EARLY = ("stopped", "interrupted")  # before its last epoch: Continue takes it on in place
+ENDED_BADLY = ("failed", "stopped", "interrupted")  # a sweep's cell starts again
 CHECKPOINT_KINDS: tuple[CheckpointKind, ...] = ("last", "final")  # newest first: last.pt follows every epoch
 _SNAPSHOT = re.compile(r"epoch_(\d{4,})\.npz")
 _FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")

@@ -1,10 +1,11 @@
 """Reading a run folder back, even while the run is still writing it; creating one. The folder's files are named
 in ffviz/store/folder.py (RunFolder), which says what each holds.
 
-    reader = RunReader("runs/20261126-172000-learnable-classroom")
-    reader.config, reader.meta, reader.epochs, reader.test          # the RunConfig, meta.json, records
+    reader = open_reader("runs/20261126-172000-learnable-classroom")  # this process's one reader; reads nothing yet
+    reader.config, reader.meta                                      # the RunConfig, meta.json: no log parsed
+    reader.epochs, reader.test                                      # the records, parsed on first use
     reader.refresh()                                                # what was appended since (cheap to poll)
-    reader.snapshot(3)                                              # the Snapshot of epoch 3
+    reader.snapshot(3), reader.w_history(layer=2)                   # epoch 3's Snapshot; {epoch: W (C, K)}
 
 This module only reads (and creates folders): JSON, JSON lines and npz, no torch, so a server draws every page
 without importing it. The writer side, ``RunWriter`` and ``resume``, lives in ffviz/runner/run_writer.py: it needs
@@ -14,10 +15,12 @@ the trainer and torch, and the store imports nothing of the runner.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
+import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +28,15 @@ import numpy as np
 
 from ffviz.config import RunConfig
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
-from ffviz.store.filecache import cached_json
 from ffviz.store.folder import LOGS, RunFolder, run_folders
+from ffviz.store.runstate import read_meta
 from ffviz.store.storage import JsonlTail, atomic_write_json, read_json
-from ffviz.store.untrusted import clean_meta, parse_record
+from ffviz.store.untrusted import parse_record
 
 # Snapshots a RunReader keeps in memory, the least recently used dropped first: a paper-size run has hundreds of
 # epochs and a resnet17 snapshot is a few MB, while a view scrubs around a handful at a time.
 SNAPSHOT_CACHE = 12
+SHARED_READERS = 64  # run folders whose reader a server keeps (shared_reader), the least recently used dropped first
 
 
 def new_run_dir(root: Path | str, cfg: RunConfig, name: str | None = None) -> Path:
@@ -78,33 +82,101 @@ def _slug(text: str) -> str:
 
 
 class RunReader:
-    """Reads a run folder; ``refresh`` picks up what was appended since the last call (cheap to poll)."""
+    """A run folder read back, the one reader every part uses (the pages, the notebook API, the CLI, the server).
+
+    Cheap to open: the config is read on first use and the logs are parsed on first use of a record; ``refresh``
+    then reads only what was appended (cheap to poll), and starts over when the logs were rewritten (a run continued
+    from a checkpoint). Snapshots are read once each into a small LRU, and a layer's W over the epochs once per file.
+    One reader may serve every session of a server (``open_reader``), so its reads are guarded by a lock."""
 
     def __init__(self, run_dir: Path | str) -> None:
         self.dir = Path(run_dir)
         self.folder = RunFolder(self.dir)
         if not self.folder.is_run():
             raise FileNotFoundError(f"{self.dir} is not an ffviz run folder (no {RunFolder.CONFIG})")
-        self.config = RunConfig.from_dict(read_json(self.folder.config))
-        self.batches: list[BatchRecord] = []
-        self.epochs: list[EpochRecord] = []
-        self.events: list[EventRecord] = []
-        self._tails = {kind: JsonlTail(self.folder.log(kind)) for kind in LOGS}
+        self._lock = threading.RLock()
+        self._config: RunConfig | None = None
+        self._logs: dict[str, list[Any]] | None = None  # None until a record is first asked for
+        self._tails: dict[str, JsonlTail] = {}
+        self._files: tuple[int, ...] = ()
         self._snapshots: OrderedDict[int, Snapshot] = OrderedDict()  # an LRU of SNAPSHOT_CACHE epochs
-        self.refresh()
+        self._w: dict[tuple[int, int], np.ndarray] = {}
 
-    def refresh(self) -> bool:
-        """Read new records; True when anything arrived."""
-        grew = False
-        for key, tail in self._tails.items():
-            rows = [rec for r in tail.read_new() if (rec := _record_or_none(r)) is not None]
-            getattr(self, key).extend(rows)
-            grew |= bool(rows)
-        return grew
+    def __repr__(self) -> str:
+        return f"RunReader({str(self.dir)!r})"
+
+    @property
+    def run_id(self) -> str:
+        return self.dir.name
+
+    @property
+    def config(self) -> RunConfig:
+        """The RunConfig the run started with (config.json), read once."""
+        if self._config is None:
+            self._config = RunConfig.from_dict(read_json(self.folder.config))
+        return self._config
 
     @property
     def meta(self) -> dict[str, Any]:
-        return clean_run_meta(self.dir)
+        """meta.json, its known keys of their types (ffviz/store/runstate.py reads it, parsed once while unchanged)."""
+        return read_meta(self.dir)
+
+    # ------------------------------------------------------------------------------------------- records
+    def refresh(self) -> bool:
+        """Read what was appended since the last call; start over if the logs were rewritten. True when anything
+        arrived."""
+        with self._lock:
+            ident = self._identity()
+            if self._logs is None or ident != self._files:
+                self._files, self._config = ident, None  # a continued run may have rewritten its config too
+                self._logs = {kind: [] for kind in LOGS}
+                self._tails = {kind: JsonlTail(self.folder.log(kind)) for kind in LOGS}
+                self._snapshots.clear()
+                self._w.clear()
+            grew = False
+            for kind, tail in self._tails.items():
+                for row in tail.read_new():
+                    try:
+                        self._logs[kind].append(parse_record(row))
+                    except ValueError:
+                        continue  # one bad line (an upload, an older writer) must not break every page that reads it
+                    grew = True
+            return grew
+
+    def _identity(self) -> tuple[int, ...]:
+        out = []
+        for path in (self.folder.log("batches"), self.folder.log("epochs"), self.folder.config):
+            try:
+                out.append(path.stat().st_ino)
+            except FileNotFoundError:
+                out.append(0)
+        return tuple(out)
+
+    def _log(self, kind: str) -> list[Any]:
+        if self._logs is None:
+            self.refresh()
+        assert self._logs is not None
+        return self._logs[kind]
+
+    @property
+    def batches(self) -> list[BatchRecord]:
+        return self._log("batches")
+
+    @property
+    def epochs(self) -> list[EpochRecord]:
+        return self._log("epochs")
+
+    @property
+    def events(self) -> list[EventRecord]:
+        return self._log("events")
+
+    @property
+    def version(self) -> tuple[int, int, int]:
+        """Changes whenever a record arrives: a key for caching what is built from the records."""
+        return len(self.batches), len(self.epochs), len(self.events)
+
+    def epoch(self, epoch: int) -> EpochRecord | None:
+        return next((e for e in reversed(self.epochs) if e.epoch == epoch), None)
 
     @property
     def test(self) -> TestRecord | None:
@@ -115,18 +187,52 @@ class RunReader:
             return None
         return rec if isinstance(rec, TestRecord) else None
 
+    # ----------------------------------------------------------------------------------------- snapshots
+    @property
+    def view_epochs(self) -> list[int]:
+        """The epochs a view page scrubs, those with a snapshot: every epoch of a run ffviz trained; for a run
+        imported from the authors' logs (ffviz/interop/authors_logs.py), the epochs their weights file holds (its
+        meta.json's snapshot_epochs)."""
+        epochs = [e.epoch for e in self.epochs]
+        held = self.meta.get("snapshot_epochs")
+        if not isinstance(held, list):
+            return epochs
+        keep = {x for x in held if isinstance(x, int)}
+        return [e for e in epochs if e in keep] or epochs
+
     def snapshot(self, epoch: int) -> Snapshot:
-        """The Snapshot of one epoch, read once while it stays among the SNAPSHOT_CACHE most recently used. Not
-        thread-safe on its own: the app's LiveRun calls it under its lock."""
-        if epoch in self._snapshots:
-            self._snapshots.move_to_end(epoch)
-            return self._snapshots[epoch]
-        with np.load(self.folder.snapshot(epoch)) as a:
-            snap = Snapshot.from_arrays(dict(a))
-        self._snapshots[epoch] = snap
-        while len(self._snapshots) > SNAPSHOT_CACHE:
-            self._snapshots.popitem(last=False)
-        return snap
+        """The Snapshot of one epoch, read once while it stays among the SNAPSHOT_CACHE most recently used; for an
+        epoch without one (an imported log's W every 10 epochs), the latest held before it."""
+        held = self.view_epochs
+        if held and epoch not in held:
+            epoch = max((e for e in held if e <= epoch), default=held[0])
+        with self._lock:
+            if epoch in self._snapshots:
+                self._snapshots.move_to_end(epoch)
+                return self._snapshots[epoch]
+            with np.load(self.folder.snapshot(epoch)) as a:
+                snap = Snapshot.from_arrays(dict(a))
+            self._snapshots[epoch] = snap
+            while len(self._snapshots) > SNAPSHOT_CACHE:
+                self._snapshots.popitem(last=False)
+            return snap
+
+    def w_history(self, layer: int, epochs: Sequence[int] | None = None) -> dict[int, np.ndarray]:
+        """{epoch: W (C, K)} of one layer, reading only that layer's W from each snapshot file (once)."""
+        if epochs is None:
+            epochs = self.view_epochs
+        out = {}
+        with self._lock:
+            for ep in epochs:
+                key = (layer, ep)
+                if key not in self._w:
+                    try:
+                        with np.load(self.folder.snapshot(ep)) as a:
+                            self._w[key] = np.asarray(a[f"w_{layer}"])
+                    except (FileNotFoundError, KeyError):
+                        continue
+                out[ep] = self._w[key]
+        return out
 
     def checkpoint(self, which: str = "last") -> dict[str, Any]:
         from ffviz.store.checkpoint import load_checkpoint  # torch: only where a checkpoint is really read
@@ -134,22 +240,20 @@ class RunReader:
         return load_checkpoint(self.folder.checkpoint(which))
 
 
-def _record_or_none(d: Any) -> Any:
-    """A record of the schema's types, or None for a line that is not one (skipped: one bad line from an upload or an
-    older writer must not break every page that reads the run)."""
-    try:
-        return parse_record(d)
-    except ValueError:
-        return None
+@functools.lru_cache(maxsize=SHARED_READERS)
+def _shared(run_dir: str) -> RunReader:
+    return RunReader(run_dir)
 
 
-def clean_run_meta(run_dir: Path | str) -> dict[str, Any]:
-    """meta.json with every known key of its documented type (a wrong one is dropped: see untrusted.clean_meta); {}
-    when there is none or it does not read. Parsed once while unchanged: pages read every run's meta on every draw."""
-    try:
-        return clean_meta(cached_json(RunFolder(run_dir).meta))
-    except (OSError, ValueError):
-        return {}
+def open_reader(run_dir: Path | str) -> RunReader:
+    """The reader of a run folder, one per folder in this process: a server's sessions, a page drawing many runs and
+    the command line all share it. Nothing is read until asked for (``refresh()`` reads what was appended);
+    FileNotFoundError when the folder holds no run."""
+    path = Path(run_dir).absolute()
+    if not RunFolder(path).is_run():  # gone since (deleted, retention): never a stale reader
+        _shared.cache_clear()
+        raise FileNotFoundError(f"{path} is not an ffviz run folder (no {RunFolder.CONFIG})")
+    return _shared(str(path))
 
 
 def list_runs(root: Path | str) -> list[Path]:

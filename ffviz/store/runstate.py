@@ -26,12 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from ffviz.store.filecache import cached_json
-from ffviz.store.folder import RunFolder
+from ffviz.store.folder import ACTIVE, LIVE, STATES, RunFolder
 from ffviz.store.storage import read_json
+from ffviz.store.untrusted import clean_meta
 
-STATES = ("queued", "starting", "running", "paused", "finished", "stopped", "failed", "interrupted")
-ACTIVE = ("queued", "starting", "running", "paused")  # a run in one of these states may still write records
-ENDED = ("finished", "stopped", "failed", "interrupted")
 HEARTBEAT = RunFolder.HEARTBEAT
 LAUNCH = RunFolder.LAUNCH  # the launcher's pid, host and command; its exit code once a server reaped it
 HEARTBEAT_SECONDS = 1.0
@@ -58,12 +56,14 @@ def pid_alive(pid: Any) -> bool:
     return True
 
 
-def read_meta(run_dir: Path) -> dict[str, Any]:
+def read_meta(run_dir: Path | str) -> dict[str, Any]:
+    """meta.json, the one reader of it: every known key of its documented type (a wrong one is dropped, see
+    untrusted.clean_meta); {} when there is none or it does not read. Parsed once while unchanged: pages read every
+    run's meta on every draw."""
     try:
-        meta = cached_json(RunFolder(run_dir).meta)  # every page reads every run's state: parse it once
-    except (FileNotFoundError, ValueError, OSError):
+        return clean_meta(cached_json(RunFolder(run_dir).meta))
+    except (OSError, ValueError):
         return {}
-    return meta if isinstance(meta, dict) else {}
 
 
 def read_heartbeat(run_dir: Path) -> tuple[dict[str, Any], float] | None:
@@ -90,7 +90,7 @@ def run_state(run_dir: Path | str, meta: dict[str, Any] | None = None) -> str:
     run_dir = Path(run_dir)
     meta = read_meta(run_dir) if meta is None else meta
     status = meta.get("status") or "interrupted"
-    if status not in ("starting", "running", "paused"):
+    if status not in LIVE:
         return status if status in STATES else "interrupted"
     beat = read_heartbeat(run_dir)
     if beat is not None and beat[0].get("pid") is not None:

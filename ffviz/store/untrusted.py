@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ffviz import records
-from ffviz.store.runstate import STATES
+from ffviz.store.folder import STATES
 
 MAX_LIST = 100_000  # longest list a record may hold (per-layer lists; channels per class)
 MAX_TEXT = 10_000  # longest string a record or meta.json may hold

@@ -6,7 +6,7 @@ Not a page: the navigation in streamlit_app.py lists the pages explicitly.
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-FRAME_KEY = "_ffviz_frame"  # set by streamlit_app.py on every run, before the page runs
+from pages.common.frame.keys import FRAME_KEY
 
 
 def require_frame() -> None:

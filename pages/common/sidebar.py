@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ffviz.server.ui_state import run_label
-from pages.common.frame import classroom, sources, state
+from ffviz.store import places
+from ffviz.store.progress import run_label
+from pages.common.frame import classroom, state
 from pages.common.frame.widgets import STATUS_COLORS
 from pages.common.train import settings
 
@@ -17,7 +18,7 @@ def _picked() -> None:
 
 
 def render() -> None:
-    ids = sources.all_run_ids()
+    ids = places.all_run_ids()
     current = state.current_run_id()
     with st.sidebar:
         st.markdown("##### Run shown on every page")
@@ -26,7 +27,7 @@ def render() -> None:
             return
         options = ids if current in ids or current is None else [current, *ids]
         st.session_state[PICKER] = current
-        labels = {rid: run_label(sources.find_run(rid) or state.root() / rid) for rid in options}
+        labels = {rid: run_label(places.find_run(rid) or state.root() / rid) for rid in options}
         if not classroom.hidden("run_picker"):
             st.selectbox("Run", options, key=PICKER, index=None, format_func=lambda r: labels.get(r, r),
                          on_change=_picked, label_visibility="collapsed", placeholder="Pick a run",

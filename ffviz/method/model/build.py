@@ -7,6 +7,7 @@ from torch import nn
 from ffviz.config import RunConfig
 from ffviz.method.model.layer import GoodnessSpec
 from ffviz.method.model.network import FFNet
+from ffviz.modes import get_mode
 from ffviz.presets import resolve_widths
 
 
@@ -16,15 +17,16 @@ def goodness_spec(cfg: RunConfig) -> GoodnessSpec:
 
 
 def build_network(cfg: RunConfig, *, in_channels: int, num_classes: int, image_size: int) -> FFNet:
-    """The network for cfg's preset/widths and mode (static mode has a fixed block assignment, no A; original-ff is
-    Hinton's MLP, ffviz/method/model/original_ff.py)."""
-    if cfg.mode == "original-ff":
-        from ffviz.method.model.original_ff import OriginalFFNet, hidden_sizes
+    """The network for cfg's preset/widths and mode: the mode's own builder (ffviz/modes.py)."""
+    return get_mode(cfg.mode).build(cfg, in_channels=in_channels, num_classes=num_classes, image_size=image_size,
+                                    widths=resolve_widths(cfg.preset, cfg.widths))
 
-        return OriginalFFNet(in_features=in_channels * image_size * image_size, num_classes=num_classes,
-                             hidden=hidden_sizes(resolve_widths(cfg.preset, cfg.widths)))  # type: ignore[return-value]
-    return FFNet(in_channels=in_channels, num_classes=num_classes, widths=resolve_widths(cfg.preset, cfg.widths),
-                 learnable=cfg.mode != "static", dropout=cfg.dropout, spec=goodness_spec(cfg), image_size=image_size)
+
+def caw_network(cfg: RunConfig, *, in_channels: int, num_classes: int, image_size: int, widths: tuple[int, ...],
+                learnable: bool = True) -> FFNet:
+    """The CAW-Conv residual network of the learnable, static (a fixed block assignment, no A) and backprop modes."""
+    return FFNet(in_channels=in_channels, num_classes=num_classes, widths=widths, learnable=learnable,
+                 dropout=cfg.dropout, spec=goodness_spec(cfg), image_size=image_size)
 
 
 def count_parameters(model: nn.Module) -> int:

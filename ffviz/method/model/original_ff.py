@@ -41,6 +41,7 @@ one layer, which was worse on validation). Dropout, goodness pooling and the ass
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -196,3 +197,15 @@ def parameter_count(*, in_features: int, num_classes: int, widths: tuple[int, ..
     """Parameters of the MLP, by arithmetic (ffviz.server.limits)."""
     sizes = [in_features + num_classes, *hidden_sizes(widths)]
     return sum(a * b + b for a, b in zip(sizes, sizes[1:], strict=False))
+
+
+def build_mlp(cfg: Any, *, in_channels: int, num_classes: int, image_size: int,
+              widths: tuple[int, ...]) -> OriginalFFNet:
+    """The MLP of the original-ff mode for a preset's stage widths (its builder in ffviz/modes.py)."""
+    return OriginalFFNet(in_features=in_channels * image_size * image_size, num_classes=num_classes,
+                         hidden=hidden_sizes(widths))
+
+
+def mlp_parameters(*, in_channels: int, num_classes: int, image_size: int, widths: tuple[int, ...]) -> int:
+    """``parameter_count`` as the mode registry calls it (the server's limits)."""
+    return parameter_count(in_features=in_channels * image_size * image_size, num_classes=num_classes, widths=widths)

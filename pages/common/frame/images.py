@@ -19,8 +19,8 @@ from ffviz.data import MissingDataError, load_dataset
 from ffviz.data.display import image_for_display
 from ffviz.data.registry import DATASETS
 from ffviz.server.limits import dataset_shape
-from ffviz.server.ui_state import runs_root
 from ffviz.store.folder import RunFolder
+from ffviz.store.places import runs_root
 
 PROBES = RunFolder.PROBES
 

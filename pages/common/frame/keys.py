@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ffviz import modes
+
 
 @dataclass(frozen=True)
 class Page:
@@ -61,8 +63,7 @@ def layer_key(page: str) -> str:
 RUN_KEY = "run"  # the current run id ("" = deliberately none); also the query parameter ?run=
 RETRAIN_OVERLAY_KEY = "compare_run"  # the previous run, overlaid on the Train page after "Retrain"
 COMPARE_RUNS_KEY = "cmp_runs"  # the runs the Compare page shows (a link's compare= on page=compare)
-GAP_KEYS = {"original-ff": "gap_original_ff", "static": "gap_static", "learnable": "gap_learnable",
-            "backprop": "gap_backprop"}  # The gap's pickers
+GAP_KEYS = {mode: f"gap_{mode.replace('-', '_')}" for mode in modes.lineage()}  # the Gap page's picker of each mode
 SHARE_KEY = "_share"  # the ShareState of the link this session opened with
 CFG_PREFIX = "cfg_"  # the Train page's widget of a RunConfig field: cfg_<field>
 CFG_READY_KEY = "_cfg_ready"  # the widgets hold the session's settings (set once, on the first load)
@@ -73,3 +74,11 @@ SWEEP_PICK_KEY = "sweep_pick"  # the Sweep page's picked sweep
 SWEEP_NEXT_PICK_KEY = "_sweep_pick_next"  # a sweep just started: the picker takes it on the next rerun
 SWEEP_JOIN_KEY = "_sweep_join"  # the sweep this session joined through a class link
 SWEEP_MSG_KEY = "_sweep_msg"  # (kind, text): what a Sweep-page action did, shown on the next rerun
+FRAME_KEY = "_ffviz_frame"  # set by streamlit_app.py on every run, before the page runs (pages.common.require_frame)
+FULL_RERUN_KEY = "_ffviz_full_rerun"  # a fragment asked for its whole page to run again (frame/widgets.py)
+TOAST_KEY = "_toast"  # a message the Train page shows once, on its next run
+LIVE_SYNCED_KEY = "_live_synced"  # the run whose live values the Train page's live sliders hold
+SHARE_APPLIED_KEY = "_share_applied"  # the link this session opened with was applied (once, on its first run)
+SHARE_NOTES_KEY = "_share_notes"  # (page path, notes) shown on that page until the user goes elsewhere
+SWEEP_OPENED_KEY = "_sweep_opened"  # (run id, label): the sweep cell just opened on every view page
+SWEEP_RERUN_KEY = "_sweep_full_rerun"  # the Sweep page's fragment asked for the whole page to run again

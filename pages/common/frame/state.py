@@ -1,4 +1,5 @@
-"""Where a session's state lives: one RunManager per server, one LiveRun per run folder, the current run per session.
+"""Where a session's state lives: one RunManager per server, the current run per session; a run's reader is the
+store's, shared by every session (ffviz/store/places.py).
 
 A run's state always comes from its folder (ffviz/store/runstate.py): the server launches runs as processes and keeps
 nothing about them that a restart would lose.
@@ -18,14 +19,13 @@ from ffviz.recipes import CLASSROOM, recipe_config
 from ffviz.runner.launcher import max_running_setting
 from ffviz.runner.manager import RunManager
 from ffviz.server.access import owner_of
-from ffviz.server.ui_state import LiveRun, runs_root
+from ffviz.store import places
 from ffviz.store.catalog import enforce_retention, retention_limit
-from ffviz.store.folder import RunFolder
-from ffviz.store.runs import clean_run_meta, list_runs
-from ffviz.store.runstate import ACTIVE, read_meta, run_state
+from ffviz.store.folder import ACTIVE, RunFolder
+from ffviz.store.runs import RunReader, list_runs
+from ffviz.store.runstate import read_meta, run_state
 from ffviz.store.storage import read_json
 from pages.common import require_frame
-from pages.common.frame import sources
 from pages.common.frame.keys import GOTO_KEY, RETRAIN_OVERLAY_KEY, RUN_KEY
 from pages.common.server import access_ui
 
@@ -37,37 +37,28 @@ def _manager(root: str) -> RunManager:
 
 def manager() -> RunManager:
     """The server's one RunManager (per runs folder): it launches each run as a process and starts the queue."""
-    return _manager(str(runs_root()))
+    return _manager(str(places.runs_root()))
 
 
 def root() -> Path:
-    return runs_root()
+    return places.runs_root()
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _live(run_dir: str) -> LiveRun:
-    return LiveRun(run_dir)
-
-
-def live(run_id: str | None) -> LiveRun | None:
-    """The shared reader of a run, refreshed (only new lines are read); None when there is no such run."""
-    path = sources.find_run(run_id)  # the runs folder, its uploads, or the shipped runs
-    if path is None:
-        return None
-    lr = _live(str(path))
-    lr.refresh()
-    return lr
+def live(run_id: str | None) -> RunReader | None:
+    """The shared reader of a run in the runs folder, its uploads or the shipped runs, refreshed (only new lines are
+    read); None when there is no such run."""
+    return places.open_run(run_id)
 
 
 def status(run_id: str | None, meta: dict | None = None) -> str:
     """The run's state, from its folder (ffviz/store/runstate.py); "" when there is no such run."""
-    path = sources.find_run(run_id)
+    path = places.find_run(run_id)
     return run_state(path, meta) if path is not None else ""
 
 
 def is_managed_active(run_id: str | None) -> bool:
     """True when the run is in this server's runs folder and may still change (so it can be steered)."""
-    path = sources.find_run(run_id)
+    path = places.find_run(run_id)
     return path is not None and path.parent == root() and run_state(path) in ACTIVE
 
 
@@ -83,7 +74,7 @@ def current_run_id() -> str | None:
     ss = st.session_state
     if RUN_KEY not in ss:
         wanted = st.query_params.get(RUN_KEY)
-        ss[RUN_KEY] = wanted if sources.find_run(wanted) else first_run(access_ui.identity().token)
+        ss[RUN_KEY] = wanted if places.find_run(wanted) else first_run(access_ui.identity().token)
     return ss[RUN_KEY] or None
 
 
@@ -106,7 +97,7 @@ def shipped_recipe_run() -> str | None:
     """The newest shipped run of the Train page's recipe (the classroom recipe's dataset, network and mode), else the
     newest shipped run."""
     recipe = recipe_config(CLASSROOM)
-    shipped = list_runs(sources.shipped_root())
+    shipped = list_runs(places.shipped_root())
     for run_dir in shipped:
         try:
             cfg = RunConfig.from_dict(read_json(RunFolder(run_dir).config))
@@ -150,7 +141,7 @@ def keep_bounded(folder: Path) -> None:
     no one's run goes because someone else started or uploaded a hundred (the runs folder's disk limits refuse new
     runs instead). Shipped runs live elsewhere and are never touched."""
     limit, _ = retention_limit()
-    uploads = Path(folder) == sources.uploaded_root()
+    uploads = Path(folder) == places.uploaded_root()
     # never an active run: their folders say so. The teacher's runs from the app are owned by the teacher's token
     # too; the command line's (no owner) are never deleted by the app.
     enforce_retention(folder, max_runs=limit, max_bytes=access_ui.limits().max_uploads_bytes if uploads else None,
@@ -162,16 +153,13 @@ def refresh_every(state: str) -> float | None:
     return 1.0 if state in ACTIVE else None
 
 
-REPO = Path(__file__).resolve().parents[3]
-
-
 def latest_finished() -> str | None:
     """A finished run to show a session that has none of its own (view pages, Home's "Open a finished run"): the
     newest finished run it owns or no session owns, else the newest shipped run of the Train page's recipe. Never
     another session's run."""
     token = access_ui.identity().token
     for p in list_runs(root()):
-        meta = clean_run_meta(p)
+        meta = read_meta(p)
         if meta.get("status") == "finished" and owner_of(meta) in (None, token):
             return p.name
     return shipped_recipe_run()

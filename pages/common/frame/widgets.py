@@ -10,10 +10,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ffviz.figures.style import settled_pandas
+from ffviz.modes import get_mode
 from ffviz.regularizers import REGULARIZERS
-from ffviz.server.ui_state import ACTIVE, LiveRun, format_seconds, progress
+from ffviz.store.folder import ACTIVE
 from ffviz.store.notes import read_notes
+from ffviz.store.progress import format_seconds, progress
+from ffviz.store.runs import RunReader
 from pages.common.frame import classroom, state
+from pages.common.frame.keys import FULL_RERUN_KEY
 from pages.common.frame.text import plain
 
 STATUS_COLORS = {"running": "green", "starting": "green", "queued": "orange", "paused": "orange",
@@ -31,18 +35,18 @@ def plot(fig: go.Figure, *, key: str | None = None, **kwargs: Any) -> Any:
     return st.plotly_chart(fig, width="stretch", config=PLOTLY_CONFIG, key=key, **kwargs)
 
 
-def has_no_assignment(lr: LiveRun, page: str) -> bool:
-    """True, after saying so, for a run without an assignment W (original Forward-Forward): ``page`` shows W."""
-    if lr.config.mode != "original-ff":
+def has_no_assignment(lr: RunReader, page: str) -> bool:
+    """True, after saying so, for a run whose mode has no assignment W (original Forward-Forward): ``page`` shows W."""
+    mode = get_mode(lr.config.mode)
+    if mode.assignment:
         return False
-    st.info(f"This run is Hinton's original Forward-Forward: it has no assignment W, so there is nothing for the "
-            f"{page} page to show. Its layers compare positive and negative data by their goodness instead of "
-            "splitting channels among classes. See its curves on Train, its goodness on Goodness, and the lineage "
-            "on the Gap page; pick a learnable or static run here.", icon=":material/block:")
+    st.info(f"This run is {mode.label}, {mode.description}: it has no assignment W, so there is nothing for the "
+            f"{page} page to show. See its curves on Train, its goodness on Goodness, and the lineage on the Gap "
+            "page; pick a run with an assignment (learnable or static) here.", icon=":material/block:")
     return True
 
 
-def view_page(title: str, view: Callable[[LiveRun, str, list[str]], None], *, epoch_key: str) -> None:
+def view_page(title: str, view: Callable[[RunReader, str, list[str]], None], *, epoch_key: str) -> None:
     """A view page: its title, then the session's run (its header, and a line that follows it while it may still
     write) or, with none, the way to start one. ``view(lr, run_state, class_names)`` draws the charts once the run has
     an epoch, in a fragment of its own: Play on the page's epoch scrubber (``epoch_key``) reruns only that fragment,
@@ -72,7 +76,7 @@ def view_page(title: str, view: Callable[[LiveRun, str, list[str]], None], *, ep
     charts()
 
 
-def current() -> tuple[LiveRun | None, str]:
+def current() -> tuple[RunReader | None, str]:
     """The session's run and its state; (None, "") when there is none."""
     run_id = state.current_run_id()
     lr = state.live(run_id)
@@ -81,7 +85,7 @@ def current() -> tuple[LiveRun | None, str]:
     return lr, state.status(run_id, lr.meta)
 
 
-def _newest_finished() -> tuple[LiveRun | None, str]:
+def _newest_finished() -> tuple[RunReader | None, str]:
     run_id = state.latest_finished()
     lr = state.live(run_id)
     return (None, "") if lr is None else (lr, state.status(run_id, lr.meta))
@@ -114,7 +118,7 @@ def no_run() -> None:
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
 
 
-def run_header(lr: LiveRun, run_state: str) -> None:
+def run_header(lr: RunReader, run_state: str) -> None:
     """One line that says which run the page shows, in what state, and the settings that matter most."""
     cfg = lr.config
     ep = lr.epochs[-1].epoch if lr.epochs else 0
@@ -130,12 +134,12 @@ def run_header(lr: LiveRun, run_state: str) -> None:
         show_failure(lr)
 
 
-def show_failure(lr: LiveRun) -> None:
+def show_failure(lr: RunReader) -> None:
     error = lr.meta.get("error")
     st.error(f"This run failed: {plain(error or 'no message recorded')}", icon=":material/error:")
 
 
-def check_state_change(lr: LiveRun, run_state: str) -> None:
+def check_state_change(lr: RunReader, run_state: str) -> None:
     """Inside a live fragment: when the run's state moved on (finished, paused...), rerun the whole page so its
     header, controls and refresh timer follow."""
     now = state.status(lr.run_id, lr.meta)
@@ -157,7 +161,7 @@ def layer_select(num_layers: int, *, key: str, widths: list[int] | None = None, 
                         help="Layer 0 sees the image; the last layer is the deepest.")
 
 
-def epoch_scrubber(lr: LiveRun, run_state: str, *, key: str) -> int:
+def epoch_scrubber(lr: RunReader, run_state: str, *, key: str) -> int:
     """An epoch slider that follows the newest epoch while it sits on it, and a Play toggle that steps through
     training once a second. Returns the chosen epoch."""
     ss = st.session_state
@@ -205,12 +209,12 @@ def _start_play(key: str, first: int, last: int) -> None:
 
 
 def _request_full_rerun() -> None:
-    st.session_state["_ffviz_full_rerun"] = True
+    st.session_state[FULL_RERUN_KEY] = True
 
 
 def full_rerun_if_requested() -> None:
     """Play/stop changes the page's refresh timer, which only a full rerun can set."""
-    if st.session_state.pop("_ffviz_full_rerun", False):
+    if st.session_state.pop(FULL_RERUN_KEY, False):
         st.rerun()
 
 
@@ -219,7 +223,7 @@ def refresh_interval(play_key: str) -> float | None:
     return 1.0 if st.session_state.get(play_key) else None
 
 
-def watch_run(lr: LiveRun, run_state: str) -> None:
+def watch_run(lr: RunReader, run_state: str) -> None:
     """While the run may still write: one line that follows it once a second, and a rerun of the page when an epoch
     or a new state arrives. A view's charts change only then, so the browser redraws nothing in between (a view
     redrawn every second costs the training run a third of its speed on a small machine)."""

@@ -1,5 +1,6 @@
 """The Runs page's import of a checkpoint from the authors' CAW-Conv ResNet scripts: their state_dict, evaluated on a
-dataset this server has, becomes a run in the uploads folder (ffviz/authors.py does the checking and the maths).
+dataset this server has, becomes a run in the uploads folder (ffviz/interop/authors_checkpoint.py does the checking
+and the maths).
 
     authors_ui.import_box()      # the uploader, the dataset and the Import button; the import runs in its callback
 """
@@ -17,9 +18,10 @@ import streamlit as st
 from ffviz.data import dataset_names
 from ffviz.data.registry import server_data_root
 from ffviz.server.upload_process import BASE_BUDGET, STAGE, run_worker
+from ffviz.store import places
 from ffviz.store.catalog import MAX_UPLOAD_BYTES
 from ffviz.store.runs import update_meta
-from pages.common.frame import classroom, sources, state
+from pages.common.frame import classroom, state
 from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY
 from pages.common.frame.keys import RUNS_PICK_KEY as PICK_KEY
 from pages.common.server import access_ui
@@ -76,6 +78,6 @@ def _import_in_process(data: bytes, filename: str, dataset: str, epochs: int | N
             cmd += ["--data-root", root]
         # niced and capped like an upload's worker (torch loaded first, then the cap), with room for the dataset it
         # evaluates on, within the server's limit
-        answer, why = run_worker(cmd, sources.uploaded_root(), cwd=tmp, torch_first=True,
+        answer, why = run_worker(cmd, places.uploaded_root(), cwd=tmp, torch_first=True,
                                  address_space=BASE_BUDGET + 2 * access_ui.limits().max_dataset_bytes)
     return (Path(answer["run"]), "") if answer and "run" in answer else (None, why)

@@ -14,9 +14,10 @@ import streamlit as st
 
 from ffviz.data import dataset_names
 from ffviz.interop.workers import WorkerError, import_logs_in_process, tensorboard_zip
+from ffviz.store import places
 from ffviz.store.catalog import RunSummary
 from ffviz.store.runs import update_meta
-from pages.common.frame import classroom, sources, state
+from pages.common.frame import classroom, state
 from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY
 from pages.common.frame.keys import RUNS_PICK_KEY as PICK_KEY
 from pages.common.server import access_ui
@@ -60,7 +61,7 @@ def _import() -> None:
     files = {f.name: f.getvalue() for f in ss.get("logs_files") or []}
     dataset = ss.get("logs_dataset")
     with st.spinner("Reading the logs…"):
-        run_dir, why = import_logs_in_process(files, sources.uploaded_root(),
+        run_dir, why = import_logs_in_process(files, places.uploaded_root(),
                                               dataset=None if dataset in (None, UNKNOWN) else dataset)
     if run_dir is None:
         ss[MSG_KEY] = ("error", f"The logs were not imported: {why}")
@@ -76,13 +77,13 @@ def _import() -> None:
 def provenance(row: RunSummary) -> None:
     """For a run imported from the authors' logs: which of its settings their files gave, which are unknown."""
     from ffviz.interop.authors_logs import meta_sources
-    from ffviz.store.runs import RunReader, clean_run_meta
+    from ffviz.store.runs import open_reader
 
-    meta = clean_run_meta(row.dir)
-    src = meta_sources(meta)
+    reader = open_reader(row.dir)
+    src = meta_sources(reader.meta)
     if not src:
         return
-    cfg = RunReader(row.dir).config.to_dict()
+    meta, cfg = reader.meta, reader.config.to_dict()
     with st.expander("Imported from the authors' training logs: where its settings come from"):
         st.caption(str(meta.get("note", "")))
         st.table([{"setting": k, "value": str(cfg.get(k, "")), "source": v} for k, v in src.items()])

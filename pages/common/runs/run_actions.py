@@ -8,28 +8,24 @@ from pathlib import Path
 
 import streamlit as st
 
-from ffviz.config import RunConfig
 from ffviz.server import access
-from ffviz.server.ui_state import runs_root
+from ffviz.store import places
 from ffviz.store.catalog import (
     RunSummary,
     delete_run,
     export_archive,
     history_csv,
 )
-from ffviz.store.folder import RunFolder
+from ffviz.store.folder import ACTIVE, CONTINUABLE, RunFolder
 from ffviz.store.notes import MAX_NOTE, MAX_TITLE, RunNotes, read_notes, write_notes
-from ffviz.store.runs import RunReader, new_run_dir, update_meta
-from ffviz.store.runstate import ACTIVE
-from pages.common.frame import classroom, sources, state
+from ffviz.store.runs import new_run_dir, open_reader, update_meta
+from pages.common.frame import classroom, state
 from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY
 from pages.common.frame.text import plain
 from pages.common.frame.widgets import STATUS_COLORS
 from pages.common.runs import interop_ui
 from pages.common.server import access_ui
 from pages.common.train import settings
-
-CONTINUABLE = ("finished", "stopped", "interrupted")
 
 
 # ----------------------------------------------------------------------------------------------------- one run
@@ -109,7 +105,7 @@ def _downloads(row: RunSummary, history: bool) -> None:
                        icon=":material/download:", key="runs_dl_ckpt", disabled=ck is None,
                        help="The weights with their config; load with ffviz.store.checkpoint.load_checkpoint."
                        if ck else "This run has no checkpoint (it never finished an epoch).")
-    st.download_button("History (.csv)", data=lambda: history_csv(RunReader(run_dir)), mime="text/csv",
+    st.download_button("History (.csv)", data=lambda: history_csv(open_reader(run_dir)), mime="text/csv",
                        file_name=f"{row.run_id}-history.csv", icon=":material/table:", key="runs_dl_csv",
                        on_click="ignore", disabled=not history, help="One row per epoch, one column per metric "
                        "and layer.")
@@ -142,9 +138,9 @@ def _continue_block(row: RunSummary) -> None:
 def copy_shipped(run_dir: Path) -> Path:
     """A copy of a shipped run in the runs folder, to continue (shipped runs are never written to), owned by this
     session: it may stop it, and the copy counts towards its limits and its retention, as any run it starts."""
-    cfg = RunConfig.from_dict(RunReader(run_dir).config.to_dict())
-    name = RunReader(run_dir).meta.get("name") or run_dir.name
-    dest = new_run_dir(runs_root(), cfg, f"{name} continued")
+    reader = open_reader(run_dir)
+    cfg, name = reader.config, reader.meta.get("name") or run_dir.name
+    dest = new_run_dir(places.runs_root(), cfg, f"{name} continued")
     shutil.copytree(run_dir, dest, dirs_exist_ok=True)
     update_meta(dest, name=f"{name} (continued)", created=dt.datetime.now().isoformat(timespec="seconds"),
                 continued_from=run_dir.name, pid=None, **access_ui.run_meta())
@@ -154,10 +150,10 @@ def copy_shipped(run_dir: Path) -> Path:
 def continue_run(row: RunSummary, more: int) -> str | None:
     """Queue row's run for ``more`` epochs beyond where it stopped (a shipped run: its copy). Returns the run id, or
     None when this session may not (not its run, or beyond the server's limits: the message is kept to show)."""
-    shipped = sources.is_shipped(row.dir)
+    shipped = places.is_shipped(row.dir)
     if not shipped and not access_ui.guard({"owner": row.owner}, "continue this run"):
         return None
-    cfg = RunReader(row.dir).config.replace(epochs=row.epochs_done + more)
+    cfg = open_reader(row.dir).config.replace(epochs=row.epochs_done + more)
     if not access_ui.check_submit(cfg, state.manager().active(), new_run=shipped):
         return None
     run_dir = copy_shipped(row.dir) if shipped else row.dir
@@ -208,7 +204,7 @@ def _delete(row: RunSummary) -> None:
     if not access_ui.guard({"owner": row.owner}, "delete this run"):
         return
     try:
-        delete_run(row.dir, protected_roots=[sources.shipped_root()])
+        delete_run(row.dir, protected_roots=[places.shipped_root()])
     except (PermissionError, FileNotFoundError, OSError) as e:
         ss[MSG_KEY] = ("error", str(e))
         return

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ffviz import regularizers
-from ffviz.comparison import GAP_MODES, MODE_NAMES, ComparedRun, unique_labels
+from ffviz import modes, regularizers
+from ffviz.comparison import ComparedRun, unique_labels
 from ffviz.config import RunConfig
 from ffviz.seed_groups import seed_of_dir, shape_of_dir
 from ffviz.store.catalog import (
@@ -65,16 +65,17 @@ def gap_pickers(rows: list[RunSummary]) -> tuple[list[str], int]:
     datasets = sorted({r.dataset for r in rows}) or ["digits"]
     if ss.get("gap_dataset") not in datasets:
         ss["gap_dataset"] = "digits" if "digits" in datasets else datasets[0]
-    c = st.columns([1, 1.5, 1.5, 1.5, 1.5, 1.3], vertical_alignment="bottom")
+    lineage = modes.lineage()  # one picker per mode, in the lineage's order
+    c = st.columns([1, *[1.5] * len(lineage), 1.3], vertical_alignment="bottom")
     dataset = c[0].selectbox("Dataset", datasets, key="gap_dataset", persist_state="session")
     picks: list[str] = []
-    for col, mode in zip(c[1:5], GAP_MODES, strict=True):
+    for col, mode in zip(c[1:-1], lineage, strict=True):
         of_mode = {r.run_id: r for r in rows if r.dataset == dataset and r.mode == mode}
         groups = seed_groups_of(list(of_mode.values()))
         options = {lead: of_mode[lead] for lead in groups}
         key = GAP_KEYS[mode]
         if not options:
-            col.selectbox(MODE_NAMES[mode], ["no run yet"], key=f"{key}_none", disabled=True)
+            col.selectbox(modes.label(mode), ["no run yet"], key=f"{key}_none", disabled=True)
             continue
         # a link (or an earlier pick) may name any seed of a group: the picker shows its group
         lead_of = {run_id: lead for lead, ids in groups.items() for run_id in ids}
@@ -83,11 +84,11 @@ def gap_pickers(rows: list[RunSummary]) -> tuple[list[str], int]:
         if ss.get(key) not in options:
             many = [lead for lead in options if len(groups[lead]) == max(len(g) for g in groups.values())]
             ss[key] = _default_of([options[lead] for lead in many])
-        lead = col.selectbox(MODE_NAMES[mode], list(options), key=key, persist_state="session",
+        lead = col.selectbox(modes.label(mode), list(options), key=key, persist_state="session",
                              format_func=lambda r, o=options, g=groups: f"{o[r].name} · {len(g[r])} seed"
                              f"{'s' if len(g[r]) > 1 else ''} · {o[r].source}")
         picks += groups[lead]
     ss.setdefault("gap_threshold", 95)
-    threshold = c[5].slider("Accuracy to reach (%)", 50, 99, key="gap_threshold", persist_state="session",
+    threshold = c[-1].slider("Accuracy to reach (%)", 50, 99, key="gap_threshold", persist_state="session",
                             help="For the chart of epochs needed to reach it (α-weighted vote, validation).")
     return picks, int(threshold)

@@ -1,6 +1,6 @@
 """The Runs page's table: every run the app knows, its filters and sorting, and the picker of one run.
 
-Every run comes from catalog.scan_runs over the three places in pages/common/frame/sources.py; a summary is cached per
+Every run comes from catalog.scan_runs over the three places of ffviz/store/places.py; a summary is cached per
 run
 folder until its files change, so a table of a hundred runs does not re-read a hundred histories.
 """
@@ -12,10 +12,11 @@ import streamlit as st
 
 from ffviz.config import MODES
 from ffviz.data import dataset_names
+from ffviz.store import places
 from ffviz.store.catalog import RunSummary, scan_runs
+from ffviz.store.folder import STATES
 from ffviz.store.notes import read_notes
-from ffviz.store.runstate import STATES
-from pages.common.frame import sources, state
+from pages.common.frame import state
 from pages.common.frame.keys import RUNS_PICK_KEY as PICK_KEY
 
 SORTS = {"newest first": ("date", False), "test accuracy": ("test acc %", False),
@@ -42,7 +43,7 @@ ORDER = ("title", "name", "status", "source", "date", "dataset", "preset", "mode
 def all_rows() -> list[RunSummary]:
     """Every readable run, newest first, each in the state its folder says now (ffviz.store.catalog.scan_runs: a row is
     rebuilt only when its files change, its state is read on every call)."""
-    return scan_runs(sources.roots())
+    return scan_runs(places.roots())
 
 
 def label(row: RunSummary) -> str:
@@ -58,7 +59,7 @@ def filters(rows: list[RunSummary]) -> list[RunSummary]:
     datasets = c[1].multiselect("Dataset", dataset_names(), key="runs_dataset", placeholder="all")
     modes = c[2].multiselect("Mode", MODES, key="runs_mode", placeholder="all")
     statuses = c[3].multiselect("Status", STATES, key="runs_status", placeholder="all")
-    where = c[4].multiselect("Source", sources.SOURCES, key="runs_source", placeholder="all",
+    where = c[4].multiselect("Source", places.SOURCES, key="runs_source", placeholder="all",
                              help="local: trained here or by the CLI; uploaded; shipped with ffviz.")
     sort = c[5].selectbox("Sort by", list(SORTS), key="runs_sort", help="Or click a column's header in the table.")
     shown = [r for r in rows if (not text or text in f"{r.name} {r.run_id} {r.preset} {r.device} "

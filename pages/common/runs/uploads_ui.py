@@ -9,12 +9,13 @@ import streamlit as st
 
 from ffviz.runner.launcher import max_running_setting
 from ffviz.server.upload_process import import_in_process
+from ffviz.store import places
 from ffviz.store.catalog import (
     MAX_UPLOAD_BYTES,
     UploadError,
     retention_limit,
 )
-from pages.common.frame import classroom, sources, state
+from pages.common.frame import classroom, state
 from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY
 from pages.common.frame.keys import RUNS_PICK_KEY as PICK_KEY
 from pages.common.frame.text import plain
@@ -27,7 +28,7 @@ def store_upload(data: bytes, filename: str) -> Path:
     UploadError), within the server's limits on what one upload may unpack to."""
     bound = access_ui.limits()
     # checked in a process of its own: the server imports no torch, and a hostile file costs it nothing
-    return import_in_process(data, sources.uploaded_root(), filename=filename, owner=access_ui.identity().token,
+    return import_in_process(data, places.uploaded_root(), filename=filename, owner=access_ui.identity().token,
                              max_unpacked=bound.max_upload_unpacked, max_records_bytes=bound.max_records_bytes)
 
 

@@ -34,9 +34,9 @@ from ffviz.server.access import (
 )
 from ffviz.server.limits import LimitError, Limits, check_run, format_limit
 from ffviz.server.signin import SignInThrottle, TeacherSessions
-from ffviz.server.ui_state import runs_root
 from ffviz.store.catalog import folder_size
 from ffviz.store.folder import RunFolder
+from ffviz.store.places import runs_root
 from ffviz.store.runs import list_runs
 from ffviz.store.storage import read_json
 

@@ -15,14 +15,17 @@ import dataclasses
 import streamlit as st
 
 from ffviz.config import label
-from pages.common.frame import sources, state
+from ffviz.store import places
+from pages.common.frame import state
 from pages.common.frame.classroom import current
 from pages.common.frame.classroom import link as _link
 from pages.common.frame.keys import (
     CFG_READY_KEY,
     COMPARE_RUNS_KEY,
     GAP_KEYS,
+    SHARE_APPLIED_KEY,
     SHARE_KEY,
+    SHARE_NOTES_KEY,
     VIEW_PAGES,
     epoch_key,
     layer_key,
@@ -41,8 +44,6 @@ from pages.common.frame.links import (
 from pages.common.frame.text import plain
 from pages.common.train import settings
 
-APPLIED_KEY = "_share_applied"
-NOTES_KEY = "_share_notes"  # (page path, notes) shown on that page until the user goes elsewhere
 CONTROL_LABELS = {
     **{name: label(name) for name in CONFIG_FIELDS},
     **{b: f"{'One epoch' if b == 'step' else b.capitalize()} button" for b in BUTTONS},
@@ -55,15 +56,15 @@ def apply_link(page_path: str) -> None:
     """On a session's first run: decode the URL and put what it says into session state, before any widget is
     drawn; go to the page it names. On every run: keep the teacher's hide/lock in the URL (a reload keeps them)."""
     ss = st.session_state
-    if not ss.get(APPLIED_KEY):
-        ss[APPLIED_KEY] = True
+    if not ss.get(SHARE_APPLIED_KEY):
+        ss[SHARE_APPLIED_KEY] = True
         params = st.query_params.to_dict()
         if params:
-            link, notes = decode(params, known_runs=sources.all_run_ids())
+            link, notes = decode(params, known_runs=places.all_run_ids())
             notes += _apply(link, params)
             ss[SHARE_KEY] = link
             target = link.page or page_path or "home"
-            ss[NOTES_KEY] = (target if target != "home" else "", notes)
+            ss[SHARE_NOTES_KEY] = (target if target != "home" else "", notes)
             if link.page is not None and link.page != (page_path or "home"):
                 st.switch_page(f"pages/{link.page}.py")
     link = _link()
@@ -101,11 +102,11 @@ def _apply(link: ShareState, params: dict) -> list[str]:
 
 def show_notes(page_path: str) -> None:
     """What the link could not use, in one box, on the page it opened (until the user goes elsewhere)."""
-    page, notes = st.session_state.get(NOTES_KEY) or ("", [])
+    page, notes = st.session_state.get(SHARE_NOTES_KEY) or ("", [])
     if not notes:
         return
     if page != page_path:
-        st.session_state.pop(NOTES_KEY, None)
+        st.session_state.pop(SHARE_NOTES_KEY, None)
         return
     lines = "\n".join(f"- {plain(n)}" for n in notes)  # notes quote the link's own text: shown as typed
     st.warning(f"**Parts of this link were not used:**\n{lines}", icon=":material/link_off:")

@@ -10,9 +10,9 @@ from ffviz.figures.sweep import METRICS, summarize_cells, sweep_heatmap
 from ffviz.runner.sweep_leases import Slot
 from ffviz.runner.sweep_spec import cell_label
 from ffviz.runner.sweep_store import Sweep, describe, find_sweep, list_sweeps, outcomes
-from ffviz.server.ui_state import ACTIVE
+from ffviz.store.folder import ACTIVE
 from pages.common.frame import state
-from pages.common.frame.keys import BY_NAME
+from pages.common.frame.keys import BY_NAME, SWEEP_OPENED_KEY, SWEEP_RERUN_KEY
 from pages.common.frame.keys import SWEEP_JOIN_KEY as JOIN_KEY
 from pages.common.frame.keys import SWEEP_MSG_KEY as MSG_KEY
 from pages.common.frame.keys import SWEEP_NEXT_PICK_KEY as NEXT_PICK_KEY
@@ -23,8 +23,6 @@ from pages.common.frame.widgets import explain, plot
 from pages.common.server import access_ui
 from pages.common.train import settings
 
-OPENED_KEY = "_sweep_opened"
-RERUN_KEY = "_sweep_full_rerun"
 REFRESH_S = 2.0
 VIEW_PAGES = tuple((BY_NAME[name].script, BY_NAME[name].title) for name in VIEWS)  # from the table of pages
 
@@ -119,7 +117,7 @@ def grid(sweep: Sweep) -> None:
                 "much the classes' channel sets overlap (lower is more separate). Click a cell to open its run on "
                 "every view page.")
         runs_picker(sweep, slots)
-        if (following and not _unfinished(sweep, slots)) or st.session_state.pop(RERUN_KEY, False):
+        if (following and not _unfinished(sweep, slots)) or st.session_state.pop(SWEEP_RERUN_KEY, False):
             # the last run just ended (one full rerun draws the page without the timer), or a run was opened (the
             # sidebar shows the session's run: it must follow)
             st.rerun()
@@ -155,8 +153,8 @@ def open_cell(sweep: Sweep, cell: int) -> None:
 
 def _open(sweep: Sweep, run_id: str, label: str) -> None:
     settings.open_run(run_id)
-    st.session_state[OPENED_KEY] = (run_id, label)
-    st.session_state[RERUN_KEY] = True
+    st.session_state[SWEEP_OPENED_KEY] = (run_id, label)
+    st.session_state[SWEEP_RERUN_KEY] = True
 
 
 def runs_picker(sweep: Sweep, slots: list[Slot]) -> None:
@@ -164,7 +162,7 @@ def runs_picker(sweep: Sweep, slots: list[Slot]) -> None:
     runs = {s.run_id: f"{cell_label(sweep.spec.cells()[s.cell])}, seed {s.seed} · "
                       f"{state_of(s.run_id) or sweep.run_state(s.run_id) or 'gone'}"
             for s in slots if s.run_id}
-    opened = st.session_state.get(OPENED_KEY)
+    opened = st.session_state.get(SWEEP_OPENED_KEY)
     if opened and opened[0] == state.current_run_id():
         links = " · ".join(f"[{title}]({page.removeprefix('pages/').removesuffix('.py')}?run={opened[0]})"
                            for page, title in VIEW_PAGES)

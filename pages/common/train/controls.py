@@ -13,11 +13,13 @@ from ffviz.figures import batch_loss_figure, format_changes, layer_accuracy_figu
 from ffviz.figures.epoch_loss import epoch_loss_figure, has_epoch_losses
 from ffviz.figures.style import set_events
 from ffviz.server import access
-from ffviz.server.ui_state import ACTIVE, LiveRun, format_seconds, progress
-from ffviz.store.folder import RunFolder
+from ffviz.store import places
+from ffviz.store.folder import ACTIVE, ENDED_EARLY, RunFolder
+from ffviz.store.progress import format_seconds, progress
+from ffviz.store.runs import RunReader
 from ffviz.store.stage import read_stage, stage_text
-from pages.common.frame import classroom, sources, state
-from pages.common.frame.keys import RETRAIN_OVERLAY_KEY
+from pages.common.frame import classroom, state
+from pages.common.frame.keys import RETRAIN_OVERLAY_KEY, TOAST_KEY
 from pages.common.frame.text import plain
 from pages.common.frame.widgets import explain, plot
 from pages.common.server import access_ui
@@ -39,7 +41,7 @@ def data_missing(cfg: RunConfig | None) -> str | None:
     return why
 
 
-def buttons(cfg: RunConfig | None, lr: LiveRun | None, run_state: str, *, no_data: str | None = None) -> None:
+def buttons(cfg: RunConfig | None, lr: RunReader | None, run_state: str, *, no_data: str | None = None) -> None:
     """Start, pause, one epoch, resume, stop, reset, retrain: each enabled only when it means something, and the ones
     that act on the shown run only for its owner or the teacher (others watch: a line says why)."""
     run_id = lr.run_id if lr else None
@@ -49,7 +51,7 @@ def buttons(cfg: RunConfig | None, lr: LiveRun | None, run_state: str, *, no_dat
     mine = watch_only is None
     steerable = managed and active and mine
     done = lr.epochs[-1].epoch if lr and lr.epochs else 0
-    can_continue = (lr is not None and not active and run_state in ("stopped", "interrupted") and mine
+    can_continue = (lr is not None and not active and run_state in ENDED_EARLY and mine
                     and RunFolder(lr.dir).checkpoint("last").exists() and done < lr.config.epochs)
     button = classroom.button  # st.button, unless a classroom link hides or locks it
     others = watch_only or ""
@@ -108,7 +110,7 @@ def _resume(run_id: str, run_state: str) -> None:
     if run_state == "paused":
         state.manager().control(run_id).resume()
         return
-    run_dir = sources.find_run(run_id) or state.root() / run_id
+    run_dir = places.find_run(run_id) or state.root() / run_id
     cfg = state.live(run_id).config
     if not access_ui.check_submit(cfg, state.manager().active(), new_run=False):
         return
@@ -116,7 +118,7 @@ def _resume(run_id: str, run_state: str) -> None:
         # the run keeps its owner; its disk bound and client address are this server's now
         state.manager().submit_continue(run_dir, epochs=cfg.epochs, meta=access_ui.run_meta())
     except (ValueError, FileNotFoundError, OSError) as e:  # an upload, or a run that went on elsewhere
-        st.session_state["_toast"] = f"Could not resume {run_id}: {e}. Use Continue on the Runs page."
+        st.session_state[TOAST_KEY] = f"Could not resume {run_id}: {e}. Use Continue on the Runs page."
 
 
 def _reset(run_id: str, steerable: bool) -> None:
@@ -133,7 +135,7 @@ def _retrain(cfg: RunConfig, run_id: str, steerable: bool) -> None:
     state.submit(cfg, compare_with=run_id)
 
 
-def live_values(lr: LiveRun) -> dict[str, float]:
+def live_values(lr: RunReader) -> dict[str, float]:
     """The live fields' values now: the config's, updated by every recorded change."""
     cfg = lr.config
     out = {name: float(getattr(cfg, name)) for name in LIVE_FIELDS}
@@ -142,7 +144,7 @@ def live_values(lr: LiveRun) -> dict[str, float]:
     return out
 
 
-def status_panel(lr: LiveRun, run_state: str) -> None:
+def status_panel(lr: RunReader, run_state: str) -> None:
     """Epoch and batch, images/s, device and time left; the queue position while waiting."""
     p = progress(lr, run_state)
     bpe = p.batches_per_epoch or 0
@@ -172,14 +174,14 @@ def status_panel(lr: LiveRun, run_state: str) -> None:
                    f"{test.acc_sum:.1f}%, last layer {test.acc_last:.1f}%{best}.", icon=":material/check_circle:")
 
 
-def changes_recorded(lr: LiveRun) -> None:
+def changes_recorded(lr: RunReader) -> None:
     changes = set_events(lr.events)
     if changes:
         lines = [f"step {e.step} (epoch {e.epoch + 1}): {format_changes(e.changes)}" for e in changes[-3:]]
         st.markdown(":material/flag: **Change recorded** — " + " · ".join(lines))
 
 
-def charts(lr: LiveRun, compare: LiveRun | None) -> None:
+def charts(lr: RunReader, compare: RunReader | None) -> None:
     left, right = st.columns(2, gap="medium")
     with left:
         if not lr.batches and has_epoch_losses(lr.epochs):  # imported logs: one loss per layer and epoch

@@ -21,11 +21,11 @@ from ffviz.presets import PRESETS
 from ffviz.recipes import CLASSROOM, STATED_SECONDS, recipe_config
 from ffviz.server import access
 from ffviz.server.estimate import expected_seconds
-from ffviz.server.ui_state import format_seconds
+from ffviz.store.progress import format_seconds
 from pages.common.frame import state
 from pages.common.frame.classroom import current, hidden, locked
 from pages.common.frame.keys import CFG_PREFIX as PREFIX
-from pages.common.frame.keys import CFG_READY_KEY, RETRAIN_OVERLAY_KEY
+from pages.common.frame.keys import CFG_READY_KEY, LIVE_SYNCED_KEY, RETRAIN_OVERLAY_KEY, TOAST_KEY
 from pages.common.frame.links import SERVER_ONLY
 from pages.common.server import access_ui
 from pages.common.train.fields import (
@@ -210,10 +210,10 @@ def groups(disabled: bool = False) -> None:
 
 def sync_live(run_id: str, values_now: dict[str, float]) -> None:
     """Once per run: show the run's current live values (its config plus recorded changes) on the sliders."""
-    if st.session_state.get("_live_synced") != run_id:
+    if st.session_state.get(LIVE_SYNCED_KEY) != run_id:
         for name, value in values_now.items():
             st.session_state[PREFIX + name] = float(value)
-        st.session_state["_live_synced"] = run_id
+        st.session_state[LIVE_SYNCED_KEY] = run_id
 
 
 def _live_change(name: str) -> None:
@@ -224,4 +224,4 @@ def _live_change(name: str) -> None:
         if lr is None or not access_ui.guard(lr.meta, f"change {short_label(name)} of this run"):
             return  # the value stays on the slider for this session's next Start; the run is left alone
         state.manager().control(run_id).set(**{name: value})
-        st.session_state["_toast"] = f"{short_label(name)} → {_fmt_live(value)} at the next batch"
+        st.session_state[TOAST_KEY] = f"{short_label(name)} → {_fmt_live(value)} at the next batch"

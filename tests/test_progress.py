@@ -1,9 +1,10 @@
-"""What the pages read from a run folder, without Streamlit: status, progress, lazy per-epoch arrays, settings."""
+"""What the pages read from a run folder, without Streamlit: the reader's lazy per-epoch arrays, progress, settings."""
 
 from __future__ import annotations
 
 import dataclasses
 import shutil
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,14 +14,9 @@ from ffviz.config import RunConfig
 from ffviz.data import load_dataset
 from ffviz.data.display import image_for_display
 from ffviz.runner.run_writer import RunWriter
-from ffviz.server.ui_state import (
-    LiveRun,
-    format_seconds,
-    progress,
-    run_label,
-    runs_root,
-)
-from ffviz.store.runs import update_meta
+from ffviz.store.places import runs_root
+from ffviz.store.progress import format_seconds, progress, run_label
+from ffviz.store.runs import RunReader, update_meta
 from ffviz.store.storage import atomic_write
 from pages.common.train.fields import other_fields
 from pages.common.train.fields import slider_options as live_options
@@ -41,18 +37,17 @@ def run_dir(tmp_path_factory):
 
 
 def test_progress_of_a_finished_run(run_dir):
-    live = LiveRun(run_dir)
-    p = progress(live.reader, "finished")
+    p = progress(RunReader(run_dir), "finished")
     assert (p.epochs_done, p.epochs_total, p.fraction, p.seconds_left) == (2, 2, 1.0, 0.0)
     assert p.batches_per_epoch == 4 and p.images_per_sec and p.images_per_sec > 0
     assert p.device.startswith("cpu")
 
 
 def test_progress_of_a_run_in_its_second_epoch(run_dir):
-    live = LiveRun(run_dir)
-    r = live.reader
-    r.epochs = r.epochs[:2]  # as if epoch 2 were still being trained, two batches into it
-    r.batches = [b for b in r.batches if b.step <= 6]
+    full = RunReader(run_dir)
+    # as if epoch 2 were still being trained, two batches into it
+    r = SimpleNamespace(config=full.config, meta=full.meta, epochs=full.epochs[:2],
+                        batches=[b for b in full.batches if b.step <= 6])
     p = progress(r, "running")
     assert (p.epochs_done, p.batch_in_epoch) == (1, 2)
     assert p.fraction == pytest.approx((1 + 2 / 4) / 2)
@@ -60,7 +55,7 @@ def test_progress_of_a_run_in_its_second_epoch(run_dir):
 
 
 def test_live_run_reads_snapshots_and_w_history_lazily(run_dir):
-    live = LiveRun(run_dir)
+    live = RunReader(run_dir)
     snap = live.snapshot(1)
     assert live.snapshot(1) is snap  # cached
     hist = live.w_history(3)
@@ -74,12 +69,35 @@ def test_live_run_reads_snapshots_and_w_history_lazily(run_dir):
 def test_live_run_starts_over_when_the_logs_are_rewritten(run_dir, tmp_path):
     copy = tmp_path / run_dir.name
     shutil.copytree(run_dir, copy)
-    live = LiveRun(copy)
+    live = RunReader(copy)
     assert len(live.epochs) == 3
     lines = (copy / "epochs.jsonl").read_bytes().splitlines(keepends=True)
     atomic_write(copy / "epochs.jsonl", lambda f: f.write(b"".join(lines[:2])))  # as a resume truncates
     assert live.refresh()
     assert len(live.epochs) == 2
+
+
+def test_the_reader_opens_without_parsing_a_log(run_dir, tmp_path, monkeypatch):
+    """Config and meta come from their own files; the logs are parsed on the first record asked for."""
+    from ffviz.store import storage
+
+    parsed = []
+    real = storage.JsonlTail.read_new
+    monkeypatch.setattr(storage.JsonlTail, "read_new", lambda self: parsed.append(self.path.name) or real(self))
+    reader = RunReader(run_dir)
+    assert reader.config == CFG and reader.meta["status"] == "finished" and reader.test is not None
+    assert parsed == []
+    assert len(reader.epochs) == 3 and sorted(parsed) == ["batches.jsonl", "epochs.jsonl", "events.jsonl"]
+
+
+def test_one_shared_reader_per_run_folder_found_by_its_name(run_dir, monkeypatch):
+    from ffviz.store import places
+
+    monkeypatch.setenv("FFVIZ_RUNS_DIR", str(run_dir.parent))
+    reader = places.open_run(run_dir.name)
+    assert reader is places.open_run(run_dir.name) and reader.dir == run_dir
+    assert places.find_run(run_dir.name) == run_dir and places.source_of(run_dir) == "local"
+    assert places.open_run("no-such-run") is None and places.open_run("../etc") is None
 
 
 def test_run_label_and_root(run_dir, monkeypatch, tmp_path):
