@@ -54,9 +54,11 @@ class Page:
 class AppSession:
     """One browser tab's conversation with the server: page loads, button clicks, live fragment reruns."""
 
-    def __init__(self, base_url: str, *, timeout: float = 60.0, cookies: dict[str, str] | None = None) -> None:
+    def __init__(self, base_url: str, *, timeout: float = 60.0, cookies: dict[str, str] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         self.base = base_url.rstrip("/")
         self.cookies = dict(cookies or {})  # sent with the websocket's handshake, as a browser's tab does
+        self.headers = dict(headers or {})  # sent with the websocket's handshake too (a proxy's user header)
         self.timeout = timeout
         self._ws = None
         self._query = ""
@@ -68,6 +70,12 @@ class AppSession:
         self._reader: asyncio.Task | None = None
         self.requests = 0  # page loads, clicks and fragment reruns sent
 
+    def _handshake_headers(self) -> dict[str, str]:
+        headers = dict(self.headers)
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        return headers
+
     async def __aenter__(self) -> AppSession:
         # What a browser fetches first: the page itself, then the websocket.
         html = await asyncio.to_thread(_get, f"{self.base}/")
@@ -76,8 +84,7 @@ class AppSession:
         host = urlparse(self.base).netloc
         self._ws = await websockets.connect(f"ws://{host}/_stcore/stream", subprotocols=["streamlit"],
                                             origin=f"http://{host}", max_size=None, open_timeout=self.timeout,
-                                            additional_headers={"Cookie": "; ".join(
-                                                f"{k}={v}" for k, v in self.cookies.items())} if self.cookies else None)
+                                            additional_headers=self._handshake_headers() or None)
         self._reader = asyncio.create_task(self._read())
         return self
 

@@ -100,9 +100,10 @@ def sync_url() -> None:
 def submit(cfg: RunConfig, *, compare_with: str | None = None) -> str | None:
     """Start a run with this config, owned by this session, and make it the session's current run; ``compare_with``
     is overlaid on it. None when the server's limits refuse it (the page shows why, see access_ui.show_denied)."""
-    if not access_ui.check_submit(cfg, manager().active()):
-        return None
-    run_id = manager().submit(cfg, owner=access_ui.identity().token, meta=access_ui.run_meta())
+    with access_ui.ADMISSION:  # checked and submitted as one: two Starts at once cannot both take the last place
+        if not access_ui.check_submit(cfg, manager().active()):
+            return None
+        run_id = manager().submit(cfg, owner=access_ui.identity().token, meta=access_ui.run_meta())
     st.session_state[RETRAIN_OVERLAY_KEY] = compare_with
     set_current_run(run_id)
     keep_bounded(root())

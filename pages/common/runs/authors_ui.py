@@ -56,9 +56,12 @@ def _import() -> None:
         ss[MSG_KEY] = ("error", f"{f.name} was not imported: {error}")
         return
     # as any upload: the uploader owns it, and retention ages it by the server's time of receipt
-    update_meta(run_dir, owner=access_ui.identity().token,
+    update_meta(run_dir, **access_ui.upload_meta(),
                 uploaded=dt.datetime.now().isoformat(timespec="seconds"))
     state.keep_bounded(run_dir.parent)
+    if why := access_ui.refuse_upload(run_dir):
+        ss[MSG_KEY] = ("error", why)
+        return
     ss[PICK_KEY] = run_dir.name
     ss[MSG_KEY] = ("success", f"Imported {f.name}: it is in the table as {run_dir.name}. Open it to see its W.")
 

@@ -101,8 +101,11 @@ def _import() -> None:
         ss[MSG_KEY] = ("error", f"The logs were not imported: {why}")
         return
     # as any upload: the uploader owns it, and retention ages it by the server's time of receipt
-    update_meta(run_dir, owner=access_ui.identity().token, uploaded=dt.datetime.now().isoformat(timespec="seconds"))
+    update_meta(run_dir, **access_ui.upload_meta(), uploaded=dt.datetime.now().isoformat(timespec="seconds"))
     state.keep_bounded(run_dir.parent)
+    if why := access_ui.refuse_upload(run_dir):
+        ss[MSG_KEY] = ("error", why)
+        return
     ss[PICK_KEY] = run_dir.name
     ss[MSG_KEY] = ("success", f"Imported the authors' logs: they are in the table as {run_dir.name}. Open it to see "
                               "its curves and W.")
