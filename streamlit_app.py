@@ -18,7 +18,7 @@ from ffviz.store import places
 from pages.common import FRAME_KEY, sidebar
 from pages.common.frame import keys, state
 from pages.common.frame.links import CONTROLS
-from pages.common.server import access_ui
+from pages.common.server import access_ui, signin_ui, teacher_ui
 from pages.common.share import share_ui
 
 # The page icon is a file of ours: a material-symbol icon here would make every browser fetch it from a font host,
@@ -31,6 +31,11 @@ st.set_page_config(page_title="ffviz · Forward-Forward, live", page_icon=str(IC
 PAGES = [st.Page(p.script, title=p.title, icon=p.icon, default=p.name == "home") for p in keys.PAGES]
 
 access_ui.apply_data_settings(places.REPO)  # where data lives, and downloads: the server's settings, never a page's
+# Sign-in before anything else: school accounts, the proxy's user, the sessions one address (person) may hold. A page
+# that does not pass is shown one page, saying why, as the only page of a hidden navigation: no page of pages/ runs.
+if (blocked := signin_ui.gate()) is not None:
+    st.navigation([st.Page(blocked, title="Sign in", url_path="signin", default=True)], position="hidden").run()
+    st.stop()
 page = st.navigation(PAGES, position="sidebar", expanded=True)
 st.session_state[FRAME_KEY] = True
 share_ui.apply_link(page.url_path)  # a shared link's page, run and settings, before any widget is drawn
@@ -47,7 +52,8 @@ with st.sidebar:
     st.caption("Forward-Forward CNNs with a learnable channel–class assignment (CAW-Conv)")
 sidebar.render()
 share_ui.link_panel(page.url_path)
-access_ui.teacher_panel(CONTROLS, share_ui.CONTROL_LABELS)
+signin_ui.who_box()
+teacher_ui.teacher_panel(CONTROLS, share_ui.CONTROL_LABELS)
 access_ui.keep_cookie()
 share_ui.show_notes(page.url_path)
 page.run()

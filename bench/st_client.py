@@ -43,6 +43,7 @@ class Page:
     texts: list[str] = field(default_factory=list)  # markdown, alerts, headings, captions
     charts: int = 0  # Plotly charts
     exceptions: list[str] = field(default_factory=list)
+    links: dict[str, str] = field(default_factory=dict)  # a link button's label -> its URL
 
     def button(self, label: str) -> str:
         """The widget id of the button with this label (KeyError when the page has none)."""
@@ -53,8 +54,11 @@ class Page:
 class AppSession:
     """One browser tab's conversation with the server: page loads, button clicks, live fragment reruns."""
 
-    def __init__(self, base_url: str, *, timeout: float = 60.0) -> None:
+    def __init__(self, base_url: str, *, timeout: float = 60.0, cookies: dict[str, str] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         self.base = base_url.rstrip("/")
+        self.cookies = dict(cookies or {})  # sent with the websocket's handshake, as a browser's tab does
+        self.headers = dict(headers or {})  # sent with the websocket's handshake too (a proxy's user header)
         self.timeout = timeout
         self._ws = None
         self._query = ""
@@ -66,6 +70,12 @@ class AppSession:
         self._reader: asyncio.Task | None = None
         self.requests = 0  # page loads, clicks and fragment reruns sent
 
+    def _handshake_headers(self) -> dict[str, str]:
+        headers = dict(self.headers)
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        return headers
+
     async def __aenter__(self) -> AppSession:
         # What a browser fetches first: the page itself, then the websocket.
         html = await asyncio.to_thread(_get, f"{self.base}/")
@@ -73,7 +83,8 @@ class AppSession:
             raise RequestFailed("GET / did not return the app's HTML")
         host = urlparse(self.base).netloc
         self._ws = await websockets.connect(f"ws://{host}/_stcore/stream", subprotocols=["streamlit"],
-                                            origin=f"http://{host}", max_size=None, open_timeout=self.timeout)
+                                            origin=f"http://{host}", max_size=None, open_timeout=self.timeout,
+                                            additional_headers=self._handshake_headers() or None)
         self._reader = asyncio.create_task(self._read())
         return self
 
@@ -199,6 +210,8 @@ def _collect(page: Page, el) -> None:
     if kind in ("button", "download_button"):
         b = getattr(el, kind)
         page.buttons[b.label] = (b.id, b.disabled)
+    elif kind == "link_button":
+        page.links[el.link_button.label] = el.link_button.url
     elif kind == "exception":
         page.exceptions.append(f"{el.exception.type}: {el.exception.message}")
     elif kind == "plotly_chart":

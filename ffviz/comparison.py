@@ -28,6 +28,9 @@ class ComparedRun:
     config: RunConfig = field(default_factory=RunConfig)
     test: TestRecord | None = None
     train_time: float | None = None  # seconds, from the run's meta
+    # where it comes from, for seed groups: "shipped", "local", or "uploaded:<owner>" (an upload never joins the
+    # seeds of a run it does not come with: a copy of a shipped run with another seed and a NaN stays apart)
+    origin: str = ""
 
     @classmethod
     def of(cls, reader: Any, label: str | None = None) -> ComparedRun:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -250,6 +251,8 @@ def parse(name: str, value: Any) -> Any:
             if isinstance(value, str):
                 value = [v for v in value.replace(" ", "").split(",") if v]
             return tuple(parse_int(v) for v in value)
+        if not isinstance(value, (str, int, float, os.PathLike)) or len(str(value)) > 10_000:
+            raise TypeError  # str() of a container built as a graph is 2^depth long: text only
         return str(value)
     except (TypeError, ValueError, KeyError, OverflowError):
         raise ValueError(f"{name}={value!r} is not valid: expected {EXPECTED.get(kind, kind)}") from None

@@ -8,6 +8,7 @@ the Gap page's sentence. Plain data; the charts are in figures/seeds.py.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,10 +48,14 @@ def seed_of_dir(run_dir: Any) -> int:
 
 
 def mean_sd(values: Sequence[float]) -> tuple[float, float]:
-    """(mean, sample standard deviation; 0 for one value); (nan, nan) for none."""
+    """(mean, sample standard deviation; 0 for one value) of the finite values; (nan, nan) for none."""
+    values = [float(v) for v in values if finite(v)]
     if not values:
         return float("nan"), float("nan")
-    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+    try:
+        return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+    except OverflowError:  # finite but beyond a float once squared
+        return float("nan"), float("nan")
 
 
 @dataclass
@@ -79,23 +84,30 @@ class SeedGroup:
 
     def values(self, read: Callable[[ComparedRun], float | None]) -> list[float]:
         """``read`` of every seed, where it has a value."""
-        return [v for r in self.runs if (v := read(r)) is not None]
+        return [v for r in self.runs if finite(v := read(r))]
 
     def mean_sd(self, read: Callable[[ComparedRun], float | None]) -> tuple[float, float]:
         return mean_sd(self.values(read))
 
 
 def group_by_seed(runs: Sequence[ComparedRun]) -> list[SeedGroup]:
-    """The runs grouped by shape (`shape_key`), groups in the order their first run appears, seeds in order."""
+    """The runs grouped by shape (`shape_key`) and origin (an upload never joins a shipped run's seeds), groups in
+    the order their first run appears, seeds in order."""
     groups: dict[tuple, list[ComparedRun]] = {}
     for r in runs:
-        groups.setdefault(shape_key(r.config), []).append(r)
+        groups.setdefault((r.origin, shape_key(r.config)), []).append(r)
     return [SeedGroup(sorted(rs, key=lambda r: r.config.seed)) for rs in groups.values()]
 
 
 def vote_on_test(r: ComparedRun) -> float | None:
-    """The final test accuracy of a run's vote (alpha-weighted; original FF: its summed goodness); None unfinished."""
-    return None if r.test is None else r.test.acc_alpha
+    """The final test accuracy of a run's vote (alpha-weighted; original FF: its summed goodness); None unfinished
+    (or not a finite number)."""
+    return None if r.test is None or not finite(r.test.acc_alpha) else r.test.acc_alpha
+
+
+def finite(v: Any) -> bool:
+    """A number a figure can place: not None, not NaN, not infinite."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 # ------------------------------------------------------------------------------------------------ published
@@ -168,7 +180,7 @@ def group_rows(groups: Sequence[SeedGroup], threshold: float,
                      "seeds": ",".join(map(str, g.seeds)),
                      "test acc % (mean ± sd)": "–" if m != m else f"{m:.2f} ± {s:.2f}",
                      "test acc % per seed": ", ".join(f"{v:.1f}" for v in g.values(vote_on_test)),
-                     f"epochs to {threshold:g}% (mean)": (f"{statistics.mean(reach):.1f}" if reach else "not reached")
+                     f"epochs to {threshold:g}% (mean)": (f"{mean_sd(reach)[0]:.1f}" if reach else "not reached")
                      + ("" if len(reach) == len(g.runs) else f" ({len(g.runs) - len(reach)} never)"),
-                     "s / epoch": round(statistics.mean(secs), 2) if secs else None})
+                     "s / epoch": round(mean_sd(secs)[0], 2) if secs else None})
     return rows

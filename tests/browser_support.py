@@ -49,20 +49,21 @@ BROWSER_MARKS = [
 playwright = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 @contextmanager
-def serve_app(tmp_path_factory: pytest.TempPathFactory, *, unset_env: tuple[str, ...] = ()
-              ) -> Iterator[tuple[str, Path]]:
+def serve_app(tmp_path_factory: pytest.TempPathFactory, *, unset_env: tuple[str, ...] = (),
+              args: tuple[str, ...] = (), port: int | None = None) -> Iterator[tuple[str, Path]]:
     """``streamlit run streamlit_app.py`` on a free port with an empty runs folder; yields (base URL, runs folder)
     once the server answers, and stops it at the end, printing the tail of its log (shown for a failing test).
-    ``unset_env`` names variables of this process that the server must not see."""
+    ``unset_env`` names variables of this process that the server must not see; ``args`` go to ``streamlit run``
+    (``--secrets.files`` for a test's own secrets.toml); ``port``: this one (a redirect URI names it)."""
     runs = tmp_path_factory.mktemp("runs")
-    port = _free_port()
+    port = port or free_port()
     # One torch thread: these tests are about the UI, and one thread keeps training steady on a busy 2-core machine.
     env = {**os.environ, "FFVIZ_RUNS_DIR": str(runs), "OMP_NUM_THREADS": "1"}
     for name in unset_env:
@@ -70,7 +71,7 @@ def serve_app(tmp_path_factory: pytest.TempPathFactory, *, unset_env: tuple[str,
     with open(tmp_path_factory.mktemp("log") / "streamlit.log", "w+") as log:
         proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port",
                                  str(port), "--server.headless", "true", "--server.fileWatcherType", "none",
-                                 "--browser.gatherUsageStats", "false"], cwd=REPO, env=env, stdout=log,
+                                 "--browser.gatherUsageStats", "false", *args], cwd=REPO, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
         url = f"http://localhost:{port}"
         try:

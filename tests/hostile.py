@@ -15,20 +15,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ffviz.store.catalog import export_archive
+from ffviz.store.archive import export_archive
 
 BOMB_BYTES = 64 * 1024 * 1024  # what a bomb expands to: tiny zipped, 64 MiB in memory
 
 
-def _archive_with(run: Path, replace: dict[str, bytes], *, compress: bool = True) -> bytes:
-    """The run's archive with some members' contents replaced (or added), deflate-compressed."""
+def _archive_with(run: Path, replace: dict[str, bytes], *, compress: bool = True, drop: tuple[str, ...] = ()) -> bytes:
+    """The run's archive with some members' contents replaced (or added, or dropped), deflate-compressed."""
     src = zipfile.ZipFile(io.BytesIO(export_archive(run)))
     top = src.namelist()[0].split("/")[0]
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as z:
         for name in src.namelist():
             rel = name.split("/", 1)[1]
-            if rel not in replace:
+            if rel not in replace and rel not in drop:
                 z.writestr(name, src.read(name))
         for rel, data in replace.items():
             z.writestr(f"{top}/{rel}", data)
@@ -241,6 +241,91 @@ def many_snapshots(run: Path) -> bytes:
     return _archive_with(run, {f"snapshots/epoch_{i:04d}.npz": b"PK" for i in range(2, 5002)})
 
 
+# ----------------------------------------------------------------------------------------------------- third round
+# Records of the right types that do not add up: each passed the second round's checks and broke a page for everyone.
+def huge_parameter_count(run: Path) -> bytes:
+    """meta.json's num_parameters 2**70: the Runs table could not hold it, and the page lost its Delete button."""
+    meta = json.loads((run / "meta.json").read_text())
+    meta["num_parameters"] = 2 ** 70
+    return _archive_with(run, {"meta.json": json.dumps(meta).encode()})
+
+
+def seed_copy(run: Path, acc: float) -> bytes:
+    """A copy of the run with another seed and the test vote ``acc``: it joined the shipped run's seed group."""
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["seed"] = int(cfg.get("seed", 0)) + 1000
+    test = json.loads((run / "test.json").read_text())
+    test["acc_alpha"] = acc
+    return _archive_with(run, {"config.json": json.dumps(cfg).encode(), "test.json": json.dumps(test).encode()})
+
+
+def nan_seed_copy(run: Path) -> bytes:
+    """Input 2: NaN is allowed (it marks what a run does not have); every figure must draw it as missing."""
+    return seed_copy(run, float("nan"))
+
+
+def infinite_seed_copy(run: Path) -> bytes:
+    return seed_copy(run, float("inf"))
+
+
+def _epoch_records(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "epochs.jsonl").read_text().splitlines() if line.strip()]
+
+
+def _jsonl(records: list[dict]) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in records).encode()
+
+
+def short_layer_acc(run: Path) -> bytes:
+    """test.json's layer_acc one layer long in a run of more: the Gap page's per-layer chart raised."""
+    test = json.loads((run / "test.json").read_text())
+    test["layer_acc"] = test["layer_acc"][:1]
+    return _archive_with(run, {"test.json": json.dumps(test).encode()})
+
+
+def cut_layer_lists(run: Path) -> bytes:
+    """Input 3: every per-layer list of every epoch cut to one entry: Assignments, Regularizers, Goodness raised."""
+    records = _epoch_records(run)
+    for r in records:
+        for k, v in r.items():
+            if isinstance(v, list):
+                r[k] = v[:1]
+            elif isinstance(v, dict) and k in ("train_terms", "train_terms_w"):
+                r[k] = {name: terms[:1] for name, terms in v.items()}
+    return _archive_with(run, {"epochs.jsonl": _jsonl(records)})
+
+
+def missing_snapshot(run: Path) -> bytes:
+    """Input 3: the snapshot of an epoch the records list is missing."""
+    last = _epoch_records(run)[-1]["epoch"]
+    return _archive_with(run, {}, drop=(f"snapshots/epoch_{last:04d}.npz",))
+
+
+def epochs_numbered(numbers: list[int]):
+    def build(run: Path) -> bytes:
+        records = _epoch_records(run)
+        for r, n in zip(records, numbers, strict=False):
+            r["epoch"] = n
+        return _archive_with(run, {"epochs.jsonl": _jsonl(records)})
+    return build
+
+
+def tuple_graph(depth: int) -> tuple:
+    """Tuples that each hold the one below twice: a few hundred bytes pickled, 2^depth long once printed."""
+    node: tuple = ("x",)
+    for _ in range(depth):
+        node = (node, node)
+    return node
+
+
+def tuple_graph_config_checkpoint(run: Path, depth: int = 24) -> bytes:
+    """Input 7: a checkpoint whose config data_root is a tuple graph 24 deep: 278 KB, a 96 MiB config.json once
+    written (the second round refused lists and dicts reached twice, not tuples)."""
+    ck = _checkpoint(run)
+    ck["config"] = {**ck["config"], "data_root": tuple_graph(depth)}
+    return _save(ck)
+
+
 # name -> (builder, file name, what the refusal says)
 ATTACKS = {
     "compressed checkpoint": (compressed_checkpoint, "bomb.pt", "compressed entry"),
@@ -261,7 +346,33 @@ ATTACKS = {
     "reference-graph checkpoint": (reference_graph_checkpoint, "graph.pt", "reached twice"),
     "probes.npz bomb": (probes_bomb, "probesbomb.zip", "probes.npz"),
     "5,000 snapshots": (many_snapshots, "snapshots.zip", "files in snapshots"),
+    # third round
+    "num_parameters 2**70": (huge_parameter_count, "params.zip", "num_parameters="),
+    "infinite test vote": (infinite_seed_copy, "infinite.zip", "must be finite"),
+    "layer_acc of one layer": (short_layer_acc, "layeracc.zip", "entries for a run of"),
+    "per-layer lists of one entry": (cut_layer_lists, "cutlayers.zip", "number of layers"),
+    "snapshot missing": (missing_snapshot, "nosnap.zip", "no snapshot for epoch"),
+    "epochs 10^18": (epochs_numbered([0, 10 ** 18]), "epochbig.zip", "epochs.jsonl line"),
+    "epochs -5": (epochs_numbered([-5, 1]), "epochneg.zip", "not increasing"),
+    "epochs repeated": (epochs_numbered([1, 1]), "epochtwice.zip", "not increasing"),
+    "tuple-graph config": (tuple_graph_config_checkpoint, "tuples.pt", "nested deeper"),
 }
+# Inputs 1-3 as an older server accepted them: placed in the uploads folder without a check (unpack_unchecked), for
+# the pages to draw them as one message and the teacher to delete them
+UNCHECKED = {"num_parameters 2**70": huge_parameter_count, "per-layer lists of one entry": cut_layer_lists,
+             "snapshot missing": missing_snapshot, "epochs repeated": epochs_numbered([1, 1])}
+
+
+def unpack_unchecked(data: bytes, dest_root: Path, name: str) -> Path:
+    """An archive unpacked as is under dest_root/name (no check: what an older server let in)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        for info in z.infolist():
+            rel = info.filename.split("/", 1)[1]
+            if rel and not info.is_dir():
+                target = dest_root / name / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(z.read(info))
+    return dest_root / name
 
 
 def build_all(run: Path, folder: Path) -> dict[str, Path]:

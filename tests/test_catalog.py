@@ -16,15 +16,8 @@ from ffviz.config import RunConfig
 from ffviz.data import load_dataset
 from ffviz.method.trainer import Trainer
 from ffviz.runner.run_writer import RunWriter
-from ffviz.store.catalog import (
-    UploadError,
-    delete_run,
-    export_archive,
-    history_csv,
-    import_upload,
-    scan_runs,
-    summarize,
-)
+from ffviz.store.archive import UploadError, delete_run, export_archive, import_upload
+from ffviz.store.catalog import history_csv, scan_runs, summarize
 from ffviz.store.runs import RunReader, update_meta
 
 
@@ -128,7 +121,7 @@ def test_history_csv_has_a_row_per_epoch(run) -> None:
 
 
 def test_retention_keeps_the_newest_and_never_an_active_run(run, tmp_path) -> None:
-    from ffviz.store.catalog import enforce_retention
+    from ffviz.store.retention import enforce_retention
 
     dirs = [import_upload(export_archive(run), tmp_path, filename=f"c{i}.zip") for i in range(4)]
     for i, d in enumerate(dirs):  # uploads age by the server's time of receipt, stamped at import
@@ -142,13 +135,13 @@ def test_retention_keeps_the_newest_and_never_an_active_run(run, tmp_path) -> No
 def test_uploads_over_the_stated_limit_are_refused(run, tmp_path, monkeypatch) -> None:
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
-    from ffviz.store import catalog
+    from ffviz.store import archive
 
     # the limit the upload box states is the one Streamlit enforces (server.maxUploadSize, MB)
     server = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())["server"]
-    assert catalog.MAX_UPLOAD_BYTES == server["maxUploadSize"] * 1024 * 1024
+    assert archive.MAX_UPLOAD_BYTES == server["maxUploadSize"] * 1024 * 1024
     blob = export_archive(run)
-    monkeypatch.setattr(catalog, "MAX_UPLOAD_BYTES", len(blob) - 1)
+    monkeypatch.setattr(archive, "MAX_UPLOAD_BYTES", len(blob) - 1)
     with pytest.raises(UploadError, match="limited to"):
         import_upload(blob, tmp_path / "uploads", filename="big.zip")
     assert scan_runs({"uploaded": tmp_path / "uploads"}) == []

@@ -16,8 +16,10 @@ from hostile import ATTACKS, build_all, future_dated
 from run_support import finished_tiny_run
 from streamlit.testing.v1 import AppTest
 
-from ffviz.store.catalog import UploadError, enforce_retention, export_archive, import_upload, scan_runs
+from ffviz.store.archive import UploadError, export_archive, import_upload
+from ffviz.store.catalog import scan_runs
 from ffviz.store.progress import run_label
+from ffviz.store.retention import enforce_retention
 from ffviz.store.runs import RunReader
 from pages.common.frame.keys import PAGES as ALL_PAGES
 
@@ -77,7 +79,7 @@ RSS_SCRIPT = """
 import json, sys
 from pathlib import Path
 import numpy, torch
-from ffviz.store.catalog import UploadError, import_upload
+from ffviz.store.archive import UploadError, import_upload
 
 def status(key):  # MiB
     return int(next(l for l in open("/proc/self/status") if l.startswith(key)).split()[1]) / 1024

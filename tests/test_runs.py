@@ -12,7 +12,6 @@ from ffviz.config import RunConfig
 from ffviz.data import load_dataset
 from ffviz.method.trainer import Callback, Trainer
 from ffviz.runner.run_writer import RunWriter
-from ffviz.store import runs
 from ffviz.store.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ffviz.store.runs import RunReader, list_runs
 from ffviz.store.storage import JsonlAppender, JsonlTail
@@ -48,14 +47,24 @@ def test_reader_reads_back_what_was_written(finished_run) -> None:
     assert not r.refresh()  # nothing new
 
 
-def test_reader_keeps_only_the_most_recently_used_snapshots(finished_run, monkeypatch) -> None:
-    monkeypatch.setattr(runs, "SNAPSHOT_CACHE", 2)
+def test_snapshots_are_cached_server_wide_within_a_byte_bound(finished_run, monkeypatch) -> None:
+    from ffviz.store import filecache
+
+    filecache.clear()
+    RunReader(finished_run).snapshot(0)
+    size = filecache.arrays.nbytes  # one snapshot's arrays
+    assert size > 0
+    filecache.clear()
+    monkeypatch.setattr(filecache.arrays, "capacity", 2 * size)
     r = RunReader(finished_run)
     zero, one = r.snapshot(0), r.snapshot(1)
     assert r.snapshot(0) is zero  # cached, and now more recently used than epoch 1
-    r.snapshot(2)  # a third epoch drops the least recently used, epoch 1
+    assert RunReader(finished_run).snapshot(0) is zero  # another reader (another session) shares it
+    r.snapshot(2)  # a third epoch's bytes push out the least recently used, epoch 1
+    assert filecache.arrays.nbytes <= 2 * size
     assert r.snapshot(0) is zero
     assert r.snapshot(1) is not one and r.snapshot(1).epoch == 1  # read again from its file
+    filecache.clear()
 
 
 def test_checkpoints_load_with_weights_only(finished_run) -> None:

@@ -21,7 +21,8 @@ from ffviz.config import RunConfig
 from ffviz.data import load_dataset
 from ffviz.method.trainer import Trainer
 from ffviz.runner.run_writer import RunWriter
-from ffviz.store.catalog import export_archive, scan_runs
+from ffviz.store.archive import export_archive
+from ffviz.store.catalog import scan_runs
 from ffviz.store.runs import RunReader
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ import pytest
 from run_support import finished_tiny_run
 from streamlit.testing.v1 import AppTest
 
-from ffviz.store.catalog import DEFAULT_MAX_RUNS, retention_limit
+from ffviz.store.retention import DEFAULT_MAX_RUNS, retention_limit
 from ffviz.store.runs import update_meta
 
 REPO = Path(__file__).resolve().parents[1]

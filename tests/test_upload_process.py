@@ -9,7 +9,7 @@ import pytest
 from run_support import finished_tiny_run
 
 from ffviz.server.upload_process import import_in_process
-from ffviz.store.catalog import UploadError, export_archive
+from ffviz.store.archive import UploadError, export_archive
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ beside them, are shaped in ffviz/comparison.py.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -148,11 +149,12 @@ def gap_ensemble_figure(runs: Sequence[ComparedRun], *, height: int = 420) -> go
         if source is None:
             continue
         split = "test" if r.test is not None else "validation"
-        ys = [getattr(source, key) for key, _ in GAP_ENSEMBLES]
+        ys = [v if isinstance(v := getattr(source, key), (int, float)) and math.isfinite(v) else None
+              for key, _ in GAP_ENSEMBLES]  # a NaN or infinite record is a missing bar, not a broken page
         traces.append({"type": "bar", "x": [name for _, name in GAP_ENSEMBLES], "y": ys, "name": gap_label(r),
                        "marker": {"color": _gap_color(r, i)},
                        "hovertemplate": f"{gap_label(r)}<br>%{{x}}: %{{y:.2f}}% ({split})<extra></extra>"})
-    low = min((min(t["y"]) for t in traces), default=0.0)
+    low = min((y for t in traces for y in t["y"] if y is not None), default=0.0)
     floor = max(0.0, 10 * (int(low) // 10) - 10)  # zoom in: the differences are a few points
     return figure(traces, {"title": title, "height": height, "barmode": "group", "bargap": 0.25,
                            "yaxis": {"title": {"text": "accuracy (%)"}, "range": [floor, 100.5]},

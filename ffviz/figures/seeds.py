@@ -16,7 +16,7 @@ from ffviz import modes
 from ffviz.comparison import ComparedRun
 from ffviz.figures.compare import RUN_COLORS
 from ffviz.figures.style import empty_figure, figure, layer_name
-from ffviz.seed_groups import PUBLISHED, SeedGroup, mean_sd
+from ffviz.seed_groups import PUBLISHED, SeedGroup, finite, mean_sd
 
 
 def _color(g: SeedGroup, i: int) -> str:
@@ -50,7 +50,7 @@ def seed_bar_figure(groups: Sequence[SeedGroup], read: Callable[[ComparedRun], f
     for (_, g, _), name in zip(shown, names, strict=True):
         for r in g.runs:
             v = read(r)
-            if v is not None:
+            if finite(v):
                 dots_x.append(name)
                 dots_y.append(v)
                 dots_text.append(f"seed {r.config.seed}")
@@ -77,8 +77,8 @@ def seed_layer_figure(groups: Sequence[SeedGroup], *, height: int = 420) -> go.F
         per_seed = [r.test.layer_acc for r in g.runs if r.test is not None]
         if not per_seed:
             continue
-        layers = len(per_seed[0])
-        stats = [mean_sd([acc[k] for acc in per_seed]) for k in range(layers)]
+        layers = max(len(acc) for acc in per_seed)  # seeds of unequal depth: each layer over the seeds that have it
+        stats = [mean_sd([acc[k] for acc in per_seed if k < len(acc)]) for k in range(layers)]
         traces.append({"type": "bar", "x": [layer_name(k) for k in range(layers)], "y": [m for m, _ in stats],
                        "error_y": {"type": "data", "array": [s for _, s in stats], "visible": True},
                        "name": group_name(g), "marker": {"color": _color(g, i)},

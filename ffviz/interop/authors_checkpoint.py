@@ -44,7 +44,7 @@ from ffviz.method.model.network import validate_widths
 from ffviz.method.trainer import Trainer
 from ffviz.presets import PRESETS
 from ffviz.runner.run_writer import RunWriter
-from ffviz.store.catalog import MAX_UNPACKED_BYTES, MAX_UPLOAD_BYTES
+from ffviz.store.archive import MAX_UNPACKED_BYTES, MAX_UPLOAD_BYTES
 from ffviz.store.folder import RunFolder
 from ffviz.store.runs import new_run_dir, update_meta
 from ffviz.store.untrusted import check_tensors, check_zip_entries

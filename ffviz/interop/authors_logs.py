@@ -54,6 +54,7 @@ from ffviz.interop.authors_records import (
 )
 from ffviz.interop.authors_weights import read_weights
 from ffviz.store.folder import RunFolder
+from ffviz.store.run_checks import MAX_SNAPSHOT_FILES
 from ffviz.store.runs import new_run_dir
 from ffviz.store.storage import atomic_write_json
 
@@ -99,6 +100,9 @@ def import_logs(folder: Path | str, runs_root: Path | str, *, dataset: str | Non
     """Read, check and write a folder of the authors' logs as a finished ffviz run under runs_root."""
     folder = Path(folder)
     logs = read_logs(folder)
+    if len(logs.weights) > MAX_SNAPSHOT_FILES:  # refused before a snapshot is written
+        raise AuthorsLogsError(f"their weights file holds W at {len(logs.weights):,} epochs; a run holds at most "
+                               f"{MAX_SNAPSHOT_FILES:,} snapshots")
     dataset, ds_source = _dataset(folder, logs, dataset)
     cfg = logs_config(logs, dataset=dataset)
     title = name or f"authors' logs {folder.resolve().name}"[:80]
@@ -108,10 +112,23 @@ def import_logs(folder: Path | str, runs_root: Path | str, *, dataset: str | Non
         stage = Path(tmp) / "run"  # written whole before it is moved in: a reader never sees half a run
         _write_run(stage, logs, cfg)
         atomic_write_json(RunFolder(stage).meta, _meta(folder, logs, cfg, title, ds_source))
+        _within_upload_bounds(stage)
         run_dir = new_run_dir(runs_root, cfg, title)
         run_dir.rmdir()
         shutil.move(str(stage), run_dir)
     return run_dir
+
+
+def _within_upload_bounds(stage: Path) -> None:
+    """The folder it wrote passes the one check every run from outside passes (ffviz/store/run_checks.py): as many
+    snapshots and as large a record log as an uploaded archive may hold, every file agreeing with the others."""
+    from ffviz.store.archive import MAX_RECORDS_BYTES, MAX_UNPACKED_BYTES
+    from ffviz.store.run_checks import check_run_folder
+
+    try:
+        check_run_folder(stage, max_unpacked=MAX_UNPACKED_BYTES, max_records_bytes=MAX_RECORDS_BYTES)
+    except ValueError as e:
+        raise AuthorsLogsError(f"these logs make a run beyond what an upload may hold: {e}") from None
 
 
 def _dataset(folder: Path, logs: AuthorsLogs, dataset: str | None) -> tuple[str, str]:

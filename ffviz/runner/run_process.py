@@ -25,7 +25,7 @@ from ffviz.records import BatchRecord, EpochRecord, TestRecord
 from ffviz.runner import threads as thread_plan
 from ffviz.runner.run_writer import RunWriter
 from ffviz.runner.steering import FileControl
-from ffviz.store.checkpoint import load_checkpoint
+from ffviz.store.checkpoint import resume_checkpoint
 from ffviz.store.folder import ENDED_AS_ASKED, RunFolder
 from ffviz.store.runs import new_run_dir, open_reader, update_meta
 from ffviz.store.runstate import Heartbeat, read_meta
@@ -42,9 +42,9 @@ def start_point(run_dir: Path | str, *, epochs: int | None = None, checkpoint_on
             raise FileNotFoundError(f"{run_dir} has no checkpoint to resume from (it never finished an epoch)")
         cfg = open_reader(run_dir).config
         return (cfg if epochs is None else cfg.replace(epochs=int(epochs))), None
-    ck = load_checkpoint(path)
-    if epochs is not None:
-        ck["config"] = {**ck["config"], "epochs": int(epochs)}  # the trainer takes its config from the checkpoint
+    # the trainer takes its config from the checkpoint: the run's checked config.json goes in, never the config the
+    # checkpoint carries (an upload's was checked only as config.json; ffviz/store/checkpoint.py)
+    ck = resume_checkpoint(run_dir, epochs=epochs)
     return RunConfig.from_dict(ck["config"]), ck
 
 

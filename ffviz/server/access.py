@@ -5,11 +5,13 @@
     why_not(me, meta)                    # the one line a disabled control shows, or None
     settings = ClassroomSettings.load(runs_root)        # hidden and locked controls, limits: a file on the server
 
-As on a JupyterHub: every user owns their work and an admin sees all. A run's owner is the session token written into
-its meta.json when it is started (or uploaded, or continued from a shipped run); a run without one (the command
-line's, the shipped ones) belongs to the teacher. The token is random and lives in the browser (a cookie), never in a
-share link. The teacher is whoever gives the server's password (``FFVIZ_TEACHER_PASSWORD`` or ``teacher_password``
-in .streamlit/secrets.toml); with no password set, one person on a laptop, everyone is the teacher.
+As on a JupyterHub: every user owns their work and an admin sees all. A run's owner is written into its meta.json
+when it is started (or uploaded, or continued from a shipped run): the person (``oidc:<subject>``, ``proxy:<user>``,
+ffviz/server/people.py) where the server knows one, else the session token, random, kept in the browser (a cookie),
+never in a share link. A run without one (the command line's, the shipped ones) belongs to the teacher. The teacher
+is an account the server's settings list (``teachers``, with school accounts or a proxy), or whoever gives the
+server's password (``FFVIZ_TEACHER_PASSWORD`` or ``teacher_password`` in .streamlit/secrets.toml); with neither,
+one person on a laptop, everyone is the teacher.
 """
 
 from __future__ import annotations
@@ -56,8 +58,18 @@ def password_matches(given: str, expected: str) -> bool:
 
 @dataclass(frozen=True)
 class Identity:
-    token: str  # the browser's session token
-    teacher: bool  # signed in with the password, or no password is set
+    token: str  # the owner this session writes into runs: the person ("oidc:...", "proxy:...") or the browser token
+    teacher: bool  # a teacher account, signed in with the password, or no teacher is set at all
+    name: str | None = None  # how the person is shown (name or email); None for a browser token
+    kind: str = "token"  # the server's sign-in mode: "oidc", "proxy" or "token"
+
+    @property
+    def owner(self) -> str:
+        return self.token
+
+    @property
+    def person(self) -> bool:
+        return self.kind != "token"
 
     def owns(self, owner: str | None) -> bool:
         return self.teacher or (owner is not None and hmac.compare_digest(owner.encode(), self.token.encode()))
@@ -74,6 +86,8 @@ def why_not(who: Identity, meta: Mapping[str, Any]) -> str | None:
         return None
     if owner_of(meta) is None:
         return "This run belongs to the teacher: you can watch it, not change it."
+    if who.person:
+        return "Another person started this run: you can watch it, not change it."
     return "Another session started this run: you can watch it, not change it."
 
 

@@ -39,18 +39,24 @@ class Limits:
     max_epochs: int = _lim(300, "Epochs of one run, a continued or resumed run included.")
     max_sweep_epochs: int = _lim(50, "Epochs of each run of a sweep started from the app.")
     max_dataset_bytes: int = _lim(2 * GiB, "Bytes of a dataset's images as float32 tensors once loaded.", "bytes")
-    max_runs_per_owner: int = _lim(2, "Runs one session may have training, paused or queued at once.")
-    max_runs_per_client: int = _lim(4, "Runs the sessions of one client address may have training, paused or "
-                                    "queued at once (fresh cookies do not multiply it).")
-    max_cells_per_client: int = _lim(2, "Cells of one class experiment the sessions of one client address may hold.")
+    max_runs_per_owner: int = _lim(2, "Runs one student (a person, or a browser session) may have training, "
+                                   "paused or queued at once.")
+    max_runs_per_client: int = _lim(4, "Runs the sessions of one client address (of one person, with school "
+                                    "accounts or a proxy) may have training, paused or queued at once (fresh "
+                                    "cookies do not multiply it).")
+    max_cells_per_client: int = _lim(2, "Cells of one class experiment one client address (one person, with school "
+                                     "accounts or a proxy) may hold.")
+    max_sessions_per_client: int = _lim(16, "Open sessions (tabs) of one client address (of one person, with school "
+                                        "accounts or a proxy); the teacher's are not counted.")
     max_queue: int = _lim(8, "Runs waiting for a free slot, all sessions together (sweeps' runs apart: they wait in "
                           "a queue of their own).")
     max_sweep_running: int = _lim(1, "Runs of sweeps training at once; the other slots stay for everyone's Starts, "
                                   "which also go ahead of sweeps' runs in the queue.")
     max_runs_bytes: int = _lim(5 * GiB, "Disk used by the runs folder (uploads apart).", "bytes")
-    max_owner_bytes: int = _lim(1 * GiB, "Disk one session's runs may use in the runs folder.", "bytes")
+    max_owner_bytes: int = _lim(1 * GiB, "Disk one student's runs may use in the runs folder.", "bytes")
     max_run_bytes: int = _lim(1 * GiB, "Disk one run's folder may use; a run that writes more stops.", "bytes")
-    max_uploads_bytes: int = _lim(1 * GiB, "Disk used by one session's uploaded runs.", "bytes")
+    max_uploads_bytes: int = _lim(1 * GiB, "Disk used by one student's uploaded runs, and by those of one client "
+                                  "address (one person, with school accounts or a proxy).", "bytes")
     max_upload_unpacked: int = _lim(256 * MiB, "Bytes one upload may unpack to.", "bytes")
     max_records_bytes: int = _lim(16 * MiB, "Bytes of one uploaded record log (batches.jsonl, epochs.jsonl...).",
                                   "bytes")

@@ -1,8 +1,8 @@
 """The teacher's sign-in, guarded: wrong passwords slow down each try after the first few, per session and per client
-address, and a sign-in lasts a school day, not until the server restarts.
+address (per person, where the server knows one), and a sign-in lasts a school day, not until the server restarts.
 
     throttle = SignInThrottle()                       # one per server
-    keys = [("session", token), ("client", address)]
+    keys = [("session", token), ("client", address)]  # or [("person", owner)] with school accounts or a proxy
     if (wait := throttle.wait(keys)) > 0: refuse unheard, say "try again in {wait:.0f} s"
     elif password_matches(...): throttle.succeeded(keys)  else: throttle.failed(keys)
     teachers = TeacherSessions(hours=8); teachers.add(token); token in teachers
@@ -12,6 +12,11 @@ FREE_TRIES), at most CAP_S: a teacher who mistypes waits a second or two; a gues
 guesses from one client take over 95 minutes), and the right password is still accepted once the wait is over.
 A try during the wait is not heard at all (not counted, not checked), so asking faster gains nothing. The clock is
 injectable, so tests check the schedule without waiting for it.
+
+An address is shared: a student's wrong passwords from the teacher's address must not lock the teacher out, so a
+("client", ...) key waits at most ADDRESS_CAP_S. The price: fresh cookies from one address get one try heard every
+ADDRESS_CAP_S (720 an hour) instead of every CAP_S; a session's own key, and a person's, still waits up to CAP_S.
+Where the server knows people (school accounts, a proxy), the key is the person, who cannot be multiplied.
 """
 
 from __future__ import annotations
@@ -23,16 +28,22 @@ from collections.abc import Callable, Hashable, Iterable
 FREE_TRIES = 3
 BASE_S = 1.0
 CAP_S = 30.0
+ADDRESS_CAP_S = 5.0  # the longest a client address's wrong passwords delay a try from a fresh session there
 FORGET_S = 3600.0  # a key with no wrong password for an hour starts afresh
 MAX_KEYS = 10_000  # beyond this many remembered keys the oldest are dropped (memory stays bounded)
 TEACHER_HOURS = 8.0
 
 
-def delay_after(failures: int) -> float:
+def delay_after(failures: int, cap: float = CAP_S) -> float:
     """Seconds to wait after this many wrong passwords in a row."""
     if failures < FREE_TRIES:
         return 0.0
-    return min(CAP_S, BASE_S * 2.0 ** (failures - FREE_TRIES))
+    return min(cap, BASE_S * 2.0 ** (failures - FREE_TRIES))
+
+
+def cap_of(key: Hashable) -> float:
+    """The longest wait a key's wrong passwords impose: ADDRESS_CAP_S for a client address, CAP_S otherwise."""
+    return ADDRESS_CAP_S if isinstance(key, tuple) and key[:1] == ("client",) else CAP_S
 
 
 class SignInThrottle:
@@ -56,7 +67,7 @@ class SignInThrottle:
         with self._lock:
             for key in keys:
                 failures = self._get(key, now)[0] + 1
-                wait = delay_after(failures)
+                wait = delay_after(failures, cap_of(key))
                 self._state[key] = (failures, now, now + wait)
                 longest = max(longest, wait)
             if len(self._state) > MAX_KEYS:
@@ -103,3 +114,32 @@ class TeacherSessions:
         with self._lock:
             until = self._until.get(token) if isinstance(token, str) else None
             return until is not None and until > self.clock()
+
+
+class ClientSessions:
+    """The live sessions of each client address (or person), so one address cannot open sessions without end: each
+    costs the server memory and every page's share of it (30 tabs slowed a classmate's page to 4.8 s). A session
+    counts while ``alive(session_id)`` says so (Streamlit's runtime: its browser is connected)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_key: dict[Hashable, set[str]] = {}
+
+    def admit(self, key: Hashable, session_id: str, cap: int, alive: Callable[[str], bool]) -> bool:
+        """Whether this session may stay: it already counts, or fewer than ``cap`` live sessions share its key."""
+        with self._lock:
+            held = self._by_key.setdefault(key, set())
+            if session_id in held:
+                return True
+            held -= {s for s in held if not alive(s)}
+            if len(held) >= cap:
+                return False
+            held.add(session_id)
+            if len(self._by_key) > MAX_KEYS:  # keys with no live session go (memory stays bounded)
+                for k in [k for k, v in self._by_key.items() if not v or not any(alive(s) for s in v)]:
+                    self._by_key.pop(k, None)
+            return True
+
+    def count(self, key: Hashable, alive: Callable[[str], bool]) -> int:
+        with self._lock:
+            return sum(1 for s in self._by_key.get(key, ()) if alive(s))

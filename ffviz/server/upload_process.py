@@ -3,7 +3,7 @@
 
     run_dir = import_in_process(data, Path("runs/uploaded"), filename="model.pt", owner=token)   # or UploadError
 
-The worker is ``python -m ffviz.server.upload_process FILE DEST ...``: it runs ffviz.store.catalog.import_upload (every
+The worker is ``python -m ffviz.server.upload_process FILE DEST ...``: it runs ffviz.store.archive.import_upload (every
 check of
 ffviz/store/untrusted.py) and prints one JSON line, the run folder or the refusal. The owner's session token travels in
 the
@@ -16,14 +16,13 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
+from ffviz.server.bounded import WAIT_S, WorkerRefused, run_bounded
 from ffviz.server.worker_limits import cap_address_space
-from ffviz.store.catalog import (
+from ffviz.store.archive import (
     MAX_RECORDS_BYTES,
     MAX_UNPACKED_BYTES,
     STAGING_PREFIX,
@@ -37,12 +36,6 @@ from ffviz.store.untrusted import check_pickle_graph
 OWNER_ENV = "FFVIZ_UPLOAD_OWNER"
 TIMEOUT_S = 300.0  # loading torch and checking a 200 MB checkpoint takes seconds; a file that takes longer is refused
 STAGE = "{stage}"  # in a worker's command: the staging folder it writes its run folder into
-# At most this many workers at once, server-wide (each loads torch: ~0.5 GB and a core); one more upload waits up to
-# WAIT_S for a turn, then is refused with a message to try again.
-MAX_WORKERS = 2
-WAIT_S = 60.0
-_TURNS = threading.BoundedSemaphore(MAX_WORKERS)
-NICENESS = 10  # the server and the classmates' runs come first
 # A worker's address space beyond what it has mapped once torch is loaded (ffviz/server/worker_limits.py): a check
 # holds at most a few copies of what one upload may unpack to. Beyond it an allocation fails inside the worker.
 BASE_BUDGET = 1024 ** 3
@@ -56,7 +49,7 @@ def import_in_process(data: bytes, dest_root: Path, *, filename: str = "upload",
                       max_unpacked: int = MAX_UNPACKED_BYTES, max_records_bytes: int = MAX_RECORDS_BYTES,
                       timeout: float = TIMEOUT_S) -> Path:
     """import_upload, run in a worker process; returns the new run folder or raises UploadError with its reason."""
-    with tempfile.TemporaryDirectory(prefix="ffviz-upload-") as tmp:
+    with temp_copy_dir(dest_root) as tmp:
         src = Path(tmp) / "upload.bin"
         src.write_bytes(data)
         env = worker_env()
@@ -67,7 +60,8 @@ def import_in_process(data: bytes, dest_root: Path, *, filename: str = "upload",
                "--max-unpacked", str(max_unpacked), "--max-records", str(max_records_bytes),
                "--address-budget", str(address_budget(max_unpacked))]
         # niced by run_worker; the worker caps its own address space once its cheap checks passed and torch is in
-        answer, why = run_worker(cmd, Path(dest_root), timeout=timeout, env=env, cwd=tmp, address_space=None)
+        answer, why = run_worker(cmd, Path(dest_root), timeout=timeout, env=env, cwd=tmp, address_space=None,
+                                 owner=owner)
     if answer is None or "run_dir" not in answer:
         raise UploadError((answer or {}).get("error") or f"{filename} could not be checked: {why}; nothing was kept")
     return Path(answer["run_dir"])
@@ -75,42 +69,43 @@ def import_in_process(data: bytes, dest_root: Path, *, filename: str = "upload",
 
 def run_worker(cmd: list[str], dest_root: Path, *, timeout: float = TIMEOUT_S, env: dict[str, str] | None = None,
                cwd: str | None = None, address_space: int | None = BASE_BUDGET + 3 * MAX_UNPACKED_BYTES,
-               torch_first: bool = False, wait: float = WAIT_S) -> tuple[dict | None, str]:
+               torch_first: bool = False, wait: float = WAIT_S, owner: str | None = None) -> tuple[dict | None, str]:
     """Run a worker that writes a run folder and prints one JSON line last: (its answer, "") when it exited 0, else
     (whatever answer it printed, why it failed).
 
-    The worker writes into a staging folder of its own (``STAGE`` in ``cmd`` stands for it); on success the run
-    folder it names in its answer (any value that is a path inside the stage) is moved into dest_root and the
-    answer names its new place. A worker that failed, timed out or died mid-way (killed, out of memory) costs only
-    its own staging folder, removed here: a classmate's upload that arrived in dest_root meanwhile stays.
-    ``cmd`` is a Python command line (``[sys.executable, "-m" | "-c", ...]``). Workers run niced, with their address
-    space capped at what they have mapped plus ``address_space`` bytes (after importing torch with ``torch_first``;
-    None: the worker caps itself), at most MAX_WORKERS at once on the server: one more waits ``wait`` seconds for a
-    turn, then is refused."""
+    The worker runs through the server's one bounded runner (ffviz/server/bounded.py: niced, memory-capped, one
+    thread, a time limit, a server-wide cap and one per ``owner``, output to disk, killed with the server). It
+    writes into a staging folder of its own (``STAGE`` in ``cmd`` stands for it), named after this server's pid so
+    that the next server sweeps it if this one dies (ffviz/server/leftovers.py); on success the run folder it names
+    in its answer (any value that is a path inside the stage) is moved into dest_root and the answer names its new
+    place. A worker that failed, timed out or died mid-way costs only its own staging folder, removed here: a
+    classmate's upload that arrived in dest_root meanwhile stays. ``address_space``: see run_bounded."""
     dest_root = Path(dest_root)
     dest_root.mkdir(parents=True, exist_ok=True)
-    if not _TURNS.acquire(timeout=wait):
-        return None, (f"the server is already checking {MAX_WORKERS} other uploads; try again in a minute")
-    stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=dest_root))
+    stage = Path(tempfile.mkdtemp(prefix=staging_prefix(), dir=dest_root))
     try:
         full = [a.replace(STAGE, str(stage)) for a in cmd]
-        full = [full[0], "-m", "ffviz.server.worker_limits", str(address_space or 0), str(NICENESS),
-                *(["--torch"] if torch_first else []), "--", *full[1:]]
-        env = dict(env or worker_env())
-        env.setdefault("OMP_NUM_THREADS", "1")  # one core: the others are the server's and the runs'
-        env.setdefault("MKL_NUM_THREADS", "1")
         try:
-            done = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
-        except subprocess.TimeoutExpired:
-            return None, f"it took longer than {timeout:.0f} s"
-        answer = _last_json(done.stdout)
-        if done.returncode == 0 and answer is not None:
-            return _published(answer, stage, dest_root), ""
-        lines = done.stderr.strip().splitlines()
-        return answer, (lines[-1].removeprefix("error: ") if lines else f"the worker ended with code {done.returncode}")
+            done = run_bounded(full, owner=owner, timeout=timeout, env=env or worker_env(), cwd=cwd,
+                               address_space=address_space, torch_first=torch_first, wait=wait)
+        except WorkerRefused as e:
+            return None, str(e)
+        if done.returncode == 0 and done.answer is not None:
+            return _published(done.answer, stage, dest_root), ""
+        return done.answer, done.why
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-        _TURNS.release()
+
+
+def temp_copy_dir(dest_root: Path) -> tempfile.TemporaryDirectory:
+    """A folder for the temporary copy of an upload, beside the staging folders and swept as they are."""
+    Path(dest_root).mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix=staging_prefix(), dir=dest_root)
+
+
+def staging_prefix() -> str:
+    """A staging folder's name: STAGING_PREFIX and this server's pid (ffviz/server/leftovers.py reads it back)."""
+    return f"{STAGING_PREFIX}{os.getpid()}-"
 
 
 def _published(answer: dict, stage: Path, dest_root: Path) -> dict:
@@ -129,16 +124,6 @@ def worker_env() -> dict[str, str]:
     """The server's environment, with this copy of ffviz first on the path (the worker imports what the server runs)."""
     return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
                                                                     os.environ.get("PYTHONPATH")]))}
-
-
-def _last_json(stdout: str) -> dict | None:
-    for line in reversed(stdout.strip().splitlines()):
-        try:
-            out = json.loads(line)
-        except ValueError:
-            continue
-        return out if isinstance(out, dict) else None
-    return None
 
 
 def precheck(data: bytes, filename: str) -> None:

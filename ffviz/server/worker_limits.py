@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import resource
 import runpy
+import signal
 import sys
 from pathlib import Path
 
@@ -38,6 +39,23 @@ def cap_address_space(budget: int) -> int:
     return cap
 
 
+def die_with_parent() -> None:
+    """SIGKILL this worker when the server's thread that started it ends (Linux' PR_SET_PDEATHSIG); and exit now if
+    the server is gone already (died between starting it and this call). ffviz/server/bounded.py names the server's
+    pid in $FFVIZ_WORKER_PARENT."""
+    parent = os.environ.get("FFVIZ_WORKER_PARENT")
+    if not parent:
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass  # not Linux: the server's time limit still holds
+    if str(os.getppid()) != parent:
+        os._exit(1)
+
+
 def main(argv: list[str]) -> int:
     usage = "usage: python -m ffviz.server.worker_limits BUDGET NICENESS [--torch] -- (-m MODULE | -c CODE) ARGS..."
     if "--" not in argv or len(argv) < 4:
@@ -46,6 +64,7 @@ def main(argv: list[str]) -> int:
     split = argv.index("--")
     head, rest = argv[:split], argv[split + 1:]
     budget, nice = int(head[0]), int(head[1])
+    die_with_parent()
     os.nice(nice)
     if "--torch" in head[2:]:
         import torch  # noqa: F401 - mapped before the cap is measured

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from ffviz.store.storage import atomic_write
-from ffviz.store.untrusted import check_tensors, check_zip_entries
+from ffviz.store.untrusted import check_config_value, check_tensors, check_zip_entries
 
 FORMAT = "ffviz-checkpoint"
 FORMAT_VERSION = 1
@@ -69,3 +69,26 @@ def load_checkpoint(source: Path | bytes, *, map_location: str | torch.device = 
         except ValueError as e:
             raise CheckpointError(str(e)) from None
     return payload
+
+
+def resume_checkpoint(run_dir: Path | str, *, epochs: int | None = None) -> dict[str, Any]:
+    """A run folder's newest checkpoint, to continue it: its config is the run's own config.json (the one an upload
+    was checked by, and the server checks against its limits on Continue), checked again here, never the config the
+    checkpoint carries, of which only the live hyperparameters (changed while it trained, each within its range) are
+    kept. ``epochs``: the number it now trains to."""
+    from ffviz.config import LIVE_FIELDS, RunConfig
+    from ffviz.store.folder import RunFolder
+    from ffviz.store.storage import read_json
+
+    folder = RunFolder(run_dir)
+    path = folder.newest_checkpoint()
+    if path is None:
+        raise FileNotFoundError(f"{run_dir} has no checkpoint to resume from (it never finished an epoch)")
+    checked = read_json(folder.config)
+    check_config_value(checked, what=RunFolder.CONFIG)
+    ck = load_checkpoint(path)
+    carried = ck.get("config") if isinstance(ck.get("config"), dict) else {}
+    live = {k: carried[k] for k in LIVE_FIELDS if k in carried and isinstance(carried[k], (int, float))}
+    cfg = RunConfig.from_dict({**checked, **live, **({"epochs": int(epochs)} if epochs is not None else {})})
+    ck["config"] = cfg.to_dict()
+    return ck

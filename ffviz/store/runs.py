@@ -19,7 +19,6 @@ import functools
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,14 +27,13 @@ import numpy as np
 
 from ffviz.config import RunConfig
 from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestRecord
+from ffviz.store import filecache
+from ffviz.store.filecache import signature
 from ffviz.store.folder import LOGS, RunFolder, run_folders
 from ffviz.store.runstate import read_meta
 from ffviz.store.storage import JsonlTail, atomic_write_json, read_json
 from ffviz.store.untrusted import parse_record
 
-# Snapshots a RunReader keeps in memory, the least recently used dropped first: a paper-size run has hundreds of
-# epochs and a resnet17 snapshot is a few MB, while a view scrubs around a handful at a time.
-SNAPSHOT_CACHE = 12
 SHARED_READERS = 64  # run folders whose reader a server keeps (shared_reader), the least recently used dropped first
 
 
@@ -99,8 +97,6 @@ class RunReader:
         self._logs: dict[str, list[Any]] | None = None  # None until a record is first asked for
         self._tails: dict[str, JsonlTail] = {}
         self._files: tuple[int, ...] = ()
-        self._snapshots: OrderedDict[int, Snapshot] = OrderedDict()  # an LRU of SNAPSHOT_CACHE epochs
-        self._w: dict[tuple[int, int], np.ndarray] = {}
 
     def __repr__(self) -> str:
         return f"RunReader({str(self.dir)!r})"
@@ -131,8 +127,6 @@ class RunReader:
                 self._files, self._config = ident, None  # a continued run may have rewritten its config too
                 self._logs = {kind: [] for kind in LOGS}
                 self._tails = {kind: JsonlTail(self.folder.log(kind)) for kind in LOGS}
-                self._snapshots.clear()
-                self._w.clear()
             grew = False
             for kind, tail in self._tails.items():
                 for row in tail.read_new():
@@ -201,37 +195,42 @@ class RunReader:
         return [e for e in epochs if e in keep] or epochs
 
     def snapshot(self, epoch: int) -> Snapshot:
-        """The Snapshot of one epoch, read once while it stays among the SNAPSHOT_CACHE most recently used; for an
-        epoch without one (an imported log's W every 10 epochs), the latest held before it."""
+        """The Snapshot of one epoch; for an epoch without one (an imported log's W every 10 epochs), the latest held
+        before it. Read once while it stays in the server-wide cache, bounded in bytes (ffviz/store/filecache.py's
+        ``arrays``: every session's readers together), keyed by the file's signature (a rewritten file is read
+        again)."""
         held = self.view_epochs
         if held and epoch not in held:
             epoch = max((e for e in held if e <= epoch), default=held[0])
-        with self._lock:
-            if epoch in self._snapshots:
-                self._snapshots.move_to_end(epoch)
-                return self._snapshots[epoch]
-            with np.load(self.folder.snapshot(epoch)) as a:
+        path = self.folder.snapshot(epoch)
+        key = ("snapshot", str(path), signature(path))
+        snap = filecache.arrays.get(key)
+        if snap is None:
+            with np.load(path) as a:
                 snap = Snapshot.from_arrays(dict(a))
-            self._snapshots[epoch] = snap
-            while len(self._snapshots) > SNAPSHOT_CACHE:
-                self._snapshots.popitem(last=False)
-            return snap
+            nbytes = sum(x.nbytes for x in (*snap.w, *snap.probe_g, *snap.probe_p, snap.probe_index, snap.probe_y,
+                                            snap.val_pred, snap.val_y))
+            filecache.arrays.put(key, snap, nbytes)
+        return snap
 
     def w_history(self, layer: int, epochs: Sequence[int] | None = None) -> dict[int, np.ndarray]:
-        """{epoch: W (C, K)} of one layer, reading only that layer's W from each snapshot file (once)."""
+        """{epoch: W (C, K)} of one layer, reading only that layer's W from each snapshot file (once while it stays
+        in the server-wide cache, bounded in bytes)."""
         if epochs is None:
             epochs = self.view_epochs
         out = {}
-        with self._lock:
-            for ep in epochs:
-                key = (layer, ep)
-                if key not in self._w:
-                    try:
-                        with np.load(self.folder.snapshot(ep)) as a:
-                            self._w[key] = np.asarray(a[f"w_{layer}"])
-                    except (FileNotFoundError, KeyError):
-                        continue
-                out[ep] = self._w[key]
+        for ep in epochs:
+            path = self.folder.snapshot(ep)
+            key = ("w", str(path), signature(path), layer)
+            w = filecache.arrays.get(key)
+            if w is None:
+                try:
+                    with np.load(path) as a:
+                        w = np.asarray(a[f"w_{layer}"])
+                except (FileNotFoundError, KeyError):
+                    continue
+                filecache.arrays.put(key, w, w.nbytes)
+            out[ep] = w
         return out
 
     def checkpoint(self, which: str = "last") -> dict[str, Any]:

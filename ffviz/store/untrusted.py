@@ -7,6 +7,7 @@ is wrong, and each looks before it leaps, so a hostile file costs neither memory
     check_probes(path)                          # probes.npz: one uint8 image stack, every dimension bounded
     check_record(record)                        # a run record: every field of the type the schema states
     meta = clean_meta(raw)                      # meta.json: known keys of the right type only (readers never break)
+    check_config_value(cfg)                     # a config: plain data, small and shallow whatever its containers
 
 The attacks these close (all found by a review that called the real functions with crafted files): deflate-compressed
 zip entries that expand ~1,000x inside torch.load or np.load, zip members that lie about their size, a tensor whose
@@ -39,6 +40,7 @@ MAX_CLASSES = 1_000
 MAX_PROBES = 10_000
 MAX_LAYERS = 1_000
 MAX_PIXELS = 512  # a probe image's side
+MAX_INT = 2**53  # a whole number a record or meta.json may hold: beyond it a table's column cannot hold it exactly
 
 
 # ----------------------------------------------------------------------------------------------------- zip files
@@ -143,9 +145,10 @@ _SNAPSHOT_FIXED = {"epoch": 0, "num_layers": 0, "probe_index": 1, "probe_y": 1, 
 _SNAPSHOT_LAYER = {"w": 2, "g": 2, "p": 2}  # w_i (C, K), g_i (N, K), p_i (N, C)
 
 
-def check_npz(path: Path, *, max_bytes: int) -> None:
+def check_npz(path: Path, *, max_bytes: int) -> tuple[int, int]:
     """A snapshot as RunWriter writes it: stored entries; the known keys; numeric dtypes; each array's shape (from
-    its .npy header, without reading the data) of the right rank and matching its entry's size; num_layers layers."""
+    its .npy header, without reading the data) of the right rank and matching its entry's size; num_layers layers.
+    Returns (the epoch it holds, its number of layers)."""
     check_zip_entries(Path(path), max_unpacked=max_bytes, what=Path(path).name)
     arrays: dict[str, tuple[np.dtype, tuple[int, ...]]] = {}
     with zipfile.ZipFile(path) as z:
@@ -172,7 +175,7 @@ def check_npz(path: Path, *, max_bytes: int) -> None:
         if len(arrays[key][1]) != rank:
             raise ValueError(f"{Path(path).name}: {key} has shape {arrays[key][1]}, expected {rank} dimension(s)")
     with np.load(path) as a:  # the two scalars, now known to be small numbers
-        layers = int(a["num_layers"])
+        layers, epoch = _whole(a["num_layers"]), _whole(a["epoch"])
     if not 0 < layers <= (len(arrays) - len(_SNAPSHOT_FIXED)) // len(_SNAPSHOT_LAYER):
         raise ValueError(f"{Path(path).name}: num_layers={layers} does not match the arrays it holds")
     if layers > MAX_LAYERS:
@@ -186,6 +189,15 @@ def check_npz(path: Path, *, max_bytes: int) -> None:
     extra = [k for k in arrays if k not in _SNAPSHOT_FIXED and int(k.split("_")[1]) >= layers]
     if extra:
         raise ValueError(f"{Path(path).name} holds {', '.join(extra)} beyond its {layers} layers")
+    return epoch, layers
+
+
+def _whole(a: np.ndarray) -> int:
+    """A snapshot's scalar as a whole number within MAX_INT (a float NaN or 1e300 is no epoch)."""
+    x = a.item() if a.size == 1 else None
+    if not isinstance(x, (int, float)) or x != x or abs(x) > MAX_INT or int(x) != x:
+        raise ValueError(f"a snapshot scalar is {str(x)[:30]}, not a whole number")
+    return int(x)
 
 
 def _check_snapshot_dims(name: str, shapes: dict[str, tuple[int, ...]], layers: int) -> None:
@@ -273,7 +285,7 @@ def _is(value: Any, kind: str) -> bool:
     if kind.endswith("|None"):
         return value is None or _is(value, kind[:-5])
     if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_INT
     if kind == "float":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind == "str":
@@ -298,6 +310,35 @@ def _scalar(x: Any) -> bool:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+# ----------------------------------------------------------------------------------------------------- configs
+MAX_CONFIG_ITEMS = 1_000  # containers and values in a config (an ffviz one: ~60)
+MAX_CONFIG_DEPTH = 4  # a config is flat; widths is one list deep
+
+
+def check_config_value(value: Any, *, what: str = "the config") -> None:
+    """A config as plain data, small and shallow whatever its containers (dicts, lists, tuples, sets): a tuple that
+    holds the one below it twice, 24 deep, is 278 bytes in a pickle and 96 MiB once written as text."""
+    stack = [(value, 0)]
+    items = 0
+    while stack:
+        x, depth = stack.pop()
+        items += 1
+        if items > MAX_CONFIG_ITEMS or depth > MAX_CONFIG_DEPTH:
+            raise ValueError(f"{what} is nested deeper than {MAX_CONFIG_DEPTH} or holds more than "
+                             f"{MAX_CONFIG_ITEMS:,} values; an ffviz config is one flat mapping")
+        if isinstance(x, dict):
+            stack.extend((v, depth + 1) for kv in x.items() for v in kv)
+        elif isinstance(x, (list, tuple, set, frozenset)):
+            stack.extend((v, depth + 1) for v in x)
+        elif isinstance(x, str):
+            if len(x) > 10_000:
+                raise ValueError(f"{what} holds a text of {len(x):,} characters; at most 10,000")
+        elif not (x is None or isinstance(x, (bool, int, float))):
+            raise ValueError(f"{what} holds a {type(x).__name__}; a config holds numbers, text and lists only")
+        elif isinstance(x, int) and abs(x) > MAX_INT:
+            raise ValueError(f"{what} holds the number {str(x)[:30]}…, beyond {MAX_INT:,}")
 
 
 # ----------------------------------------------------------------------------------------------------- meta.json

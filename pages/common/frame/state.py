@@ -18,11 +18,12 @@ from ffviz.config import RunConfig
 from ffviz.recipes import CLASSROOM, recipe_config
 from ffviz.runner.launcher import max_running_setting
 from ffviz.runner.manager import RunManager
-from ffviz.server.access import owner_of
+from ffviz.server.leftovers import sweep_leftovers
+from ffviz.server.trim import start_trimmer
 from ffviz.store import places
-from ffviz.store.catalog import enforce_retention, retention_limit
 from ffviz.store.folder import ACTIVE, RunFolder
-from ffviz.store.runs import RunReader, list_runs
+from ffviz.store.retention import enforce_retention, retention_limit
+from ffviz.store.runs import RunReader, list_runs, owner_of
 from ffviz.store.runstate import read_meta, run_state
 from ffviz.store.storage import read_json
 from pages.common import require_frame
@@ -32,6 +33,10 @@ from pages.common.server import access_ui
 
 @st.cache_resource(show_spinner=False)
 def _manager(root: str) -> RunManager:
+    # Once per server start: what a killed server left (staging folders, temporary copies, downloads) goes.
+    sweep_leftovers([Path(root), places.uploaded_root()])
+    sweep_leftovers([places.REPO / "static" / "dl"], prefixes=("",))
+    start_trimmer()  # the allocator's free pages go back to the system (ffviz/server/trim.py)
     return RunManager(root, max_running=max_running_setting()[0])
 
 
@@ -125,9 +130,10 @@ def sync_url() -> None:
 def submit(cfg: RunConfig, *, compare_with: str | None = None) -> str | None:
     """Start a run with this config, owned by this session, and make it the session's current run; ``compare_with``
     is overlaid on it. None when the server's limits refuse it (the page shows why, see access_ui.show_denied)."""
-    if not access_ui.check_submit(cfg, manager().active()):
-        return None
-    run_id = manager().submit(cfg, owner=access_ui.identity().token, meta=access_ui.run_meta())
+    with access_ui.ADMISSION:  # checked and submitted as one: two Starts at once cannot both take the last place
+        if not access_ui.check_submit(cfg, manager().active()):
+            return None
+        run_id = manager().submit(cfg, owner=access_ui.identity().token, meta=access_ui.run_meta())
     st.session_state[RETRAIN_OVERLAY_KEY] = compare_with
     set_current_run(run_id)
     keep_bounded(root())
@@ -135,7 +141,7 @@ def submit(cfg: RunConfig, *, compare_with: str | None = None) -> str | None:
 
 
 def keep_bounded(folder: Path) -> None:
-    """Apply the retention policy (ffviz.store.catalog) to a runs or uploads folder after this session added a run to
+    """Apply the retention policy (ffviz.store.retention) to a runs or uploads folder after this session added a run to
     it: as many of this session's runs as it keeps (the teacher's: the runs without an owner); uploads also within the
     disk the server's limits give one session's uploads. Only this session's own runs are counted and deleted, so
     no one's run goes because someone else started or uploaded a hundred (the runs folder's disk limits refuse new

@@ -12,6 +12,7 @@ import streamlit as st
 from ffviz.figures.style import settled_pandas
 from ffviz.modes import get_mode
 from ffviz.regularizers import REGULARIZERS
+from ffviz.store import places
 from ffviz.store.folder import ACTIVE
 from ffviz.store.notes import read_notes
 from ffviz.store.progress import format_seconds, progress
@@ -71,7 +72,13 @@ def view_page(title: str, view: Callable[[RunReader, str, list[str]], None], *, 
         if not lr.epochs:
             st.info("Waiting for the first epoch record…")
             return
-        view(lr, run_state, names)
+        try:
+            view(lr, run_state, names)
+        except Exception as e:  # noqa: BLE001 - an upload's records that do not add up: one message, not a broken page
+            if places.source_of(lr.dir) != "uploaded":
+                raise  # a run this server or ffviz wrote: a bug to see, not to hide
+            st.error(f"{lr.run_id} cannot be drawn here: its files do not agree ({type(e).__name__}: "
+                     f"{str(e)[:200]}). Pick another run in the sidebar or on the Runs page.", icon=":material/error:")
 
     charts()
 

@@ -10,16 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import streamlit as st
 
 from ffviz.data import dataset_names
 from ffviz.data.registry import server_data_root
-from ffviz.server.upload_process import BASE_BUDGET, STAGE, run_worker
+from ffviz.server.upload_process import BASE_BUDGET, STAGE, run_worker, temp_copy_dir
 from ffviz.store import places
-from ffviz.store.catalog import MAX_UPLOAD_BYTES
+from ffviz.store.archive import MAX_UPLOAD_BYTES
 from ffviz.store.runs import update_meta
 from pages.common.frame import classroom, state
 from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY
@@ -57,9 +56,12 @@ def _import() -> None:
         ss[MSG_KEY] = ("error", f"{f.name} was not imported: {error}")
         return
     # as any upload: the uploader owns it, and retention ages it by the server's time of receipt
-    update_meta(run_dir, owner=access_ui.identity().token,
+    update_meta(run_dir, **access_ui.upload_meta(),
                 uploaded=dt.datetime.now().isoformat(timespec="seconds"))
     state.keep_bounded(run_dir.parent)
+    if why := access_ui.refuse_upload(run_dir):
+        ss[MSG_KEY] = ("error", why)
+        return
     ss[PICK_KEY] = run_dir.name
     ss[MSG_KEY] = ("success", f"Imported {f.name}: it is in the table as {run_dir.name}. Open it to see its W.")
 
@@ -67,7 +69,7 @@ def _import() -> None:
 def _import_in_process(data: bytes, filename: str, dataset: str, epochs: int | None) -> tuple[Path | None, str]:
     """``python -m ffviz import`` in a process of its own (the server imports no torch, and what a file costs is that
     process's): (the new run folder, "") or (None, why not)."""
-    with tempfile.TemporaryDirectory(prefix="ffviz-authors-") as tmp:
+    with temp_copy_dir(places.uploaded_root()) as tmp:
         src = Path(tmp) / (re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename).name)[-80:] or "upload.pth")
         src.write_bytes(data)
         cmd = [sys.executable, "-m", "ffviz", "import", str(src), "--dataset", dataset,
@@ -79,5 +81,6 @@ def _import_in_process(data: bytes, filename: str, dataset: str, epochs: int | N
         # niced and capped like an upload's worker (torch loaded first, then the cap), with room for the dataset it
         # evaluates on, within the server's limit
         answer, why = run_worker(cmd, places.uploaded_root(), cwd=tmp, torch_first=True,
+                                 owner=access_ui.identity().token,
                                  address_space=BASE_BUDGET + 2 * access_ui.limits().max_dataset_bytes)
     return (Path(answer["run"]), "") if answer and "run" in answer else (None, why)

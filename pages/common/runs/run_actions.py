@@ -9,13 +9,10 @@ from pathlib import Path
 import streamlit as st
 
 from ffviz.server import access
+from ffviz.server.downloads import link_or_copy
 from ffviz.store import places
-from ffviz.store.catalog import (
-    RunSummary,
-    delete_run,
-    export_archive,
-    history_csv,
-)
+from ffviz.store.archive import delete_run, export_archive_to
+from ffviz.store.catalog import RunSummary, history_csv
 from ffviz.store.folder import ACTIVE, CONTINUABLE, RunFolder
 from ffviz.store.notes import MAX_NOTE, MAX_TITLE, RunNotes, read_notes, write_notes
 from ffviz.store.runs import new_run_dir, open_reader, update_meta
@@ -23,7 +20,7 @@ from pages.common.frame import classroom, state
 from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY
 from pages.common.frame.text import plain
 from pages.common.frame.widgets import STATUS_COLORS
-from pages.common.runs import interop_ui
+from pages.common.runs import downloads_ui, interop_ui
 from pages.common.server import access_ui
 from pages.common.train import settings
 
@@ -97,18 +94,25 @@ def _open(run_id: str) -> None:
 
 def _downloads(row: RunSummary, history: bool) -> None:
     run_dir, ck = row.dir, _checkpoint(row.dir)
-    st.download_button("Run archive (.zip)", data=lambda: export_archive(run_dir), file_name=f"{row.run_id}.zip",
-                       mime="application/zip", icon=":material/folder_zip:", key="runs_dl_zip", on_click="ignore",
-                       help="The whole run folder (records, snapshots, final checkpoint): upload it to any ffviz.")
-    st.download_button("Checkpoint (.pt)", data=(lambda: ck.read_bytes()) if ck else b"", on_click="ignore",
-                       file_name=f"{row.run_id}-{ck.name if ck else 'none.pt'}", mime="application/octet-stream",
-                       icon=":material/download:", key="runs_dl_ckpt", disabled=ck is None,
-                       help="The weights with their config; load with ffviz.store.checkpoint.load_checkpoint."
-                       if ck else "This run has no checkpoint (it never finished an epoch).")
-    st.download_button("History (.csv)", data=lambda: history_csv(open_reader(run_dir)), mime="text/csv",
-                       file_name=f"{row.run_id}-history.csv", icon=":material/table:", key="runs_dl_csv",
-                       on_click="ignore", disabled=not history, help="One row per epoch, one column per metric "
-                       "and layer.")
+    folder = RunFolder(run_dir)
+    downloads_ui.file_button(
+        "Run archive (.zip)", key="runs_dl_zip", name=f"{row.run_id}.zip", icon=":material/folder_zip:",
+        build_key=downloads_ui.files_key("archive", run_dir, [folder.config, folder.meta, folder.test,
+                                                             folder.log("epochs"), *folder.existing_checkpoints()]),
+        build=lambda path: export_archive_to(run_dir, path),
+        help="The whole run folder (records, snapshots, final checkpoint): upload it to any ffviz.")
+    downloads_ui.file_button(
+        "Checkpoint (.pt)", key="runs_dl_ckpt", name=f"{row.run_id}-{ck.name if ck else 'none.pt'}",
+        icon=":material/download:", disabled=ck is None,
+        build_key=downloads_ui.files_key("checkpoint", run_dir, [ck] if ck else []),
+        build=lambda path: link_or_copy(ck, path),
+        help="The weights with their config; load with ffviz.store.checkpoint.load_checkpoint."
+        if ck else "This run has no checkpoint (it never finished an epoch).")
+    downloads_ui.file_button(
+        "History (.csv)", key="runs_dl_csv", name=f"{row.run_id}-history.csv", icon=":material/table:",
+        disabled=not history, build_key=downloads_ui.files_key("history", run_dir, [folder.log("epochs")]),
+        build=lambda path: path.write_text(history_csv(open_reader(run_dir))),
+        help="One row per epoch, one column per metric and layer.")
     interop_ui.tensorboard_button(row, history)
 
 

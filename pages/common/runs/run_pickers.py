@@ -8,9 +8,8 @@ from ffviz import modes, regularizers
 from ffviz.comparison import ComparedRun, unique_labels
 from ffviz.config import RunConfig
 from ffviz.seed_groups import seed_of_dir, shape_of_dir
-from ffviz.store.catalog import (
-    RunSummary,
-)
+from ffviz.store import places
+from ffviz.store.catalog import RunSummary
 from pages.common.frame import state
 from pages.common.frame.keys import GAP_KEYS
 
@@ -18,10 +17,17 @@ from pages.common.frame.keys import GAP_KEYS
 # ----------------------------------------------------------------------------------------------------- comparing
 def compared(run_ids: list[str]) -> list[ComparedRun]:
     """The runs a comparison reads, each labelled by its name (numbered where two share one)."""
-    runs = [ComparedRun.of(lr) for r in run_ids if (lr := state.live(r)) is not None]
-    for run, name in zip(runs, unique_labels([r.label for r in runs]), strict=True):
+    lives = [lr for r in run_ids if (lr := state.live(r)) is not None]
+    runs = [ComparedRun.of(lr) for lr in lives]
+    for run, lr, name in zip(runs, lives, unique_labels([r.label for r in runs]), strict=True):
         run.label = name
+        run.origin = origin(places.source_of(lr.dir), lr.meta.get("owner"))
     return runs
+
+
+def origin(source: str, owner: str | None) -> str:
+    """Where a run comes from, for seed groups: an upload joins only the uploads of its own uploader."""
+    return f"uploaded:{owner or ''}" if source == "uploaded" else source
 
 
 def _default_of(rows: list[RunSummary]) -> str:
@@ -50,7 +56,8 @@ def seed_groups_of(rows: list[RunSummary]) -> dict[str, list[str]]:
     groups: dict[tuple, list[RunSummary]] = {}
     for r in rows:
         key = shape_of_dir(r.dir)
-        groups.setdefault((r.mode, r.run_id) if key is None else (r.mode, key), []).append(r)
+        where = origin(r.source, r.owner)  # an upload never joins a shipped run's seeds
+        groups.setdefault((r.mode, r.run_id) if key is None else (r.mode, where, key), []).append(r)
     out = {}
     for members in groups.values():
         ids = [m.run_id for m in sorted(members, key=lambda m: seed_of_dir(m.dir))]

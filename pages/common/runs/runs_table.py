@@ -76,12 +76,16 @@ def filters(rows: list[RunSummary]) -> list[RunSummary]:
 def table(rows: list[RunSummary]) -> None:
     """The table; clicking a row picks that run below."""
     st.session_state["_runs_shown"] = [r.run_id for r in rows]
-    df = pd.DataFrame([r.as_row() for r in rows])
-    df.insert(0, "title", [read_notes(r.dir).title for r in rows])  # the owner's (plain text, shown as typed)
-    df["date"] = df["date"].str.slice(0, 16)  # to the minute
-    st.dataframe(df, key="runs_table", hide_index=True, column_config=COLUMNS, column_order=ORDER,
-                 on_select=_table_picked,
-                 selection_mode="single-row", height=min(38 + 35 * max(len(rows), 3), 420))
+    try:
+        df = pd.DataFrame([r.as_row() for r in rows])
+        df.insert(0, "title", [read_notes(r.dir).title for r in rows])  # the owner's (plain text, shown as typed)
+        df["date"] = df["date"].astype(str).str.slice(0, 16)  # to the minute
+        st.dataframe(df, key="runs_table", hide_index=True, column_config=COLUMNS, column_order=ORDER,
+                     on_select=_table_picked,
+                     selection_mode="single-row", height=min(38 + 35 * max(len(rows), 3), 420))
+    except Exception as e:  # noqa: BLE001 - one run's values must not take the page (and its Delete) with it
+        st.error(f"The table could not be drawn ({type(e).__name__}: {str(e)[:200]}). Pick a run below to open, "
+                 "download or delete it.", icon=":material/error:")
 
 
 def _table_picked() -> None:

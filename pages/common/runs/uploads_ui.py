@@ -10,11 +10,9 @@ import streamlit as st
 from ffviz.runner.launcher import max_running_setting
 from ffviz.server.upload_process import import_in_process
 from ffviz.store import places
-from ffviz.store.catalog import (
-    MAX_UPLOAD_BYTES,
-    UploadError,
-    retention_limit,
-)
+from ffviz.store.archive import MAX_UPLOAD_BYTES, UploadError
+from ffviz.store.retention import retention_limit
+from ffviz.store.runs import update_meta
 from pages.common.frame import classroom, state
 from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY
 from pages.common.frame.keys import RUNS_PICK_KEY as PICK_KEY
@@ -44,7 +42,11 @@ def take_upload() -> None:
     except UploadError as e:
         ss[MSG_KEY] = ("error", str(e))
         return
+    update_meta(run_dir, **access_ui.upload_meta())  # the key the per-address uploads bound counts it under
     state.keep_bounded(run_dir.parent)
+    if why := access_ui.refuse_upload(run_dir):
+        ss[MSG_KEY] = ("error", why)
+        return
     ss[PICK_KEY] = run_dir.name
     ss[MSG_KEY] = ("success", f"Uploaded {f.name}: it is in the table as {run_dir.name}.")
 

@@ -1,17 +1,18 @@
 """The session's identity and the teacher in the app: a token kept in a cookie, the sign-in box, the classroom
 settings the teacher saves on the server, and the server's limits as this session must obey them.
 
-    who = access_ui.identity()                 # Identity(token, teacher)
+    who = access_ui.identity()                 # Identity(token: the owner, teacher, name, kind)
     access_ui.guard(meta, "stop this run")     # False (and a message) when this session may only watch
     limits = access_ui.limits()              # ffviz.server.limits.Limits: secrets.toml, environment, classroom
 
-The rules live in ffviz/server/access.py and ffviz/server/limits.py; here they meet Streamlit (cookies, secrets,
-widgets).
+The rules live in ffviz/server/access.py, people.py (the sign-in mode: school accounts, a proxy's user, or browser
+tokens) and limits.py; here they meet Streamlit (st.user, headers, cookies, secrets, widgets).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,12 @@ from ffviz.server.access import (
     NotOwner,
     new_token,
     owner_of,
-    password_matches,
     require_steer,
     teacher_password,
     valid_token,
 )
 from ffviz.server.limits import LimitError, Limits, check_run, format_limit
+from ffviz.server.people import SignInMode, client_key, display_name, oidc_subject, person_owner, proxy_user
 from ffviz.server.signin import SignInThrottle, TeacherSessions
 from ffviz.store.catalog import folder_size
 from ffviz.store.folder import RunFolder
@@ -78,23 +79,57 @@ def _throttle() -> SignInThrottle:
     return SignInThrottle()
 
 
-TRUSTED_PROXY_ENV = "FFVIZ_TRUSTED_PROXY"  # "1": the server sits behind a reverse proxy that sets X-Forwarded-For
+def mode() -> SignInMode:
+    """The server's sign-in mode (ffviz/server/people.py): [auth] in secrets.toml, a declared proxy user header, or
+    browser tokens."""
+    return SignInMode.from_sources(os.environ, _secrets())
+
+
+def _headers() -> Any:
+    try:
+        return st.context.headers
+    except Exception:  # noqa: BLE001 - no browser behind this session (AppTest)
+        return {}
+
+
+def person() -> tuple[str, str] | None:
+    """(owner, shown name) of the person signed in to this session, in the school-accounts and proxy modes; None
+    in the token mode, or before the person has signed in (the sign-in gate stops the page then)."""
+    m = mode()
+    if m.kind == "oidc":
+        try:
+            claims = st.user.to_dict() if st.user.is_logged_in else {}
+        except Exception:  # noqa: BLE001 - Streamlit without a user context (AppTest)
+            claims = {}
+        subject = oidc_subject(claims)
+        return (person_owner("oidc", subject), display_name(claims, subject)) if subject else None
+    if m.kind == "proxy" and m.user_header:
+        user = proxy_user(_headers(), m.user_header)
+        return (person_owner("proxy", user), user) if user else None
+    return None
+
+
+def _person_is_teacher(m: SignInMode) -> bool:
+    if m.kind == "oidc":
+        try:
+            claims = st.user.to_dict()
+        except Exception:  # noqa: BLE001 - no user context
+            return False
+        return m.is_teacher(*(claims.get(c) for c in ("email", "sub", "preferred_username")
+                              if isinstance(claims.get(c), str)))
+    return m.is_teacher(proxy_user(_headers(), m.user_header or ""))
 
 
 def client_address() -> str | None:
-    """The address this session's browser connects from: Streamlit's (``loopback`` for a browser on this machine,
-    which Streamlit reports as none), or behind a reverse proxy the teacher declared (FFVIZ_TRUSTED_PROXY=1) the
-    last address of X-Forwarded-For, the one that proxy saw. None without a browser (AppTest). Fresh cookies do
-    not change it: the server-wide caps on runs and class-experiment cells count per address."""
+    """What the per-client bounds (runs, class-experiment cells, uploads disk, sessions, the sign-in throttle) count
+    under: the person, where the server knows one; else the address this session's browser connects from
+    (``loopback`` for this machine), X-Forwarded-For's last entry only behind a proxy the teacher declared
+    (ffviz/server/people.py: client_key). None without a browser (AppTest). Fresh cookies do not change it."""
+    if (who := person()) is not None:
+        return who[0]
     try:
-        if os.environ.get(TRUSTED_PROXY_ENV) == "1":
-            forwarded = st.context.headers.get("X-Forwarded-For")
-            if isinstance(forwarded, str) and forwarded.split(",")[-1].strip():
-                return _normal_address(forwarded.split(",")[-1])
         ip = st.context.ip_address
-        if isinstance(ip, str) and ip:
-            return _normal_address(ip)
-        return "loopback" if isinstance(st.context.headers.get("Host"), str) else None
+        return client_key(_headers(), ip if isinstance(ip, str) and ip else None, trusted=mode().trusted_proxy)
     except Exception:  # noqa: BLE001 - no browser behind this session (AppTest)
         return None
 
@@ -107,15 +142,21 @@ def _cookie() -> str | None:
 
 
 def identity() -> Identity:
-    """This browser's identity: the token in its cookie (set on its first visit), the teacher when signed in or
-    when the server has no teacher password."""
+    """This session's identity: the person signed in (school accounts, a proxy), else the token in its browser's
+    cookie (set on its first visit). The teacher: a teacher account, a session signed in with the password, or
+    everyone when the server names no teacher at all."""
     ss = st.session_state
     if not valid_token(ss.get(TOKEN_KEY)):
         cookie = _cookie()
         ss[TOKEN_KEY] = cookie if valid_token(cookie) else new_token()
         ss[COOKIE_SET_KEY] = cookie == ss[TOKEN_KEY]
+    m = mode()
+    nobody = password() is None and not m.teachers  # no teacher named: one person on a laptop
+    if (who := person()) is not None:
+        teacher = nobody or who[0] in _teachers() or _person_is_teacher(m)
+        return Identity(token=who[0], teacher=teacher, name=who[1], kind=m.kind)
     token = ss[TOKEN_KEY]
-    return Identity(token=token, teacher=password() is None or token in _teachers())
+    return Identity(token=token, teacher=nobody or token in _teachers())
 
 
 def keep_cookie() -> None:
@@ -181,116 +222,13 @@ def limit_notes() -> list[str]:
     return notes + ([problem] if problem else [])
 
 
-# ----------------------------------------------------------------------------------------------------- sidebar
-def teacher_panel(controls: tuple[str, ...], labels: dict[str, str]) -> None:
-    """The sidebar's teacher box: sign in (when the server has a password), and once signed in, the classroom
-    settings every student's session obeys, whatever link it opened."""
-    who = identity()
-    expected = password()
-    with st.sidebar:
-        if expected is not None and not who.teacher:
-            with st.expander("Teacher sign-in", icon=":material/key:"):
-                with st.form("teacher_signin", border=False):
-                    st.text_input("Teacher password", type="password", key="teacher_password")
-                    st.form_submit_button("Sign in", on_click=_sign_in)
-                if st.session_state.pop("_teacher_wrong", False):
-                    st.error("That is not the teacher password.", icon=":material/key_off:")
-                if wait := st.session_state.pop("_teacher_wait", None):
-                    st.warning(f"Too many wrong passwords: that try was not checked. Wait {wait:.0f} s, then "
-                               "sign in again.", icon=":material/timer:")
-            return
-        if not who.teacher:
-            return
-        box = st.expander("Classroom settings (teacher)", icon=":material/admin_panel_settings:",
-                          key="classroom_open", on_change="rerun")
-        with box:
-            if box.open:  # drawn only while open: ~20 widgets on every page of every session cost the server
-                _settings_form(controls, labels, signed_in=expected is not None)
-
-
-def _normal_address(text: str) -> str:
-    """One spelling per client: an IPv4 address as IPv4 (a dual-stack server sees ::ffff:10.0.0.2), every loopback
-    address as ``loopback``."""
-    import ipaddress
-
-    try:
-        ip = ipaddress.ip_address(text.strip())
-    except ValueError:
-        return text.strip()[:64]
-    if getattr(ip, "ipv4_mapped", None) is not None:
-        ip = ip.ipv4_mapped
-    return "loopback" if ip.is_loopback else str(ip)
-
-
-def _signin_keys() -> list[tuple[str, str]]:
-    """Who a try comes from: this session, and its client address (shared by every fresh cookie from it)."""
-    client = client_address()
-    return [("session", identity().token), *([("client", client)] if client else [])]
-
-
-def _sign_in() -> None:
-    """The password, compared in constant time; the field is emptied either way. A try while this session or its
-    client address must still wait (ffviz/server/signin.py) is not checked. A sign-in gives the session a new token (one
-    fixed in advance, by a planted cookie, never becomes the teacher's)."""
-    expected, given = password(), st.session_state.get("teacher_password") or ""
-    st.session_state["teacher_password"] = ""
-    keys = _signin_keys()
-    if (wait := _throttle().wait(keys)) > 0:
-        st.session_state["_teacher_wait"] = max(1.0, wait)
-        return
-    if expected is not None and password_matches(given, expected):
-        _throttle().succeeded(keys)
-        ss = st.session_state
-        ss[TOKEN_KEY] = new_token()
-        ss[COOKIE_SET_KEY] = False  # keep_cookie stores the new token in the browser
-        _teachers().add(ss[TOKEN_KEY])
-    else:
-        _throttle().failed(keys)
-        st.session_state["_teacher_wrong"] = True
-
-
-def _save_settings() -> None:
-    """The form's values as the server's classroom settings (the teacher's only: checked again here). Limits equal
-    to what the server has without them are not stored, so a later change of the server's own stays in force."""
-    if not identity().teacher:
-        return
-    ss = st.session_state
-    secrets = _secrets().get("limits")
-    base = Limits.from_sources(os.environ, secrets if isinstance(secrets, dict) else {})[0]
-    chosen = {name: int(ss.get(f"cls_limit_{name}", getattr(base, name))) for name, _, _ in base.describe()}
-    hide = tuple(ss.get("cls_hide") or ())
-    ClassroomSettings(hide=hide, lock=tuple(c for c in ss.get("cls_lock") or () if c not in hide),
-                      lock_all=bool(ss.get("cls_lock_all")),
-                      limits=tuple((k, v) for k, v in chosen.items() if v != getattr(base, k))).save(runs_root())
-
-
-def _settings_form(controls: tuple[str, ...], labels: dict[str, str], *, signed_in: bool) -> None:
-    settings, problem = classroom_settings()
-    if problem:
-        st.warning(problem, icon=":material/warning:")
-    if not signed_in:
-        st.caption("No teacher password is set on this server, so every session is the teacher. Set "
-                   "FFVIZ_TEACHER_PASSWORD (or teacher_password in .streamlit/secrets.toml) for a classroom.")
-    st.caption("Saved on the server: every student's session obeys them, whatever link it opened. The teacher "
-               "is never bound by them.")
-    current = limits()
-    with st.form("classroom_settings", border=False):
-        st.multiselect("Hide from students", controls, default=[c for c in settings.hide if c in controls],
-                       format_func=lambda c: labels.get(c, c), key="cls_hide")
-        st.toggle("Lock every other setting", value=settings.lock_all, key="cls_lock_all")
-        st.multiselect("Lock for students", controls, default=[c for c in settings.lock if c in controls],
-                       format_func=lambda c: labels.get(c, c), key="cls_lock")
-        st.markdown("**Limits**")
-        for name, _, help_ in current.describe():
-            st.number_input(name.replace("_", " "), min_value=1, value=getattr(current, name), step=1,
-                            key=f"cls_limit_{name}",
-                            help=f"{help_} Now {format_limit(name, getattr(current, name))}.")
-        st.form_submit_button("Save for the whole class", type="primary", on_click=_save_settings)
-    if signed_in:
-        st.button("Sign out", key="teacher_signout", on_click=lambda: _teachers().discard(identity().token))
-
-
 # ----------------------------------------------------------------------------------------------------- limits
+# Held from a Start's check to its run being listed: concurrent Starts (thirty students at once) are admitted one
+# after another, so the per-student and per-address counts see each other's runs (without it, 6 Starts at once from
+# one address made 5 runs under a bound of 4).
+ADMISSION = threading.RLock()
+
+
 def check_submit(cfg: Any, active: list[Any], *, new_run: bool = True) -> bool:
     """Whether this session may start (or continue) a run of cfg under the server's limits, given the manager's
     active runs; when not, the refusal (naming the limit and its value) is kept to show on the page. Counted per
@@ -325,6 +263,35 @@ def run_meta() -> dict[str, Any]:
     if client := client_address():
         out["client"] = client
     return out
+
+
+def upload_meta() -> dict[str, Any]:
+    """What the server writes into an upload's meta.json: its owner, and the key the per-client uploads bound counts
+    it under (the client address, or the person)."""
+    out: dict[str, Any] = {"owner": identity().token}
+    if client := client_address():
+        out["client"] = client
+    return out
+
+
+def refuse_upload(run_dir: Path) -> str | None:
+    """After an upload was kept (and its owner's retention applied): None when the uploads of this session's client
+    address (person) stay within max_uploads_bytes; else the new upload is removed and the refusal returned. Fresh
+    cookies from one address share one bound (issue 27: three cookies had kept 8.7 MiB under a 4 MiB bound)."""
+    client, who = client_address(), identity()
+    if client is None or who.teacher:
+        return None
+    bound = limits().max_uploads_bytes
+    used = sum(folder_size(p) for p in list_runs(Path(run_dir).parent) if _meta(p).get("client") == client)
+    if used <= bound:
+        return None
+    import shutil
+
+    shutil.rmtree(run_dir, ignore_errors=True)
+    where = "your account" if who.person else "your network address"
+    return (f"Not kept: the uploads of {where} would use {used / 2**20:.1f} MiB; this server's limit "
+            f"max_uploads_bytes is {format_limit('max_uploads_bytes', bound)}. Delete some uploads first, or ask "
+            "the teacher to raise the limit.")
 
 
 def _meta(run_dir: Any) -> dict[str, Any]:

@@ -167,6 +167,9 @@ def link_panel(page_path: str) -> None:
         with st.expander("Classroom link (for teachers)", icon=":material/school:", key="teacher_open",
                          on_change="rerun"):
             st.caption("Students who open it see this screen with the controls you pick hidden or locked.")
+            st.caption(":material/warning: A link's locks are a convenience, not a rule: a student who edits the "
+                       "link (deleting `&hide=` or `&lock=`) gets the controls back. What binds every student is the "
+                       "teacher's **Classroom settings** in this sidebar, saved on the server.")
             hide = st.multiselect("Hide these controls", CONTROLS, key="share_hide",
                                   format_func=lambda c: CONTROL_LABELS.get(c, c))
             lock_all = st.toggle("Lock every other setting", key="share_lock_all",

@@ -45,9 +45,11 @@ class _SessionLauncher:
         self.check_limits = check_limits
 
     def submit(self, cfg: RunConfig, *, name: str | None = None, meta: dict | None = None) -> str:
-        if self.check_limits and not access_ui.check_submit(cfg, state.manager().active()):
-            raise ValueError(st.session_state.pop(access_ui.DENIED_KEY, "beyond this server's limits"))
-        return state.manager().submit(cfg, name=name, owner=token(), meta={**access_ui.run_meta(), **(meta or {})})
+        with access_ui.ADMISSION:  # checked and submitted as one (see state.submit)
+            if self.check_limits and not access_ui.check_submit(cfg, state.manager().active()):
+                raise ValueError(st.session_state.pop(access_ui.DENIED_KEY, "beyond this server's limits"))
+            return state.manager().submit(cfg, name=name, owner=token(),
+                                          meta={**access_ui.run_meta(), **(meta or {})})
 
     def cancel(self, run_id: str) -> None:
         state.manager().cancel(run_id)
@@ -77,7 +79,8 @@ def my_cell(sweep: Sweep) -> None:
                            per_client=access_ui.limits().max_cells_per_client)
         if slot is None and sweep.client_share_taken(access_ui.client_address(),
                                                      access_ui.limits().max_cells_per_client):
-            st.info(f"Your address already holds {access_ui.limits().max_cells_per_client} cell(s) of this experiment "
+            who = "Your account" if access_ui.identity().person else "Your address"  # per person where one is known
+            st.info(f"{who} already holds {access_ui.limits().max_cells_per_client} cell(s) of this experiment "
                     "(this server's limit max_cells_per_client): the others are for your classmates.",
                     icon=":material/hourglass:")
             return
