@@ -18,7 +18,7 @@ from ffviz.runner.manager import RunManager
 from ffviz.runner.sweep_spec import Axis, SweepSpec
 from ffviz.runner.sweep_store import Sweep, launch
 from ffviz.server.limits import LimitError, Limits, check_run
-from ffviz.store.catalog import export_archive
+from ffviz.store.archive import export_archive
 from ffviz.store.folder import RunFolder, is_archive_member
 from ffviz.store.notes import MAX_NOTE, MAX_TITLE, read_notes, write_notes
 from ffviz.store.runs import init_run_dir, new_run_dir
