@@ -18,13 +18,12 @@ from ffviz.config import RunConfig
 from ffviz.recipes import CLASSROOM, recipe_config
 from ffviz.runner.launcher import max_running_setting
 from ffviz.runner.manager import RunManager
-from ffviz.server.access import owner_of
 from ffviz.server.leftovers import sweep_leftovers
 from ffviz.server.trim import start_trimmer
 from ffviz.store import places
 from ffviz.store.folder import ACTIVE, RunFolder
 from ffviz.store.retention import enforce_retention, retention_limit
-from ffviz.store.runs import RunReader, list_runs
+from ffviz.store.runs import RunReader, list_runs, owner_of
 from ffviz.store.runstate import read_meta, run_state
 from ffviz.store.storage import read_json
 from pages.common import require_frame
