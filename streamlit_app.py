@@ -10,6 +10,8 @@ launched by the server's RunManager.
 # No torch, no scikit-learn, no pandas here: runs train in processes of their own (ffviz/runner/launcher.py), so the
 # first
 # page of a fresh server draws after importing Streamlit, plotly and the run readers only.
+from pathlib import Path
+
 import streamlit as st
 
 from ffviz.store import places
@@ -19,7 +21,11 @@ from pages.common.frame.links import CONTROLS
 from pages.common.server import access_ui, signin_ui, teacher_ui
 from pages.common.share import share_ui
 
-st.set_page_config(page_title="ffviz · Forward-Forward, live", page_icon=":material/neurology:", layout="wide")
+# The page icon is a file of ours: a material-symbol icon here would make every browser fetch it from a font host,
+# which an offline classroom cannot reach and which would learn who uses the app (the pages' own icons only draw in
+# the sidebar, from the font Streamlit serves itself).
+ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
+st.set_page_config(page_title="ffviz · Forward-Forward, live", page_icon=str(ICON), layout="wide")
 
 # The pages, from the one table of pages (pages/common/frame/keys.py) that share links and the tests read too.
 PAGES = [st.Page(p.script, title=p.title, icon=p.icon, default=p.name == "home") for p in keys.PAGES]

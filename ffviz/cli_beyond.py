@@ -66,7 +66,8 @@ def add_beyond_commands(sub: Any, add_config_flags: ConfigFlags) -> None:
 
 def _sweep(parser: argparse.ArgumentParser, args: argparse.Namespace, config_from_args: Any) -> int:
     from ffviz.runner.manager import RunManager
-    from ffviz.runner.sweep import SweepError, SweepSpec, cell_label, parse_axis, parse_seeds, run_sweep
+    from ffviz.runner.sweep_spec import SweepError, SweepSpec, cell_label, parse_axis, parse_seeds
+    from ffviz.runner.sweep_store import run_sweep
 
     try:
         spec = SweepSpec(base=config_from_args(args), axes=tuple(parse_axis(g) for g in args.grid),

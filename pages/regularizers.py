@@ -6,9 +6,10 @@ import streamlit as st
 from ffviz.figures import gram_figure, regularizer_figure
 from ffviz.regularizers import REGULARIZERS
 from ffviz.store.runs import RunReader
+from pages.common.frame.keys import epoch_key
 from pages.common.frame.widgets import epoch_scrubber, explain, has_no_assignment, layer_select, plot, view_page
 
-EPOCH_KEY = "reg_epoch"  # the epoch scrubber, whose Play toggle times the view
+EPOCH_KEY = epoch_key("regularizers")  # the epoch scrubber, whose Play toggle times the view (a link's epoch=)
 
 
 def view(lr: RunReader, run_state: str, names: list[str]) -> None:

@@ -25,6 +25,7 @@ if sweep is None:
             "--grid lambda_entropy=0,0.01,0.1 --grid lambda_orth=0,0.001,0.1 --seeds 1,2`.", icon=":material/info:")
 else:
     sweep_start.class_link(sweep)
+    sweep_start.cancel_control(sweep)
     sweep_ui.grid(sweep)
 
 if joined is None and not classroom.current().classroom:  # not for a student who came through a teacher's link

@@ -31,7 +31,8 @@ with right:
     access_ui.show_denied()  # a refused Start, Stop, change...: beyond a limit, or not this session's run
     if error:
         st.error(f"Fix this setting first: {error}", icon=":material/warning:")
-    controls.buttons(cfg, lr, run_state)
+    no_data = controls.data_missing(cfg)
+    controls.buttons(cfg, lr, run_state, no_data=no_data)
     if lr is None:
         took = settings.expected_time(cfg) if cfg is not None else None
         st.info("Pick your settings and press **Start**" + (f": these take {took}." if took else ".") +

@@ -8,6 +8,9 @@ import os
 # Before torch loads its OpenMP runtime: tests share the cores with the runs and browsers they start, and sleeping
 # threads keep that from collapsing (ffviz/runner/threads.py says why). Runs the tests launch inherit it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# No spare run processes (ffviz/runner/warm.py) for the many managers tests make: each would import torch in a process
+# of its own. tests/test_warm.py turns them on where they are the subject.
+os.environ.setdefault("FFVIZ_WARM_SPARES", "0")
 
 from pathlib import Path  # noqa: E402
 

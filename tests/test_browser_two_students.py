@@ -21,7 +21,8 @@ from hostile import meta_status_not_text
 from run_support import finished_tiny_run
 
 from ffviz.config import RunConfig
-from ffviz.runner.sweep import Axis, Sweep, SweepSpec
+from ffviz.runner.sweep_spec import Axis, SweepSpec
+from ffviz.runner.sweep_store import Sweep
 from ffviz.server.access import COOKIE
 from ffviz.server.limits import Limits
 from ffviz.server.signin import ADDRESS_CAP_S, FREE_TRIES, delay_after

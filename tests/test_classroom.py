@@ -12,7 +12,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ffviz.server.access import ClassroomSettings, Identity, can_steer, new_token, why_not
-from ffviz.store import places
 from ffviz.store.runs import RunReader
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +53,7 @@ def _call_as_another_session(run_id: str, action: str) -> None:
     it, then shows what the app shows after any action: the refusal."""
     import streamlit as st
 
+    from ffviz.store import places
     from ffviz.store.catalog import summarize
     from pages.common import FRAME_KEY
     from pages.common.runs import run_actions

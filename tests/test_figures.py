@@ -62,7 +62,10 @@ def test_the_run_has_what_the_figures_read(run):
 
 def test_batch_loss_figure_has_a_line_per_layer_and_marks_the_change(run):
     fig = valid(F.batch_loss_figure(run.batches, run.events))
-    assert names(fig) == [f"layer {i}" for i in range(LAYERS)]
+    # each line named by its layer's number under the legend's "layer" title; hover says "layer i" in full
+    assert names(fig) == [str(i) for i in range(LAYERS)] and fig.layout.legend.title.text == "layer"
+    assert all(f"layer {i}<br>" in t.hovertemplate for i, t in enumerate(fig.data))
+    assert fig.layout.legend.orientation == "h" and fig.layout.legend.y < 0  # under the plot, across its width
     assert len(fig.data[0].x) == len(run.batches)
     change = run.events[[e.action for e in run.events].index("set")]
     assert [s.x0 for s in fig.layout.shapes] == [change.step]
@@ -72,16 +75,16 @@ def test_batch_loss_figure_has_a_line_per_layer_and_marks_the_change(run):
 
 def test_batch_loss_figure_overlays_a_previous_run_dashed(run):
     fig = valid(F.batch_loss_figure(run.batches, previous=run.batches))
-    prev = [t for t in fig.data if t.name.startswith("previous run")]
+    prev = [t for t in fig.data if t.name == "before" and t.line.dash == "dash"]
     assert len(prev) == LAYERS and all(t.line.dash == "dash" for t in prev)
     assert len(fig.data) == 2 * LAYERS
 
 
 def test_layer_accuracy_figure_has_every_layer_and_the_ensemble(run):
     fig = valid(F.layer_accuracy_figure(run.epochs, run.events, previous=run.epochs))
-    assert names(fig)[-1] == "α-weighted ensemble"
+    assert names(fig)[-1] == "vote"
     assert list(fig.data[-1].y) == pytest.approx([e.acc_alpha for e in run.epochs])
-    assert sum(1 for n in names(fig) if n.startswith("layer ")) == LAYERS
+    assert sum(1 for n in names(fig) if n.isdigit()) == LAYERS
     # the change happened during epoch 1 (the second epoch): it sits between x = 1 and x = 2
     assert 1.0 <= fig.layout.shapes[0].x0 <= 2.0
 
@@ -225,6 +228,6 @@ def test_style_helpers(run):
 
 def test_a_new_run_shows_the_previous_one_before_its_own_first_batch(run):
     fig = valid(F.batch_loss_figure([], previous=run.batches))
-    assert len(fig.data) == LAYERS and all(t.name.startswith("previous run") for t in fig.data)
+    assert len(fig.data) == LAYERS and all(t.legendgroup == "previous" and t.line.dash == "dash" for t in fig.data)
     fig = valid(F.layer_accuracy_figure([], previous=run.epochs))
-    assert fig.data and all(t.name.startswith("previous run") for t in fig.data)
+    assert fig.data and all(t.legendgroup == "previous" and t.line.dash == "dash" for t in fig.data)

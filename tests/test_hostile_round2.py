@@ -30,7 +30,8 @@ from ffviz.config import RunConfig
 from ffviz.method.trainer import Trainer
 from ffviz.runner.run_writer import RunWriter
 from ffviz.runner.steering import ControlFile, FileControl
-from ffviz.runner.sweep import Axis, Sweep, SweepSpec
+from ffviz.runner.sweep_spec import Axis, SweepSpec
+from ffviz.runner.sweep_store import Sweep
 from ffviz.server import signin
 from ffviz.server.limits import LimitError, Limits, check_run
 from ffviz.server.signin import SignInThrottle, TeacherSessions, delay_after

@@ -178,7 +178,7 @@ def check_the_runs_table_has_its_column():
 
 def check_the_sweep_grid_and_the_change_flags_offer_it():
     from ffviz.figures.style import _short
-    from ffviz.runner.sweep import SweepSpec, parse_axis
+    from ffviz.runner.sweep_spec import SweepSpec, parse_axis
     from pages.common.sweep.sweep_start import SWEEPABLE
 
     assert "lambda_toy" in SWEEPABLE  # the Sweep page's axes

@@ -18,7 +18,8 @@ from test_authors import plotly_array
 from ffviz.cli import main
 from ffviz.config import RunConfig
 from ffviz.figures.sweep import RunOutcome, summarize_cells, sweep_heatmap
-from ffviz.runner.sweep import Sweep, SweepError, SweepSpec, list_sweeps, outcomes, parse_axis, parse_seeds
+from ffviz.runner.sweep_spec import SweepError, SweepSpec, parse_axis, parse_seeds
+from ffviz.runner.sweep_store import Sweep, list_sweeps, outcomes
 from ffviz.store.runs import RunReader
 from ffviz.store.storage import read_json
 from pages.common.frame.links import decode

@@ -123,9 +123,11 @@ def sharpness_figure(epochs: Sequence[EpochRecord], *, highlight: int | None = N
         notes.append({"xref": "paper", "x": 1, "xanchor": "right", "yref": "y", "y": 1 / num_classes,
                       "yanchor": "bottom", "text": "uniform (1/K)", "showarrow": False,
                       "font": {"color": "#666", "size": 12}})
+    # The legend names the layers (their colours hold for the temperature below too: one click hides a layer in both).
     return figure(traces, {"title": title, "height": height, "xaxis": epoch_axis(epochs[-1].epoch),
                            "yaxis": {"title": {"text": "mean of max_k W"}, "range": [0, 1.02]}, "shapes": shapes,
-                           "annotations": notes, "showlegend": False})
+                           "annotations": notes, "legend": {"font": {"size": 12}, "tracegroupgap": 0,
+                                                            "title": {"text": "layer"}}})
 
 
 def channels_per_class_figure(epochs: Sequence[EpochRecord], layer: int, class_names: Sequence[str], *,
@@ -184,7 +186,7 @@ def _layer_lines(epochs: Sequence[EpochRecord], values: Callable[[EpochRecord], 
     for i in range(n):
         st = highlight_style(i, highlight)
         traces.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": [values(e)[i] for e in epochs],
-                       "name": layer_name(i), "opacity": st["opacity"],
+                       "name": str(i), "legendgroup": layer_name(i), "opacity": st["opacity"],
                        "line": {"color": colors[i], "width": st["width"]}, "marker": {"size": 4},
                        "hovertemplate": f"{layer_name(i)}<br>epoch %{{x}}<br>{hover_value}<extra></extra>"})
     return traces
@@ -215,6 +217,9 @@ def assignment_panel_figure(epochs: Sequence[EpochRecord], layer: int, class_nam
     """Beside the heatmap, per layer over epochs, in one figure: how decided the channels are (every layer, the
     chosen one in bold), how many channels each class owns (the chosen layer), and the temperature (every layer)."""
     k = len(class_names)
+    # Room under the top two bands for their legends (layers, classes), two or three rows each on a narrow column.
+    height += 140
     return stack([sharpness_figure(epochs, highlight=layer, current_epoch=current_epoch, num_classes=k),
                   channels_per_class_figure(epochs, layer, class_names, current_epoch=current_epoch),
-                  temperature_figure(epochs, highlight=layer, current_epoch=current_epoch)], height=height, gap=0.11)
+                  temperature_figure(epochs, highlight=layer, current_epoch=current_epoch)], height=height,
+                 gap=min(0.24, 190 / max(height - 90, 1)))

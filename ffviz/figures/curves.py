@@ -23,6 +23,10 @@ from ffviz.figures.style import (
 )
 from ffviz.records import BatchRecord, EpochRecord, EventRecord
 
+# Legend entries are the layers' numbers under a "layer" title: a legend of "layer 0" ... "layer 8" took seven rows
+# of a half-width chart; numbers fit in one or two. Hover names each layer in full.
+# Entries of one width (the text's, beside a 30 px symbol): 17 layers take three rows, not nine.
+LAYER_LEGEND = {"title": {"text": "layer"}, "tracegroupgap": 0, "entrywidth": 34, "entrywidthmode": "pixels"}
 MAX_POINTS = 600  # per line: about one per pixel, few enough to send and draw every second
 
 
@@ -55,7 +59,7 @@ def _batch_arrays(batches: Sequence[BatchRecord]) -> tuple[np.ndarray, np.ndarra
 
 def batch_loss_figure(batches: Sequence[BatchRecord], events: Sequence[EventRecord] = (), *,
                       previous: Sequence[BatchRecord] | None = None, smoothing: float = 0.6,
-                      highlight: int | None = None, height: int = 380) -> go.Figure:
+                      highlight: int | None = None, height: int = 440) -> go.Figure:
     """Each layer's cross-entropy on the training batches (smoothed), by step; live changes marked."""
     title = "Loss of each layer"
     if not batches and not previous:
@@ -68,7 +72,7 @@ def batch_loss_figure(batches: Sequence[BatchRecord], events: Sequence[EventReco
         p_ce = smooth(p_ce, smoothing)
         for i in range(min(num_layers, p_ce.shape[1])):
             x, y = _thin(p_steps, p_ce[:, i], MAX_POINTS)
-            traces.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "name": f"previous run, {layer_name(i)}",
+            traces.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "name": "before",
                            "legendgroup": "previous", "showlegend": i == 0, "opacity": 0.45,
                            "line": {"color": colors[i], "width": 1.5, "dash": "dash"},
                            "hovertemplate": f"previous run, {layer_name(i)}<br>step %{{x}}<br>CE %{{y:.3f}}"
@@ -78,17 +82,20 @@ def batch_loss_figure(batches: Sequence[BatchRecord], events: Sequence[EventReco
     for i in range(num_layers if batches else 0):
         x, y = _thin(steps, ce_s[:, i], MAX_POINTS)
         width, opacity = (2.5, 1.0) if highlight is None or highlight == i else (1.2, 0.3)
-        traces.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "name": layer_name(i),
-                       "opacity": opacity, "line": {"color": colors[i], "width": width},
+        traces.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "name": str(i), "opacity": opacity,
+                       "line": {"color": colors[i], "width": width},
                        "hovertemplate": f"{layer_name(i)}<br>step %{{x}}<br>CE %{{y:.3f}}<extra></extra>"})
     marks = change_markers(events, axis="step")
+    # One hover box names every layer's value at the step: on a projector the colours alone do not tell 9 or 17
+    # layers apart. The legend sits under the plot (ffviz/figures/style.py).
     return figure(traces, {"title": title, "height": height, "xaxis": {"title": {"text": "training step (batch)"}},
-                           "yaxis": {"title": {"text": "training cross-entropy"}}, **marks})
+                           "yaxis": {"title": {"text": "training cross-entropy"}}, "hovermode": "x unified",
+                           "legend": LAYER_LEGEND, **marks})
 
 
 def layer_accuracy_figure(epochs: Sequence[EpochRecord], events: Sequence[EventRecord] = (), *,
                           previous: Sequence[EpochRecord] | None = None, split: str = "val",
-                          height: int = 380) -> go.Figure:
+                          height: int = 440) -> go.Figure:
     """Validation accuracy of every layer on its own, and of the alpha-weighted ensemble (thick, black)."""
     title = "Accuracy of each layer and of the vote"
     if not epochs and not previous:
@@ -100,7 +107,7 @@ def layer_accuracy_figure(epochs: Sequence[EpochRecord], events: Sequence[EventR
     if previous:
         px_ = [e.epoch for e in previous]
         traces.append({"type": "scatter", "mode": "lines", "x": px_, "y": [e.acc_alpha for e in previous],
-                       "name": "previous run, ensemble", "legendgroup": "previous",
+                       "name": "before", "legendgroup": "previous",
                        "line": {"color": ENSEMBLE_COLOR, "width": 3, "dash": "dash"}, "opacity": 0.55,
                        "hovertemplate": "previous run, ensemble<br>epoch %{x}<br>%{y:.1f}%<extra></extra>"})
         for i in range(min(num_layers, len(previous[0].val_acc))):
@@ -111,16 +118,17 @@ def layer_accuracy_figure(epochs: Sequence[EpochRecord], events: Sequence[EventR
     x = [e.epoch for e in epochs]
     for i in range(num_layers if epochs else 0):
         ys = [None if getattr(e, key) is None else getattr(e, key)[i] for e in epochs]
-        traces.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": ys, "name": layer_name(i),
+        traces.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": ys, "name": str(i),
                        "line": {"color": colors[i], "width": 2}, "marker": {"size": 5},
                        "hovertemplate": f"{layer_name(i)}<br>epoch %{{x}}<br>%{{y:.1f}}%<extra></extra>"})
     if epochs:
         traces.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": [e.acc_alpha for e in epochs],
-                       "name": "α-weighted ensemble", "line": {"color": ENSEMBLE_COLOR, "width": 4},
+                       "name": "vote", "line": {"color": ENSEMBLE_COLOR, "width": 4},
                        "marker": {"size": 8},
                        "hovertemplate": "α-weighted ensemble<br>epoch %{x}<br>%{y:.1f}%<extra></extra>"})
     marks = change_markers(events, axis="epoch", epochs=epochs)
     return figure(traces, {"title": title, "height": height,
                            "xaxis": epoch_axis((epochs or previous)[-1].epoch),
-                           "yaxis": {"title": {"text": "validation accuracy (%)"}, "range": [0, 101]}, **marks})
+                           "yaxis": {"title": {"text": "validation accuracy (%)"}, "range": [0, 101]},
+                           "hovermode": "x unified", "legend": LAYER_LEGEND, **marks})
 

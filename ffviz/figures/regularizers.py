@@ -101,7 +101,7 @@ def gram_figure(w: np.ndarray, class_names: Sequence[str], *, layer: int | None 
     names = [str(n) for n in class_names]
     trace: dict[str, Any] = {"type": "heatmap", "z": g, "x": names, "y": names, "zmin": 0.0, "zmax": 1.0,
                              "colorscale": colorscale("Purples"), "xgap": 1, "ygap": 1,
-                             "colorbar": {"title": {"text": "cos", "side": "top"}, "thickness": 14},
+                             "colorbar": {"title": {"text": "cos", "side": "top"}, "thickness": 10},
                              "hovertemplate": "classes %{y} and %{x}<br>overlap %{z:.3f}<extra></extra>"}
     if g.shape[0] <= 12:
         trace["text"] = np.round(g, 2)
@@ -109,4 +109,5 @@ def gram_figure(w: np.ndarray, class_names: Sequence[str], *, layer: int | None 
         trace["textfont"] = {"size": 11}
     return figure([trace], {"title": f"Gram matrix ŴᵀŴ{where}{when}<br><sup>mean((G−I)²) = {penalty:.3g}</sup>",
                             "height": height, "xaxis": {"title": {"text": "class"}, "type": "category"},
-                            "yaxis": {"title": {"text": "class"}, "type": "category", "autorange": "reversed"}})
+                            "yaxis": {"title": {"text": "class"}, "type": "category", "autorange": "reversed"},
+                            "margin": {"l": 48, "r": 8}})  # a narrow column keeps most of its width for the matrix

@@ -20,8 +20,13 @@ from ffviz.records import EpochRecord, EventRecord
 
 FONT_SIZE = 15  # readable from the back of a classroom
 TITLE_SIZE = 17
-# Shallow layers dark, deep layers light; the top of Viridis (pale yellow) is cut off: it vanishes on white.
-LAYER_SCALE = "Viridis"
+# Shallow layers blue, deep layers red, through cyan, green and orange: Turbo's hues tell 9 or 17 neighbouring layers
+# apart on a projector, where Viridis's greens ran together for layers 4-8. Its darkest and palest ends are cut off.
+LAYER_SCALE = "Turbo"
+LAYER_SPAN = (0.05, 0.95)
+# Legends go under the plot, across its width: beside it, a legend of 9 or 17 layers took most of a half-width chart
+# (the plot was 70 px wide at 1400 px). Plotly grows the bottom margin to fit it.
+LEGEND_BELOW = {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.2, "yanchor": "top"}
 CLASS_COLORS = ("#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2", "#7F7F7F",
                 "#BCBD22", "#17BECF")
 ENSEMBLE_COLOR = "#111111"
@@ -38,9 +43,10 @@ def _name(field: str) -> str:
 
 def layer_colors(n: int) -> list[str]:
     """One colour per layer, ordered from the first (dark) to the last (light)."""
+    lo, hi = LAYER_SPAN
     if n <= 1:
-        return sample_colorscale(LAYER_SCALE, [0.0])
-    return sample_colorscale(LAYER_SCALE, [0.85 * i / (n - 1) for i in range(n)])
+        return sample_colorscale(LAYER_SCALE, [lo])
+    return sample_colorscale(LAYER_SCALE, [lo + (hi - lo) * i / (n - 1) for i in range(n)])
 
 
 def class_colors(k: int) -> list[str]:
@@ -61,7 +67,7 @@ def figure(data: Sequence[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
     base: dict[str, Any] = {
         "font": {"size": FONT_SIZE},
         "margin": {"l": 60, "r": 20, "t": 56, "b": 50},
-        "legend": {"font": {"size": FONT_SIZE - 2}},
+        "legend": {"font": {"size": FONT_SIZE - 2}, **LEGEND_BELOW},
         "hoverlabel": {"font": {"size": FONT_SIZE - 1}},
         "height": 380,
     }
@@ -77,6 +83,9 @@ def figure(data: Sequence[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
         # above leave room for the tick labels instead.
         if key.startswith(("xaxis", "yaxis")) and isinstance(value, dict):
             value.setdefault("automargin", False)
+            if value.get("type") == "log":  # 0.9, 0.8, 0.7 between powers of ten, not Plotly's bare digits 9, 8, 7
+                value.setdefault("minorloglabels", "complete")
+                value.setdefault("exponentformat", "e")  # 1e-4, not the SI prefix "100μ" a class does not read
     settled_pandas()
     fig = go.Figure(data=list(data), layout=base, _validate=False)
     fig._parts = (list(data), base)  # the plain dicts, for stack() (reading them back from Plotly costs ~10 ms)
@@ -186,11 +195,13 @@ def empty_figure(message: str, *, height: int = 300, title: str | None = None) -
     return figure([], layout)
 
 
-def stack(figs: Sequence[go.Figure], *, height: int, gap: float = 0.1, legend_x: float = 1.02) -> go.Figure:
+def stack(figs: Sequence[go.Figure], *, height: int, gap: float = 0.1) -> go.Figure:
     """Several figures as one, stacked top to bottom on a shared x axis, each keeping its title, axes, shapes and
-    legend. One figure draws in the browser far faster than several: the live pages redraw whatever changed."""
+    legend (across the width, under its band: the plots keep the chart's whole width). One figure draws in the
+    browser far faster than several: the live pages redraw whatever changed."""
     n = len(figs)
     band = (1.0 - gap * (n - 1)) / n
+    plot_px = max(height - 90, 100)  # the plotting area's height in pixels, for offsets given in pixels
     data: list[dict[str, Any]] = []
     layout: dict[str, Any] = {"height": height, "shapes": [], "annotations": [], "margin": {"t": 40}}
     for i, fig in enumerate(figs):
@@ -205,9 +216,9 @@ def stack(figs: Sequence[go.Figure], *, height: int, gap: float = 0.1, legend_x:
         if i < n - 1:
             layout[f"xaxis{k}"]["title"] = {"text": ""}
         layout[f"yaxis{k}"] = {**lay.get("yaxis", {}), "domain": domain, "anchor": f"x{k}"}
-        if shows_legend:
-            legend = lay.get("legend", {})
-            layout[f"legend{k}"] = {**legend, "y": top, "yanchor": "top", "x": legend_x, "xanchor": "left"}
+        if shows_legend:  # under the band's tick labels (about 26 px), across the width
+            legend = {**lay.get("legend", {}), **LEGEND_BELOW}
+            layout[f"legend{k}"] = {**legend, "y": domain[0] - 26 / plot_px, "yanchor": "top"}
         else:
             for trace in data[len(data) - len(traces):]:
                 trace["showlegend"] = False

@@ -158,18 +158,25 @@ class Launcher:
         return cls(template=environ.get(LAUNCHER_ENV) or None, threads=threads)
 
     def command(self, run_dir: Path | str) -> list[str]:
-        cmd = wrap(run_command(run_dir, threads=self.threads), self.template)
+        return self.niced(wrap(run_command(run_dir, threads=self.threads), self.template))
+
+    def niced(self, cmd: list[str]) -> list[str]:
+        """A local command under ``nice`` (not preexec_fn: unsafe in a server with threads)."""
         if self.template is None and self.niceness and shutil.which("nice"):
-            cmd = ["nice", "-n", str(self.niceness), *cmd]  # not preexec_fn: unsafe in a server with threads
+            return ["nice", "-n", str(self.niceness), *cmd]
         return cmd
+
+    def environment(self) -> dict[str, str]:
+        """A run process's environment: its threads (before torch loads), and this copy of ffviz first."""
+        threads = str(self.threads)
+        return {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, THREADS_ENV: threads,
+                "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
+                "PYTHONUNBUFFERED": "1"}
 
     def start(self, run_dir: Path | str) -> subprocess.Popen:
         """Start the run's process; it outlives this one (its own session), and writes its output to process.log."""
         run_dir = Path(run_dir)
-        threads = str(self.threads)
-        env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, THREADS_ENV: threads,
-               "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
-               "PYTHONUNBUFFERED": "1"}
         with open(run_dir / PROCESS_LOG, "ab") as log:
             return subprocess.Popen(self.command(run_dir), stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, env=env, start_new_session=True, close_fds=True)
+                                    stderr=subprocess.STDOUT, env=self.environment(), start_new_session=True,
+                                    close_fds=True)

@@ -34,12 +34,17 @@ from ffviz.config import RunConfig
 from ffviz.runner.launcher import PROCESS_LOG, Launcher, max_running_setting
 from ffviz.runner.memory import TRIM_SECONDS, release_free_memory
 from ffviz.runner.steering import ControlFile
+from ffviz.runner.warm import WarmPool, spares_setting
 from ffviz.store.folder import ACTIVE, LIVE, RunFolder
 from ffviz.store.runs import init_run_dir, new_run_dir, open_reader, update_meta
 from ffviz.store.runstate import HEARTBEAT, LAUNCH, queued_runs, read_meta, run_state
+from ffviz.store.stage import write_stage
 from ffviz.store.storage import atomic_write_json, read_json
 
 TICK_SECONDS = 1.0
+# meta.json key of a launched sweep's run (its sweep's id): such runs wait behind everyone's Starts and train at most
+# ``sweep_share`` at a time, so a sweep of 18 runs never takes the slots a class needs.
+SWEEP_QUEUE_KEY = "sweep_queue"
 LOG_TAIL_LINES = 12  # of process.log, quoted in the error of a run whose process died unexpectedly
 
 
@@ -52,6 +57,7 @@ class RunInfo:
     state: str  # one of ffviz.store.runstate.STATES
     error: str | None
     owner: str | None
+    sweep: str | None = None  # the launched sweep it belongs to: it waits in the sweeps' share of the queue
 
     @property
     def config(self) -> RunConfig:
@@ -60,7 +66,8 @@ class RunInfo:
 
 class RunManager:
     def __init__(self, runs_root: Path | str, *, max_running: int | None = None, launcher: Launcher | None = None,
-                 niceness: int | None = None, tick_seconds: float = TICK_SECONDS) -> None:
+                 niceness: int | None = None, tick_seconds: float = TICK_SECONDS, spares: int | None = None,
+                 sweep_share: int | None = None) -> None:
         if max_running is None:
             max_running = max_running_setting()[0]
         if max_running < 1:
@@ -68,11 +75,15 @@ class RunManager:
         self.root = Path(runs_root).absolute()
         self.root.mkdir(parents=True, exist_ok=True)
         self.max_running = max_running
+        # Sweeps' runs training at once (the server's limit max_sweep_running, set by the app): the rest is for Starts.
+        self.sweep_share = max(1, max_running // 2) if sweep_share is None else sweep_share
         if launcher is None:
             launcher = Launcher.from_env(max_running=max_running)
         if niceness is not None:
             launcher = Launcher(template=launcher.template, threads=launcher.threads, niceness=niceness)
         self.launcher = launcher
+        # Spare run processes with torch loaded (ffviz/runner/warm.py): a Start trains at once, not after an import.
+        self.warm = WarmPool(launcher, self.root, size=spares_setting()[0] if spares is None else spares)
         self._lock = threading.RLock()
         self._procs: dict[str, subprocess.Popen] = {}  # the processes this manager started and has not reaped
         self._stop = threading.Event()
@@ -142,7 +153,7 @@ class RunManager:
             meta = read_meta(d)
             if meta.get("status") in ACTIVE and (state := run_state(d, meta)) in ACTIVE:
                 out.append(RunInfo(run_id=d.name, dir=d, state=state, error=meta.get("error"),
-                                   owner=meta.get("owner")))
+                                   owner=meta.get("owner"), sweep=meta.get(SWEEP_QUEUE_KEY) or None))
         return out
 
     def cancel(self, run_id: str) -> None:
@@ -174,6 +185,7 @@ class RunManager:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(5)
         with self._lock:
+            self.warm.close()
             for d in self._queue():
                 update_meta(d, status="stopped", pid=None)
             procs = dict(self._procs)
@@ -198,21 +210,28 @@ class RunManager:
                 if proc.poll() is not None:
                     del self._procs[run_id]
                     self._reaped(run_id, proc)
-            active = 0
+            active = sweeps = 0
             for d in self._run_dirs():
                 meta = read_meta(d)
                 if meta.get("status") not in LIVE:
                     continue
                 if run_state(d, meta) in ACTIVE:
                     active += 1
+                    sweeps += bool(meta.get(SWEEP_QUEUE_KEY))
                 else:  # its process died while no server of ours watched it: say so once, for good
                     update_meta(d, status="interrupted", pid=None,
                                 error=meta.get("error") or "its process ended before the run did")
             for run_dir in self._queue():
                 if active >= self.max_running:
                     break
+                swept = bool(read_meta(run_dir).get(SWEEP_QUEUE_KEY))
+                if swept and sweeps >= self.sweep_share:
+                    break  # the queue's order puts every Start first: only sweeps' runs are left
                 if self._launch(run_dir):
                     active += 1
+                    sweeps += swept
+            if not self._stop.is_set():
+                self.warm.refill()  # after the launches: a Start takes the spare, then the next one starts
 
     def _loop(self, tick_seconds: float) -> None:
         trimmed = time.monotonic()
@@ -233,13 +252,17 @@ class RunManager:
             return False
         os.close(fd)
         update_meta(run_dir, status="starting", launched_at=time.time(), pid=None)
+        proc = self.warm.hand(run_dir)
+        warm = proc is not None
+        command = self.warm.command() if warm else self.launcher.command(run_dir)
+        write_stage(run_dir, "warm" if warm else "process")
         try:
-            proc = self.launcher.start(run_dir)
+            proc = proc or self.launcher.start(run_dir)
         except (OSError, ValueError) as e:
             update_meta(run_dir, status="failed", error=f"could not start the run's process: {e}")
             return False
         atomic_write_json(run_dir / LAUNCH, {"pid": proc.pid, "host": socket.gethostname(), "time": time.time(),
-                                             "command": self.launcher.command(run_dir)})
+                                             "command": command, "warm": warm})
         self._procs[run_dir.name] = proc
         return True
 
@@ -277,7 +300,10 @@ class RunManager:
             return []
 
     def _queue(self) -> list[Path]:
-        return queued_runs(self.root)
+        """Queued runs in the order they start: everyone's Starts first come first, then sweeps' runs."""
+        queue = queued_runs(self.root)
+        swept = {d for d in queue if read_meta(d).get(SWEEP_QUEUE_KEY)}
+        return [d for d in queue if d not in swept] + [d for d in queue if d in swept]
 
 
 def stop_runs(root: Path | str, timeout: float = 15.0) -> None:

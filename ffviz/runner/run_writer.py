@@ -27,6 +27,7 @@ from ffviz.records import BatchRecord, EpochRecord, EventRecord, Snapshot, TestR
 from ffviz.runner.threads import describe as describe_threads
 from ffviz.store.checkpoint import save_checkpoint
 from ffviz.store.folder import RunFolder
+from ffviz.store.stage import write_stage
 from ffviz.store.storage import JsonlAppender, JsonlTail, atomic_write, atomic_write_json, read_json
 
 PROBES = RunFolder.PROBES  # the probe images' pixels, uint8: a page shows them without the dataset (or torch)
@@ -93,6 +94,8 @@ class RunWriter(Callback):
         self._write_meta()
         if not self.folder.probes.exists():
             write_probes(self.dir, trainer.data, trainer.cfg.probe_size)
+        if trainer.step == 0:
+            write_stage(self.dir, "first_batch")  # the data is in, the network built: the page says so
 
     def on_batch(self, trainer: Trainer, record: BatchRecord) -> None:
         self._batches.append(records.to_dict(record))

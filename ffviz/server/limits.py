@@ -48,7 +48,10 @@ class Limits:
                                      "accounts or a proxy) may hold.")
     max_sessions_per_client: int = _lim(16, "Open sessions (tabs) of one client address (of one person, with school "
                                         "accounts or a proxy); the teacher's are not counted.")
-    max_queue: int = _lim(8, "Runs waiting for a free slot, all sessions together.")
+    max_queue: int = _lim(8, "Runs waiting for a free slot, all sessions together (sweeps' runs apart: they wait in "
+                          "a queue of their own).")
+    max_sweep_running: int = _lim(1, "Runs of sweeps training at once; the other slots stay for everyone's Starts, "
+                                  "which also go ahead of sweeps' runs in the queue.")
     max_runs_bytes: int = _lim(5 * GiB, "Disk used by the runs folder (uploads apart).", "bytes")
     max_owner_bytes: int = _lim(1 * GiB, "Disk one student's runs may use in the runs folder.", "bytes")
     max_run_bytes: int = _lim(1 * GiB, "Disk one run's folder may use; a run that writes more stops.", "bytes")
@@ -118,9 +121,12 @@ class LimitError(ValueError):
     """A run this server will not start: the message names the limit, its value and what to change."""
 
 
-def _refuse(what: str, name: str, limits: Limits) -> LimitError:
-    return LimitError(f"{what}; this server's limit {name} is {format_limit(name, getattr(limits, name))}. "
-                      "Choose a smaller setting, or ask the teacher to raise the limit.")
+SMALLER = "Choose a smaller setting, or ask the teacher to raise the limit."
+
+
+def _refuse(what: str, name: str, limits: Limits, todo: str = SMALLER) -> LimitError:
+    """The refusal: what was asked, the limit it met, and what to do about it (not always a smaller setting)."""
+    return LimitError(f"{what}; this server's limit {name} is {format_limit(name, getattr(limits, name))}. {todo}")
 
 
 def count_parameters(cfg: RunConfig) -> int:
@@ -171,16 +177,19 @@ def check_run(cfg: RunConfig, limits: Limits, *, owner_active: int = 0, queued: 
     if n > limits.max_parameters:
         raise _refuse(f"this network has {n:,} parameters", "max_parameters", limits)
     if owner_active >= limits.max_runs_per_owner:
-        raise _refuse(f"you already have {owner_active} run(s) training, paused or queued; stop one first",
-                      "max_runs_per_owner", limits)
+        raise _refuse(f"you already have {owner_active} run(s) training, paused or queued", "max_runs_per_owner",
+                      limits, "Stop or wait for one of them (Runs page), then press Start again.")
     if client_active >= limits.max_runs_per_client:
         raise _refuse(f"the sessions of your address already have {client_active} run(s) training, paused or "
-                      "queued; stop one first", "max_runs_per_client", limits)
+                      "queued", "max_runs_per_client", limits,
+                      "Stop or wait for one of them (Runs page), then press Start again.")
     if queued >= limits.max_queue:
-        raise _refuse(f"{queued} runs are already waiting for a free slot", "max_queue", limits)
+        raise _refuse(f"the queue is full: {queued} runs are already waiting for a free slot", "max_queue", limits,
+                      "Your settings are fine: press Start again in a minute, when runs have finished, or ask the "
+                      "teacher to stop some.")
     if new_run and owner_bytes > limits.max_owner_bytes:
-        raise _refuse(f"your runs already use {owner_bytes / GiB:.2f} GiB of disk; delete some of them",
-                      "max_owner_bytes", limits)
+        raise _refuse(f"your runs already use {owner_bytes / GiB:.2f} GiB of disk", "max_owner_bytes", limits,
+                      "Delete some of your runs on the Runs page (download any you want to keep), then start again.")
     if new_run and runs_bytes > limits.max_runs_bytes:
-        raise _refuse(f"the runs folder already uses {runs_bytes / GiB:.1f} GiB of disk; delete some runs",
-                      "max_runs_bytes", limits)
+        raise _refuse(f"the runs folder already uses {runs_bytes / GiB:.1f} GiB of disk", "max_runs_bytes", limits,
+                      "Ask the teacher to delete some runs, then start again.")

@@ -22,6 +22,8 @@ What each file holds, and who writes it:
     launch.json        the launcher's pid, host and command; its exit code once reaped      ffviz/runner/manager.py
     control.json       commands a server wrote for the run                                  ffviz/runner/steering.py
     process.log        the run process's output, when a server launched it                  ffviz/runner/launcher.py
+    stage.json         where a starting run is (its process, the data, the first batch)     ffviz/store/stage.py
+    notes.json         the owner's title and note for the run (plain text)                  ffviz/store/notes.py
 
 The states a run can be in are named here too (STATES and their groups), the values meta.json's status takes;
 which one holds is ffviz/store/runstate.py's to say. Plain paths and names only (no reading, no torch): the reader
@@ -71,11 +73,13 @@ class RunFolder:
     LAUNCH = "launch.json"
     CONTROL = "control.json"
     PROCESS_LOG = "process.log"
+    STAGE = "stage.json"
+    NOTES = "notes.json"
     SNAPSHOTS = "snapshots"
     CHECKPOINTS = "checkpoints"
     LOG_FILES: dict[str, str] = {"batches": "batches.jsonl", "epochs": "epochs.jsonl", "events": "events.jsonl"}
     # What a run archive may carry (a download, an upload): the run's records and arrays, never its process files.
-    ARCHIVE_FILES: tuple[str, ...] = (CONFIG, META, *LOG_FILES.values(), TEST, PROBES)
+    ARCHIVE_FILES: tuple[str, ...] = (CONFIG, META, *LOG_FILES.values(), TEST, PROBES, NOTES)
     ARCHIVE_DIRS: dict[str, str] = {SNAPSHOTS: ".npz", CHECKPOINTS: ".pt"}  # folder -> the suffix of its files
 
     def __init__(self, run_dir: Path | str) -> None:
@@ -122,6 +126,14 @@ class RunFolder:
     @property
     def process_log(self) -> Path:
         return self.dir / self.PROCESS_LOG
+
+    @property
+    def stage(self) -> Path:
+        return self.dir / self.STAGE
+
+    @property
+    def notes(self) -> Path:
+        return self.dir / self.NOTES
 
     def log(self, kind: str) -> Path:
         """batches.jsonl, epochs.jsonl or events.jsonl."""

@@ -34,7 +34,7 @@ from ffviz.store.runstate import read_meta
 from ffviz.store.storage import JsonlTail, atomic_write_json, read_json
 from ffviz.store.untrusted import parse_record
 
-SHARED_READERS = 64  # run folders whose reader a server keeps (shared_reader), the least recently used dropped first
+SHARED_READERS = 64  # run folders whose reader a process keeps (open_reader), the least recently used dropped first
 
 
 def new_run_dir(root: Path | str, cfg: RunConfig, name: str | None = None) -> Path:

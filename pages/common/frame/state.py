@@ -15,15 +15,17 @@ from pathlib import Path
 import streamlit as st
 
 from ffviz.config import RunConfig
+from ffviz.recipes import CLASSROOM, recipe_config
 from ffviz.runner.launcher import max_running_setting
 from ffviz.runner.manager import RunManager
 from ffviz.server.leftovers import sweep_leftovers
 from ffviz.server.trim import start_trimmer
 from ffviz.store import places
-from ffviz.store.folder import ACTIVE
+from ffviz.store.folder import ACTIVE, RunFolder
 from ffviz.store.retention import enforce_retention, retention_limit
-from ffviz.store.runs import RunReader, list_runs
+from ffviz.store.runs import RunReader, list_runs, owner_of
 from ffviz.store.runstate import read_meta, run_state
+from ffviz.store.storage import read_json
 from pages.common import require_frame
 from pages.common.frame.keys import GOTO_KEY, RETRAIN_OVERLAY_KEY, RUN_KEY
 from pages.common.server import access_ui
@@ -71,16 +73,44 @@ def run_ids() -> list[str]:
 
 
 def current_run_id() -> str | None:
-    """The session's run; on a fresh session, the URL's ``?run=``, else the most recent run."""
+    """The session's run; on a fresh session, the URL's ``?run=``, else its own newest run, else the newest shipped
+    run of the Train page's recipe (first_run)."""
     require_frame()
     ss = st.session_state
     if RUN_KEY not in ss:
         wanted = st.query_params.get(RUN_KEY)
-        # Not a run this server is training for another session: on a shared classroom server a new tab would
-        # otherwise land on a classmate's run, with its Pause and Stop buttons.
-        ids = [run_id for run_id in run_ids() if not is_managed_active(run_id)]
-        ss[RUN_KEY] = wanted if places.find_run(wanted) else (ids[0] if ids else "")
+        ss[RUN_KEY] = wanted if places.find_run(wanted) else first_run(access_ui.identity().token)
     return ss[RUN_KEY] or None
+
+
+def first_run(token: str) -> str:
+    """What a new tab opens without a link: the newest run this browser's session owns, else the newest run no
+    session owns (trained on the server with the CLI or a notebook: the machine owner's); never another student's run
+    (on a classroom server a new tab landed on a classmate's sweep cell, its settings loaded into the form). "" when
+    there is none: the view pages then show the newest shipped run of the Train page's recipe (latest_finished)."""
+    ownerless = ""
+    for run_dir in list_runs(root()):  # newest first
+        owner = owner_of(read_meta(run_dir))
+        if owner == token:
+            return run_dir.name
+        if owner is None and not ownerless:
+            ownerless = run_dir.name
+    return ownerless
+
+
+def shipped_recipe_run() -> str | None:
+    """The newest shipped run of the Train page's recipe (the classroom recipe's dataset, network and mode), else the
+    newest shipped run."""
+    recipe = recipe_config(CLASSROOM)
+    shipped = list_runs(places.shipped_root())
+    for run_dir in shipped:
+        try:
+            cfg = RunConfig.from_dict(read_json(RunFolder(run_dir).config))
+        except (OSError, ValueError, TypeError):
+            continue
+        if (cfg.dataset, cfg.preset, cfg.mode) == (recipe.dataset, recipe.preset, recipe.mode):
+            return run_dir.name
+    return shipped[0].name if shipped else None
 
 
 def set_current_run(run_id: str | None) -> None:
@@ -130,11 +160,15 @@ def refresh_every(state: str) -> float | None:
 
 
 def latest_finished() -> str | None:
-    """The most recent run that trained to its end, for "Open a finished run"."""
-    for p in (d for r in places.roots().values() for d in list_runs(r)):  # shipped runs last
-        if read_meta(p).get("status") == "finished":
+    """A finished run to show a session that has none of its own (view pages, Home's "Open a finished run"): the
+    newest finished run it owns or no session owns, else the newest shipped run of the Train page's recipe. Never
+    another session's run."""
+    token = access_ui.identity().token
+    for p in list_runs(root()):
+        meta = read_meta(p)
+        if meta.get("status") == "finished" and owner_of(meta) in (None, token):
             return p.name
-    return None
+    return shipped_recipe_run()
 
 
 def go_to(page: str) -> None:

@@ -17,6 +17,7 @@ from ffviz.regularizers import REGULARIZERS
 from ffviz.seed_groups import TEASER
 from ffviz.store import places
 from ffviz.store.folder import ACTIVE
+from ffviz.store.notes import read_notes
 from ffviz.store.progress import format_seconds, progress
 from ffviz.store.runs import RunReader
 from pages.common.frame import classroom, state
@@ -133,9 +134,13 @@ def run_header(lr: RunReader, run_state: str) -> None:
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
         st.badge(run_state, color=STATUS_COLORS.get(run_state, "gray"))
         weights = " · ".join(f"{r.weight_symbol} {getattr(cfg, r.weight_field):g}" for r in REGULARIZERS.values())
+        notes = read_notes(lr.dir)
+        title = f"**{plain(notes.title)}** · {plain(lr.run_id)}" if notes.title else f"**{plain(lr.run_id)}**"
         start = f" ({start_words(cfg)})" if start_words(cfg) else ""
-        st.markdown(f"**{plain(lr.run_id)}** · {cfg.mode}{start} · {cfg.preset} · {cfg.dataset} · epoch "
-                    f"{ep}/{cfg.epochs} · {weights}")
+        st.markdown(f"{title} · {cfg.mode}{start} · {cfg.preset} · {cfg.dataset} · epoch {ep}/{cfg.epochs} · "
+                    f"{weights}")
+    if notes.note:
+        st.caption(f":material/sticky_note_2: {plain(notes.note)}")  # plain text, never Markdown
     if run_state == "failed":
         show_failure(lr)
 

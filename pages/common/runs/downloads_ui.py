@@ -15,16 +15,15 @@ import streamlit as st
 
 from ffviz.interop.workers import WorkerError
 from ffviz.server.downloads import Shelf, TooLarge
+from ffviz.store import places
 from ffviz.store.filecache import signature
 from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 @st.cache_resource(show_spinner=False)
 def shelf() -> Shelf:
     """The server's one shelf, in the app's static folder (Streamlit serves it: server.enableStaticServing)."""
-    return Shelf(REPO / "static")
+    return Shelf(places.REPO / "static")
 
 
 def files_key(kind: str, run_dir: Path, files: list[Path]) -> tuple:

@@ -14,6 +14,7 @@ from ffviz.store import places
 from ffviz.store.archive import delete_run, export_archive_to
 from ffviz.store.catalog import RunSummary, history_csv
 from ffviz.store.folder import ACTIVE, CONTINUABLE, RunFolder
+from ffviz.store.notes import MAX_NOTE, MAX_TITLE, RunNotes, read_notes, write_notes
 from ffviz.store.runs import new_run_dir, open_reader, update_meta
 from pages.common.frame import classroom, state
 from pages.common.frame.keys import RUNS_MSG_KEY as MSG_KEY
@@ -37,15 +38,19 @@ def _has_history(run_dir: Path) -> bool:
 def actions(row: RunSummary) -> None:
     """What can be done with the picked run: open it, download it, continue it, delete it."""
     with st.container(border=True):
+        notes = read_notes(row.dir)
         with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-            st.markdown(f"#### {plain(row.name)}")
+            st.markdown(f"#### {plain(notes.title or row.name)}")
             st.badge(row.status, color=STATUS_COLORS.get(row.status, "gray"))
             st.badge(row.source, color="violet" if row.source == "shipped" else "gray")
         test = "–" if row.test_acc is None else f"{row.test_acc:.1f}%"
         st.caption(f"{plain(row.run_id)} · {row.dataset} · {row.preset} · {row.mode} · epoch {row.epochs_done}/"
                    f"{row.epochs} · test accuracy {test} · {row.device or 'device unknown'}")
+        if notes.note:
+            st.caption(f":material/sticky_note_2: {plain(notes.note)}")
         if row.error:
             st.error(f"This run failed: {plain(row.error)}", icon=":material/error:")
+        _notes_editor(row, notes)
         interop_ui.provenance(row)
         history = _has_history(row.dir)
         with st.container(horizontal=True, gap="small"):
@@ -56,6 +61,30 @@ def actions(row: RunSummary) -> None:
             _downloads(row, history)
         _continue_block(row)
         _delete_block(row)
+
+
+def _notes_editor(row: RunSummary, notes: RunNotes) -> None:
+    """A title and a note for the run, by its owner or the teacher (plain text: shown as typed, never as Markdown)."""
+    if row.source == "shipped" or access.why_not(access_ui.identity(), {"owner": row.owner}) is not None:
+        return
+    with st.expander("Title and note", icon=":material/edit_note:", key=f"runs_notes_{row.run_id}"):
+        st.text_input("Title", value=notes.title, max_chars=MAX_TITLE, key=f"runs_title_{row.run_id}",
+                      placeholder="e.g. demo for period 3")
+        st.text_area("Note", value=notes.note, max_chars=MAX_NOTE, key=f"runs_note_{row.run_id}", height=90)
+        st.button("Save title and note", icon=":material/save:", key=f"runs_notes_save_{row.run_id}",
+                  on_click=_save_notes, args=(row,))
+
+
+def _save_notes(row: RunSummary) -> None:
+    if not access_ui.guard({"owner": row.owner}, "rename this run"):
+        return
+    ss = st.session_state
+    try:
+        write_notes(row.dir, title=ss.get(f"runs_title_{row.run_id}", ""), note=ss.get(f"runs_note_{row.run_id}", ""))
+    except (ValueError, OSError) as e:
+        ss[MSG_KEY] = ("error", f"Not saved: {e}")
+        return
+    ss[MSG_KEY] = ("success", "Saved the run's title and note.")
 
 
 def _open(run_id: str) -> None:

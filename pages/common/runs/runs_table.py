@@ -15,6 +15,7 @@ from ffviz.data import dataset_names
 from ffviz.store import places
 from ffviz.store.catalog import RunSummary, scan_runs
 from ffviz.store.folder import STATES
+from ffviz.store.notes import read_notes
 from pages.common.frame import state
 from pages.common.frame.keys import RUNS_PICK_KEY as PICK_KEY
 
@@ -34,8 +35,8 @@ COLUMNS = {
     "size MB": st.column_config.NumberColumn("size MB", format="%.1f"),
 }
 # What a user scans first on the left; the folder's name (id) is in the picker below, not in the table.
-ORDER = ("name", "status", "source", "date", "dataset", "preset", "mode", "start", "λ entropy", "λ orth", "epochs",
-         "test acc %", "best val acc %", "wall time s", "device", "parameters", "size MB")
+ORDER = ("title", "name", "status", "source", "date", "dataset", "preset", "mode", "start", "λ entropy", "λ orth",
+         "epochs", "test acc %", "best val acc %", "wall time s", "device", "parameters", "size MB")
 
 
 # ----------------------------------------------------------------------------------------------------- rows
@@ -61,7 +62,8 @@ def filters(rows: list[RunSummary]) -> list[RunSummary]:
     where = c[4].multiselect("Source", places.SOURCES, key="runs_source", placeholder="all",
                              help="local: trained here or by the CLI; uploaded; shipped with ffviz.")
     sort = c[5].selectbox("Sort by", list(SORTS), key="runs_sort", help="Or click a column's header in the table.")
-    shown = [r for r in rows if (not text or text in f"{r.name} {r.run_id} {r.preset} {r.device}".lower())
+    shown = [r for r in rows if (not text or text in f"{r.name} {r.run_id} {r.preset} {r.device} "
+                                                     f"{read_notes(r.dir).title}".lower())
              and (not datasets or r.dataset in datasets) and (not modes or r.mode in modes)
              and (not statuses or r.status in statuses) and (not where or r.source in where)]
     column, ascending = SORTS[sort]
@@ -76,6 +78,7 @@ def table(rows: list[RunSummary]) -> None:
     st.session_state["_runs_shown"] = [r.run_id for r in rows]
     try:
         df = pd.DataFrame([r.as_row() for r in rows])
+        df.insert(0, "title", [read_notes(r.dir).title for r in rows])  # the owner's (plain text, shown as typed)
         df["date"] = df["date"].astype(str).str.slice(0, 16)  # to the minute
         st.dataframe(df, key="runs_table", hide_index=True, column_config=COLUMNS, column_order=ORDER,
                      on_select=_table_picked,

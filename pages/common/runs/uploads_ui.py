@@ -72,9 +72,12 @@ def retention_note() -> None:
     running, problem = max_running_setting()
     if problem:
         st.warning(problem, icon=":material/warning:")
+    spares = state.manager().warm
     st.caption(f"Each run trains in its own process. At most {running} train at once on this server "
                f"(FFVIZ_MAX_RUNNING; the default follows this machine's CPU cores and GPUs); others wait in a "
-               f"queue, first come first.")
+               f"queue, first come first, ahead of sweeps' runs. {spares.size} spare run process(es) wait with "
+               f"PyTorch loaded ({spares.ready()} ready now), so that a Start trains at once; each serves one run "
+               f"(FFVIZ_WARM_SPARES, 0 turns them off).")
     with st.expander("This server's limits", icon=":material/speed:", key="runs_limits"):
         st.caption("Every run started, resumed or continued here stays within these, whatever a link or an upload "
                    "asks. The teacher sets them (README: Running a classroom server).")

@@ -238,7 +238,7 @@ def check_submit(cfg: Any, active: list[Any], *, new_run: bool = True) -> bool:
     metas = [(info, _meta(info.dir)) for info in active]
     mine = sum(1 for _, meta in metas if owner_of(meta) == who.token)
     theirs = sum(1 for _, meta in metas if client is not None and meta.get("client") == client)
-    queued = sum(1 for info in active if info.state == "queued")
+    queued = sum(1 for info in active if info.state == "queued" and not getattr(info, "sweep", None))  # own queue
     used = owned = 0
     if new_run:
         for p in list_runs(runs_root()):

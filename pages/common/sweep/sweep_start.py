@@ -2,7 +2,7 @@
 student's own cell in a class experiment.
 
 A class experiment's link is ``/sweep?sweep=<id>&join=1``. The session that opens it holds a token; the sweep hands it
-the next free (cell, seed) on disk (ffviz.runner.sweep.Sweep.claim) and keeps the claim alive while the page is open.
+the next free (cell, seed) on disk (ffviz/runner/sweep_leases.py) and keeps the claim alive while the page is open.
 """
 
 from __future__ import annotations
@@ -14,16 +14,8 @@ from ffviz.config import RunConfig
 from ffviz.config import label as field_label
 from ffviz.presets import PRESETS
 from ffviz.recipes import RECIPES, recipe_config
-from ffviz.runner.sweep import (
-    MAX_SWEEP_RUNS,
-    Sweep,
-    SweepError,
-    SweepSpec,
-    cell_label,
-    launch,
-    parse_axis,
-    parse_seeds,
-)
+from ffviz.runner.sweep_spec import MAX_SWEEP_RUNS, SweepError, SweepSpec, cell_label, parse_axis, parse_seeds
+from ffviz.runner.sweep_store import Sweep, find_sweep, launch
 from ffviz.server.limits import LimitError, check_run
 from ffviz.store.catalog import folder_size
 from ffviz.store.runs import list_runs
@@ -52,11 +44,15 @@ class _SessionLauncher:
         self.root = state.manager().root
         self.check_limits = check_limits
 
-    def submit(self, cfg: RunConfig, *, name: str | None = None) -> str:
+    def submit(self, cfg: RunConfig, *, name: str | None = None, meta: dict | None = None) -> str:
         with access_ui.ADMISSION:  # checked and submitted as one (see state.submit)
             if self.check_limits and not access_ui.check_submit(cfg, state.manager().active()):
                 raise ValueError(st.session_state.pop(access_ui.DENIED_KEY, "beyond this server's limits"))
-            return state.manager().submit(cfg, name=name, owner=token(), meta=access_ui.run_meta())
+            return state.manager().submit(cfg, name=name, owner=token(),
+                                          meta={**access_ui.run_meta(), **(meta or {})})
+
+    def cancel(self, run_id: str) -> None:
+        state.manager().cancel(run_id)
 
     def wait(self, run_id: str, timeout: float | None = None) -> bool:
         return state.manager().wait(run_id, timeout)
@@ -123,7 +119,8 @@ def _train_mine(sweep: Sweep) -> None:
 def start_form() -> None:
     """A sweep from the app: a recipe, the swept settings, the seeds; every run now, or a class experiment's link."""
     label = field_label
-    with st.form("sweep_form", border=False):
+    # enter_to_submit=False: Enter in a field (the name, the values) starts nothing; only a click on a button does.
+    with st.form("sweep_form", border=False, enter_to_submit=False):
         c = st.columns([1.2, 1.2, 0.8, 1.4])
         recipe = c[0].selectbox("Start from recipe", ["classroom", *[r for r in RECIPES if r != "classroom"]],
                                 key="sweep_recipe")
@@ -138,8 +135,10 @@ def start_form() -> None:
                             format_func=lambda n: n if n == NO_AXIS else label(n))
         v2 = a[3].text_input("its values", "0, 0.001, 0.1", key="sweep_v2")
         seeds = st.text_input("Seeds", "1, 2", key="sweep_seeds", help="Every cell trains once per seed.")
+        share = access_ui.limits().max_sweep_running
         st.caption(f"At most {MAX_SWEEP_RUNS} runs (cells × seeds) and {max_epochs} epochs per sweep on this "
-                   f"server; {state.manager().max_running} train at a time, the rest wait in the queue.")
+                   f"server. A sweep's runs wait in a queue of their own: {share} of them train at a time (the limit "
+                   f"max_sweep_running), and everyone's Starts go ahead of them.")
         b = st.columns([1, 1, 2])
         teacher = access_ui.identity().teacher
         now = b[0].form_submit_button("Start every run now", icon=":material/play_arrow:", disabled=not teacher)
@@ -162,8 +161,9 @@ def start_form() -> None:
     if now and (why := _beyond_limits(spec)):
         st.error(f"This sweep cannot start: {why}", icon=":material/block:")
         return
-    sweep = Sweep.create(state.root(), spec, kind="class" if klass else "launched")
+    sweep = Sweep.create(state.root(), spec, kind="class" if klass else "launched", owner=token())
     if now:
+        state.manager().sweep_share = access_ui.limits().max_sweep_running
         launch(sweep, _SessionLauncher(check_limits=False))
         state.keep_bounded(state.root())
         st.session_state[MSG_KEY] = ("success", f"Started {spec.num_runs} runs of {spec.name}: the grid fills in as "
@@ -172,6 +172,31 @@ def start_form() -> None:
         st.session_state[MSG_KEY] = ("success", f"Class experiment {spec.name} is ready: send the link below.")
     st.session_state[NEXT_PICK_KEY] = sweep.id  # the picker is drawn already: it takes this on the rerun
     st.rerun()
+
+
+def cancel_control(sweep: Sweep) -> None:
+    """Cancel, for the sweep's owner or the teacher, while any of its runs may still train."""
+    who = access_ui.identity()
+    if sweep.cancelled or not (who.teacher or (sweep.owner is not None and sweep.owner == who.token)):
+        return
+    slots = sweep.slots()
+    if not any(s.run_id and (state_of(s.run_id) or sweep.run_state(s.run_id)) in ("queued", "starting", "running",
+                                                                                    "paused") for s in slots):
+        return
+    st.button("Cancel this sweep", icon=":material/cancel:", key=f"sweep_cancel_{sweep.id}", on_click=_cancel,
+              args=(sweep.id,), help="Its queued runs leave the queue at once and its running ones stop at their "
+              "next batch; the grid keeps what finished.")
+
+
+def _cancel(sweep_id: str) -> None:
+    sweep = find_sweep(state.root(), sweep_id)
+    who = access_ui.identity()
+    if sweep is None or not (who.teacher or (sweep.owner is not None and sweep.owner == who.token)):
+        st.session_state[MSG_KEY] = ("error", "Only the sweep's owner or the teacher can cancel it.")
+        return
+    stopped = sweep.cancel(_SessionLauncher(check_limits=False))
+    st.session_state[MSG_KEY] = ("success", f"Cancelled {sweep.spec.name}: {len(stopped)} run(s) stopped or taken "
+                                            "out of the queue. The grid keeps what finished.")
 
 
 def class_link(sweep: Sweep) -> None:

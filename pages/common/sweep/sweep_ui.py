@@ -7,15 +7,9 @@ from __future__ import annotations
 import streamlit as st
 
 from ffviz.figures.sweep import METRICS, summarize_cells, sweep_heatmap
-from ffviz.runner.sweep import (
-    Slot,
-    Sweep,
-    cell_label,
-    describe,
-    find_sweep,
-    list_sweeps,
-    outcomes,
-)
+from ffviz.runner.sweep_leases import Slot
+from ffviz.runner.sweep_spec import cell_label
+from ffviz.runner.sweep_store import Sweep, describe, find_sweep, list_sweeps, outcomes
 from ffviz.store.folder import ACTIVE
 from pages.common.frame import state
 from pages.common.frame.keys import BY_NAME, SWEEP_OPENED_KEY, SWEEP_RERUN_KEY
@@ -109,7 +103,8 @@ def grid(sweep: Sweep) -> None:
         done = sum(c.finished for c in cells)
         active = sum(c.active for c in cells)
         st.markdown(f"**{done} of {sweep.spec.num_runs} runs finished** · {active} training or queued · "
-                    f"{sweep.spec.num_runs - runs} not started", help="Each cell fills in when one of its seeds has "
+                    f"{sweep.spec.num_runs - runs} not started" + (" · **cancelled**" if sweep.cancelled else ""),
+                    help="Each cell fills in when one of its seeds has "
                     "finished; its text says how many seeds are in.")
         cols = st.columns(2, gap="medium")
         for i, metric in enumerate(METRICS):

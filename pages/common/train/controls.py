@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from ffviz.config import LIVE_FIELDS, RunConfig
+from ffviz.data.presence import download_note, missing_data
+from ffviz.data.registry import downloads_allowed, server_data_root
 from ffviz.figures import batch_loss_figure, format_changes, layer_accuracy_figure
 from ffviz.figures.epoch_loss import epoch_loss_figure, has_epoch_losses
 from ffviz.figures.style import set_events
@@ -13,6 +17,7 @@ from ffviz.store import places
 from ffviz.store.folder import ACTIVE, ENDED_EARLY, RunFolder
 from ffviz.store.progress import format_seconds, progress
 from ffviz.store.runs import RunReader
+from ffviz.store.stage import read_stage, stage_text
 from pages.common.frame import classroom, state
 from pages.common.frame.keys import RETRAIN_OVERLAY_KEY, TOAST_KEY
 from pages.common.frame.text import plain
@@ -21,7 +26,22 @@ from pages.common.server import access_ui
 from pages.common.train import settings
 
 
-def buttons(cfg: RunConfig | None, lr: RunReader | None, run_state: str) -> None:
+def data_missing(cfg: RunConfig | None) -> str | None:
+    """Mark a dataset that is not on this server's disk before Start (what to fetch, where to put it); say when the
+    run will download it first. Returns the reason Start is held back, or None."""
+    if cfg is None:
+        return None
+    root = Path(server_data_root() or cfg.data_root)
+    why = missing_data(cfg.dataset, root=root, downloads=downloads_allowed())
+    if why:
+        st.warning(f"**{cfg.dataset} is not on this server's disk**, so a run of it cannot start. {plain(why)} "
+                   "Or pick the built-in digits.", icon=":material/cloud_off:")
+    elif note := download_note(cfg.dataset, root=root, downloads=downloads_allowed()):
+        st.caption(f":material/download: {plain(note)}")
+    return why
+
+
+def buttons(cfg: RunConfig | None, lr: RunReader | None, run_state: str, *, no_data: str | None = None) -> None:
     """Start, pause, one epoch, resume, stop, reset, retrain: each enabled only when it means something, and the ones
     that act on the shown run only for its owner or the teacher (others watch: a line says why)."""
     run_id = lr.run_id if lr else None
@@ -37,7 +57,7 @@ def buttons(cfg: RunConfig | None, lr: RunReader | None, run_state: str) -> None
     others = watch_only or ""
     with st.container(horizontal=True, gap="small", key="run_controls"):
         button("start", "Start", icon=":material/play_arrow:", type="primary", key="btn_start", on_click=_start,
-               args=(cfg,), disabled=cfg is None or (active and mine),
+               args=(cfg,), disabled=cfg is None or (active and mine) or bool(no_data),
                help="Train a new run with these settings." if not (active and mine) else
                "A run is going: pause, stop or retrain it first.")
         button("pause", "Pause", icon=":material/pause:", key="btn_pause",
@@ -56,7 +76,8 @@ def buttons(cfg: RunConfig | None, lr: RunReader | None, run_state: str) -> None
                on_click=_reset, args=(run_id, steerable),
                help="Stop the run (yours), clear the charts and restore the default settings.")
         button("retrain", "Retrain", icon=":material/replay:", key="btn_retrain",
-               disabled=cfg is None or run_id is None, on_click=_retrain, args=(cfg, run_id, steerable),
+               disabled=cfg is None or run_id is None or bool(no_data), on_click=_retrain,
+               args=(cfg, run_id, steerable),
                help="A new run with the current settings; the previous run stays on the charts, dashed.")
     if watch_only and lr is not None:
         st.caption(f":material/visibility: {watch_only} Start trains a run of your own.")
@@ -143,6 +164,8 @@ def status_panel(lr: RunReader, run_state: str) -> None:
         pos = state.manager().queue_position(lr.run_id)
         st.info(f"Waiting for a free slot{f': position {pos} in the queue' if pos else ''}. Runs start as others "
                 f"finish (at most {state.manager().max_running} at a time).", icon=":material/hourglass_top:")
+    elif run_state in ("starting", "running") and not lr.batches and (stage := stage_text(read_stage(lr.dir))):
+        st.info(f"Starting: {stage}.", icon=":material/hourglass_top:")
     test = lr.test if run_state == "finished" else None
     if test is not None:
         # an imported log names no best layer (best_layer -1)

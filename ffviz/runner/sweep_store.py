@@ -1,4 +1,4 @@
-"""Sweeps: a grid of settings times a list of seeds, each (cell, seed) a normal run, grouped on disk as one sweep.
+"""Sweeps on disk: a grid of settings times a list of seeds, each (cell, seed) a normal run, grouped as one sweep.
 
     python -m ffviz sweep --recipe classroom --grid lambda_entropy=0,0.01,0.1 --grid lambda_orth=0,0.001,0.1 --seeds 1,2
 
@@ -14,7 +14,8 @@ On disk, next to the runs (which stay ordinary run folders in the runs root, so 
 
 A slot file is written atomically and only under the lock. A run's meta.json gets ``sweep``, ``cell`` and ``seed``
 once the run has ended (while it trains, its writer owns meta.json). A class experiment hands slots out one by one
-(see ``Sweep.claim``): a claim that never got a run, or whose run failed or was stopped, lapses after its lease.
+(ffviz/runner/sweep_leases.py); the spec is ffviz/runner/sweep_spec.py. A launched sweep's runs wait in the sweeps'
+own share of the queue (ffviz/runner/manager.py), and ``cancel`` takes them all back.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
-import itertools
 import json
 import re
 import time
@@ -31,8 +31,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from ffviz.config import FIELDS, RunConfig
+from ffviz.config import RunConfig
 from ffviz.figures.sweep import RunOutcome, run_outcome
+from ffviz.runner.manager import SWEEP_QUEUE_KEY
+from ffviz.runner.sweep_leases import Slot, SlotLeases
+from ffviz.runner.sweep_spec import SweepError, SweepSpec, cell_label
 from ffviz.store.folder import ACTIVE, ENDED_BADLY, RunFolder, is_folder_name
 from ffviz.store.runs import RunReader, open_reader, update_meta
 from ffviz.store.runstate import run_state as folder_state
@@ -42,161 +45,18 @@ SWEEP_FILE = "sweep.json"  # a sweep folder's one file (its runs are run folders
 FORMAT = "ffviz-sweep"
 FORMAT_VERSION = 1
 SWEEPS_DIR = "sweeps"  # under the runs root
-MAX_AXES = 2  # a heatmap has two axes; more would need slices of the grid
-# The most runs (cells x seeds) one sweep may hold. A server-wide limits module would own this; until there is one,
-# it bounds what a page, a link or the CLI can ask of one sweep.
-MAX_SWEEP_RUNS = 36
-LEASE_SECONDS = 90.0  # a class-experiment claim with no run lapses this long after its holder was last seen
-_NOT_SWEPT = ("seed", "data_root", "device")  # seeds are the other dimension; where data lives is the server's
-
-
-class SweepError(ValueError):
-    """A sweep that cannot be made or read; the message names what was wrong and what to do."""
-
-
-# ----------------------------------------------------------------------------------------------------- the spec
-@dataclass(frozen=True)
-class Axis:
-    """One swept setting: a RunConfig field and the values it takes, in order."""
-
-    field: str
-    values: tuple[Any, ...]
-
-    @property
-    def label(self) -> str:
-        return self.field
-
-
-def parse_axis(text: str) -> Axis:
-    """``"lambda_entropy=0,0.01,0.1"`` -> Axis; values are checked against the field when the spec is built."""
-    name, sep, values = str(text).partition("=")
-    name = name.strip().replace("-", "_")
-    items = [v.strip() for v in values.split(",") if v.strip()]
-    if not sep or not name or not items:
-        raise SweepError(f"--grid {text!r}: write it as FIELD=V1,V2,... (e.g. lambda_entropy=0,0.01,0.1)")
-    return Axis(name, tuple(items))
-
-
-def parse_seeds(text: str | Sequence[int]) -> tuple[int, ...]:
-    """``"1,2"`` -> (1, 2); every seed a whole number >= 0, none twice."""
-    items = [s.strip() for s in text.split(",") if s.strip()] if isinstance(text, str) else list(text)
-    try:
-        seeds = tuple(int(s) for s in items)
-    except (TypeError, ValueError):
-        raise SweepError(f"seeds={text!r}: give whole numbers separated by commas, e.g. 1,2,3") from None
-    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
-        raise SweepError(f"seeds={text!r}: give at least one seed, each >= 0 and none twice")
-    return seeds
-
-
-@dataclass(frozen=True)
-class SweepSpec:
-    """What a sweep trains: ``base`` with each cell's values on top, once per seed."""
-
-    base: RunConfig
-    axes: tuple[Axis, ...]
-    seeds: tuple[int, ...]
-    name: str = "sweep"
-    max_runs: int = field(default=MAX_SWEEP_RUNS, compare=False)  # a bound on creation, not part of the sweep
-
-    def __post_init__(self) -> None:
-        if not 1 <= len(self.axes) <= MAX_AXES:
-            raise SweepError(f"a sweep has 1 or {MAX_AXES} swept settings (--grid); got {len(self.axes)}")
-        names = [a.field for a in self.axes]
-        for name in names:
-            if name not in FIELDS:
-                raise SweepError(f"--grid {name}: not a setting; valid settings: {', '.join(sorted(FIELDS))}")
-            if name in _NOT_SWEPT:
-                raise SweepError(f"--grid {name}: {name} cannot be swept"
-                                 + (" (use --seeds for seeds)" if name == "seed" else ""))
-        if len(set(names)) != len(names):
-            raise SweepError(f"each setting may be swept once; got {', '.join(names)}")
-        object.__setattr__(self, "seeds", parse_seeds(self.seeds))
-        # Each value as the config holds it (0 and 0.0 are one value), checked against its field's rules.
-        axes = []
-        for axis in self.axes:
-            try:
-                values = tuple(getattr(self.base.replace(**{axis.field: v}), axis.field) for v in axis.values)
-            except ValueError as e:
-                raise SweepError(f"--grid {axis.field}: {e}") from None
-            if len(set(map(repr, values))) != len(values):
-                raise SweepError(f"--grid {axis.field}: a value is listed twice")
-            axes.append(Axis(axis.field, values))
-        object.__setattr__(self, "axes", tuple(axes))
-        if self.num_runs > self.max_runs:
-            raise SweepError(f"{len(self.cells())} cells x {len(self.seeds)} seeds = {self.num_runs} runs; one sweep "
-                             f"may hold at most {self.max_runs}. Use fewer values or seeds.")
-        for cell in range(len(self.cells())):  # every cell's config must validate together (e.g. lr_min <= lr)
-            try:
-                self.config(cell, self.seeds[0])
-            except ValueError as e:
-                raise SweepError(f"the cell {self.cells()[cell]} is not a valid config: {e}") from None
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(len(a.values) for a in self.axes)
-
-    @property
-    def num_runs(self) -> int:
-        return len(self.cells()) * len(self.seeds)
-
-    def cells(self) -> list[dict[str, Any]]:
-        """Every combination of the axes' values, row-major (the last axis varies fastest)."""
-        return [dict(zip((a.field for a in self.axes), combo, strict=True))
-                for combo in itertools.product(*(a.values for a in self.axes))]
-
-    def config(self, cell: int, seed: int) -> RunConfig:
-        return self.base.replace(**self.cells()[cell], seed=seed)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "base": self.base.to_dict(),
-                "axes": [{"field": a.field, "values": list(a.values)} for a in self.axes],
-                "seeds": list(self.seeds), "cells": self.cells()}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SweepSpec:
-        return cls(base=RunConfig.from_dict(d["base"]), axes=tuple(Axis(a["field"], tuple(a["values"]))
-                                                                  for a in d["axes"]),
-                   seeds=tuple(d["seeds"]), name=d.get("name", "sweep"), max_runs=10**6)  # a written sweep stands
-
-
-def cell_label(values: dict[str, Any]) -> str:
-    """``{"lambda_entropy": 0.01, "lambda_orth": 0.0}`` -> ``"lambda_entropy=0.01, lambda_orth=0"``."""
-    return ", ".join(f"{k}={_fmt(v)}" for k, v in values.items())
-
-
-def _fmt(v: Any) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 # ----------------------------------------------------------------------------------------------------- on disk
-@dataclass
-class Slot:
-    """One (cell, seed) of a sweep and what became of it."""
-
-    cell: int
-    seed: int
-    run_id: str | None = None
-    claimed_by: str | None = None  # a class-experiment session's token
-    renewed: float = 0.0  # when its holder was last seen (time.time())
-    client: str | None = None  # the holder's client address, when the server knows it
-
-    @property
-    def key(self) -> str:
-        return f"c{self.cell:03d}-s{self.seed}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"cell": self.cell, "seed": self.seed, "run_id": self.run_id, "claimed_by": self.claimed_by,
-                "renewed": self.renewed, "client": self.client}
-
-
 class Submitter(Protocol):
     """What a sweep needs of whoever starts its runs: ffviz.runner.manager.RunManager's public API (not to be
     confused with ffviz.runner.launcher.Launcher, which starts one run's process)."""
 
     root: Path
 
-    def submit(self, cfg: RunConfig, *, name: str | None = None) -> str: ...
+    def submit(self, cfg: RunConfig, *, name: str | None = None, meta: dict[str, Any] | None = None) -> str: ...
+
+    def cancel(self, run_id: str) -> None: ...
 
     def wait(self, run_id: str, timeout: float | None = None) -> bool: ...
 
@@ -206,7 +66,7 @@ def sweeps_root(runs_root: Path | str) -> Path:
 
 
 @dataclass
-class Sweep:
+class Sweep(SlotLeases):
     """A sweep folder. Its runs live in ``runs_root`` (the folder above ``sweeps/``)."""
 
     dir: Path
@@ -224,7 +84,8 @@ class Sweep:
         return self.dir.parent.parent
 
     @classmethod
-    def create(cls, runs_root: Path | str, spec: SweepSpec, *, kind: str = "launched") -> Sweep:
+    def create(cls, runs_root: Path | str, spec: SweepSpec, *, kind: str = "launched", owner: str | None = None
+               ) -> Sweep:
         if kind not in ("launched", "class"):
             raise SweepError(f"kind={kind!r}: choose launched or class")
         root = sweeps_root(runs_root)
@@ -242,9 +103,10 @@ class Sweep:
             raise SweepError(f"could not create a sweep folder under {root}")
         (path / "slots").mkdir()
         created = dt.datetime.now().isoformat(timespec="seconds")
-        atomic_write_json(path / SWEEP_FILE, {"format": FORMAT, "version": FORMAT_VERSION, "kind": kind,
-                                              "created": created, **spec.to_dict()})
-        return cls(path, spec, kind, created)
+        d = {"format": FORMAT, "version": FORMAT_VERSION, "kind": kind, "created": created, "owner": owner,
+             **spec.to_dict()}
+        atomic_write_json(path / SWEEP_FILE, d)
+        return cls(path, spec, kind, created, d)
 
     @classmethod
     def open(cls, path: Path | str) -> Sweep:
@@ -308,69 +170,46 @@ class Sweep:
         except (OSError, ValueError):
             return None
 
-    def is_free(self, slot: Slot, now: float, lease: float) -> bool:
-        """A slot no one holds: never claimed, or a claim that lapsed with no run or with a run that ended badly."""
-        state = self.run_state(slot.run_id)
-        if slot.run_id and state is not None and state not in ENDED_BADLY:
-            return False  # training, queued or finished: the cell is being (or has been) filled
-        never_taken = slot.claimed_by is None and not slot.run_id
-        return never_taken or now - slot.renewed > lease
-
     def assign(self, cell: int, seed: int, run_id: str) -> None:
         """Record that this slot's run is run_id (a launched sweep, or a claim that started its run)."""
         with self._locked():
             current = {(s.cell, s.seed): s for s in self.slots()}[(cell, seed)]
             self._write(replace(current, run_id=run_id, renewed=time.time()))
 
-    def claim(self, token: str, *, lease: float = LEASE_SECONDS, now: float | None = None,
-              client: str | None = None, per_client: int | None = None) -> Slot | None:
-        """The slot this session holds, or the next free one, now held by it (None: every slot is taken, or this
-        session's client address already holds ``per_client`` slots: fresh cookies from one address do not take
-        more than its share)."""
-        now = time.time() if now is None else now
-        with self._locked():
-            slots = self.slots()
-            for slot in slots:
-                if slot.claimed_by == token and not self.is_free(slot, now, lease):
-                    slot = replace(slot, renewed=now)
-                    self._write(slot)
-                    return slot
-            if client is not None and per_client is not None and self._held_by_client(slots, client, now,
-                                                                                        lease) >= per_client:
-                return None
-            for slot in slots:
-                if self.is_free(slot, now, lease):
-                    slot = Slot(slot.cell, slot.seed, None, token, now, client)  # a lapsed run is dropped
-                    self._write(slot)
-                    return slot
-        return None
-
-    def _held_by_client(self, slots: Sequence[Slot], client: str, now: float, lease: float) -> int:
-        return sum(1 for s in slots if s.client == client and not self.is_free(s, now, lease))
-
-    def client_share_taken(self, client: str | None, per_client: int, *, lease: float = LEASE_SECONDS) -> bool:
-        """Whether this client address already holds its share of the slots."""
-        return client is not None and self._held_by_client(self.slots(), client, time.time(), lease) >= per_client
-
-    def held_by(self, token: str) -> Slot | None:
-        return next((s for s in self.slots() if s.claimed_by == token), None)
-
-    def renew(self, token: str, *, now: float | None = None) -> None:
-        """The holder is still here: push its lease on."""
-        now = time.time() if now is None else now
-        with self._locked():
-            for slot in self.slots():
-                if slot.claimed_by == token:
-                    self._write(replace(slot, renewed=now))
-
     def run_name(self, slot: Slot) -> str:
         return f"{self.spec.name} {cell_label(self.spec.cells()[slot.cell])} seed {slot.seed}"
 
     def start_slot(self, slot: Slot, launcher: Submitter) -> str:
-        """Submit the slot's run to the launcher and record it; returns the run id."""
-        run_id = launcher.submit(self.spec.config(slot.cell, slot.seed), name=self.run_name(slot))
+        """Submit the slot's run to the launcher and record it; returns the run id. A launched sweep's runs wait
+        in the sweeps' share of the queue; a class experiment's cell is its student's own run."""
+        meta = {SWEEP_QUEUE_KEY: self.id} if self.kind == "launched" else None
+        run_id = launcher.submit(self.spec.config(slot.cell, slot.seed), name=self.run_name(slot), meta=meta)
         self.assign(slot.cell, slot.seed, run_id)
         return run_id
+
+    @property
+    def owner(self) -> str | None:
+        owner = self.meta.get("owner")
+        return owner if isinstance(owner, str) else None
+
+    @property
+    def cancelled(self) -> bool:
+        return bool(self.meta.get("cancelled"))
+
+    def cancel(self, launcher: Submitter) -> list[str]:
+        """Stop the sweep: its queued runs leave the queue at once, its running ones stop at their next batch, and
+        nothing of it starts again (finished cells stay on the grid). Returns the runs it stopped."""
+        self.meta = {**read_json(self.dir / SWEEP_FILE), "cancelled": time.time()}
+        atomic_write_json(self.dir / SWEEP_FILE, self.meta)
+        stopped = []
+        for slot in self.slots():
+            if slot.run_id and self.run_state(slot.run_id) in ACTIVE:
+                try:
+                    launcher.cancel(slot.run_id)
+                except KeyError:
+                    continue
+                stopped.append(slot.run_id)
+        return stopped
 
     def tag_ended_runs(self, slots: Sequence[Slot] | None = None, *, skip: set[str] | None = None) -> int:
         """Write sweep, cell and seed into the meta.json of every run of this sweep that has ended and lacks them
@@ -421,7 +260,10 @@ def outcomes(sweep: Sweep, *, read: Callable[[Path], RunReader | None] | None = 
 
 
 def launch(sweep: Sweep, launcher: Submitter) -> list[str]:
-    """Start a run for every slot that has none (or whose run ended badly); returns the new run ids."""
+    """Start a run for every slot that has none (or whose run ended badly); returns the new run ids. A cancelled
+    sweep starts nothing."""
+    if sweep.cancelled:
+        return []
     started = []
     now = time.time()
     for slot in sweep.slots():
