@@ -83,7 +83,7 @@ def test_a_tiny_pairs_run_with_each_start_runs_from_the_command_line(flags, fiel
 
 def test_the_starts_sweep_and_travel_in_links() -> None:
     from ffviz.recipes import recipe_config
-    from ffviz.runner.sweep import SweepSpec, parse_axis
+    from ffviz.runner.sweep_spec import SweepSpec, parse_axis
 
     spec = SweepSpec(base=recipe_config("classroom"), seeds=(1, 2),
                      axes=(parse_axis("init_noise=0,0.5"), parse_axis("learn_temperature=true,false")))
