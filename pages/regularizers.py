@@ -6,10 +6,11 @@ import streamlit as st
 from ffviz.figures import gram_figure, regularizer_figure
 from ffviz.regularizers import REGULARIZERS
 from ffviz.store.runs import RunReader
-from pages.common.frame.keys import epoch_key
+from pages.common.frame.keys import epoch_key, layer_key
 from pages.common.frame.widgets import epoch_scrubber, explain, has_no_assignment, layer_select, plot, view_page
 
 EPOCH_KEY = epoch_key("regularizers")  # the epoch scrubber, whose Play toggle times the view (a link's epoch=)
+LAYER_KEY = layer_key("regularizers")  # a link's layer=
 
 
 def view(lr: RunReader, run_state: str, names: list[str]) -> None:
@@ -19,7 +20,7 @@ def view(lr: RunReader, run_state: str, names: list[str]) -> None:
     widths = [w.shape[0] for w in lr.snapshot(lr.view_epochs[0]).w]
     c1, c2, c3 = st.columns([1, 0.8, 2.2], vertical_alignment="bottom")
     with c1:
-        layer = layer_select(len(widths), key="reg_layer", widths=widths)
+        layer = layer_select(len(widths), key=LAYER_KEY, widths=widths)
     with c2:
         log = st.toggle("Log scale", value=True, key="reg_log",
                         help="The weighted terms are hundreds of times smaller than the cross-entropy: on a "
