@@ -85,7 +85,11 @@ def start(page, url: str, runs: Path) -> str | None:
     page.goto(f"{url}/train?preset=classroom-mini&epochs=300&device=cpu")
     settle_steady(page)
     before = set(p.name for p in runs.iterdir())
-    page.locator(".st-key-btn_start").get_by_role("button").click()
+    button = page.locator(".st-key-btn_start").get_by_role("button")
+    if button.is_disabled():  # a new tab shows this person's newest run, and Start waits while it trains: clear it
+        page.get_by_test_id("stSidebar").get_by_role("button", name="Clear value").click()
+        settle_steady(page)
+    button.click()
     deadline = time.time() + 30
     while not (new := [p.name for p in runs.iterdir() if p.name not in before and (p / "meta.json").exists()]):
         if page.get_by_text(re.compile(r"^Not started")).count():
@@ -124,6 +128,9 @@ def test_students_own_their_runs_from_any_browser_and_the_teacher_manages_all(oi
     # Alice in a second browser (another cookie jar): the same person, her run hers, one bound for both browsers
     a2_ctx, a2 = context(browser)
     sign_in(a2, url, "alice@school.edu")
+    a2.goto(f"{url}/train")
+    settle_steady(a2)
+    assert run_a in a2.url  # a new tab opens this person's newest run, whatever the browser (issue 26, point 5)
     run_a2 = start(a2, url, runs)
     assert run_a2 and owner(runs, run_a2) == owner(runs, run_a)
     a2.goto(f"{url}/train?run={run_a}")
