@@ -57,12 +57,16 @@ def logs_box() -> None:
 def _bound_files() -> None:
     """The uploader's limits, on the server: the browser's own (max_upload_size) is the browser's to keep. Beyond
     them every file is dropped from the server's memory at once, with a message saying what to upload instead."""
-    ss = st.session_state
-    files = _uploaded()
+    _refused(_uploaded(), "taken")
+
+
+def _refused(files: list, what: str) -> bool:
+    """True, with the files dropped and a message saying why, when they are beyond the uploader's limits."""
     why = logs_files_problem([(f.name, f.size) for f in files])
     if why:
         _drop(files)
-        ss[MSG_KEY] = ("error", f"The logs were not taken: {why}")
+        st.session_state[MSG_KEY] = ("error", f"The logs were not {what}: {why}")
+    return bool(why)
 
 
 def _uploaded() -> list:
@@ -85,10 +89,7 @@ def _drop(files: list) -> None:
 def _import() -> None:
     ss = st.session_state
     uploaded = _uploaded()
-    why = logs_files_problem([(f.name, f.size) for f in uploaded])
-    if why:
-        _drop(uploaded)
-        ss[MSG_KEY] = ("error", f"The logs were not imported: {why}")
+    if _refused(uploaded, "imported"):
         return
     files = {f.name: f.getvalue() for f in uploaded}
     dataset = ss.get("logs_dataset")
