@@ -80,9 +80,9 @@ def run_ffviz(setup: Setup, epochs: int, threads: int, scratch: Path) -> tuple[l
                             batch_size=setup.batch, device="cpu")
         run_dir = new_run_dir(runs, cfg, f"bench-{setup.name}")
         init_run_dir(run_dir, cfg)
-        saved = dict(os.environ)
+        saved, env = dict(os.environ), _env(1)  # the user's shell, made before it is swapped in
         os.environ.clear()
-        os.environ.update(_env(1))
+        os.environ.update(env)
         try:
             proc = Launcher(threads=1, niceness=0).start(run_dir)
         finally:

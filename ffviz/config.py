@@ -25,6 +25,7 @@ ORTH_SCALINGS = ("mean", "authors")
 CONTRIBUTION_SIGNALS = ("train", "val")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 FF_STEPS = ("fused", "lean")
+CPU_KERNELS = ("fused", "eager")
 CHANNELS = (0, 1, 3)
 MAX_SEED = 2**31 - 1
 
@@ -143,6 +144,11 @@ class RunConfig:
     ff_step: str = _f("fused", "How a training step runs. fused: all local losses summed, one backward; lean: "
                       "each layer's backward right after its forward (least memory). Same gradients.",
                       choices=FF_STEPS, group="speed")
+    cpu_kernels: str = _f("fused", "On the CPU, in the CAW-Conv modes: fused runs each layer's ReLU, dropout, goodness "
+                          "pooling and instance norm as compiled kernels, one pass forward and one backward "
+                          "(torch.compile; the first run on a machine compiles them once, bench/REPORT.md); eager: "
+                          "PyTorch's operators. Same values up to float rounding.", choices=CPU_KERNELS,
+                          group="speed")
 
     # --- hardware and records ---
     device: str = _f("auto", "Where to train; auto picks CUDA, then MPS, then the CPU.", label="Device",

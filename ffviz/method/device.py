@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+
 import torch
+
+# CPU flags of bf16 arithmetic in hardware: AMX tiles (Intel since Sapphire Rapids) or AVX-512 BF16 (Intel Cooper
+# Lake, AMD Zen 4). Without them oneDNN emulates bf16 and it is slower than float32 (bench/NOTES.md: 2.5x on Zen 3).
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -28,3 +35,14 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cpu":
         return f"cpu ({torch.get_num_threads()} threads)"
     return device.type
+
+
+@cache
+def cpu_bf16_flags() -> tuple[str, ...]:
+    """Which of BF16_FLAGS this CPU has (Linux's /proc/cpuinfo; elsewhere none are claimed)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ()
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return tuple(f for f in BF16_FLAGS if f in flags)

@@ -25,11 +25,12 @@ from ffviz.data import DataSplits, load_dataset
 from ffviz.data.registry import downloads_allowed, server_data_root
 from ffviz.method.augment import augment_batch
 from ffviz.method.control import RunControl
-from ffviz.method.device import describe_device, resolve_device
+from ffviz.method.device import cpu_bf16_flags, describe_device, resolve_device
 from ffviz.method.distributed import DistContext, average_gradients, batch_part, wrap_ddp
 from ffviz.method.epoch_readings import read_epoch
 from ffviz.method.evaluate import collect_goodness, split_metrics
 from ffviz.method.fast.clip import clip_per_layer
+from ffviz.method.fast import kernels as fast_kernels
 from ffviz.method.fast.consts import DeviceConsts
 from ffviz.method.fast.graph import StepCapture, eager_optimizer_state
 from ffviz.method.losses import LossStats
@@ -78,6 +79,16 @@ def cosine_lr(cfg: RunConfig, epoch: int) -> float:
     return cfg.lr_min + (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * epoch / cfg.epochs)) / 2
 
 
+def one_group(state: dict[str, Any]) -> dict[str, Any]:
+    """An optimizer state saved with one parameter group per layer (checkpoints before the single group) as one
+    group: the groups shared every setting, and the parameters' numbering runs on across groups unchanged."""
+    groups = state["param_groups"]
+    if len(groups) <= 1:
+        return state
+    merged = {**groups[0], "params": [i for g in groups for i in g["params"]]}
+    return {**state, "param_groups": [merged]}
+
+
 class Trainer:
     def __init__(self, cfg: RunConfig, *, data: DataSplits | None = None, control: RunControl | None = None,
                  callbacks: list[Callback] | tuple[Callback, ...] = (), checkpoint: dict[str, Any] | None = None,
@@ -115,6 +126,7 @@ class Trainer:
         self.dropout_gen = torch.Generator(self.device).manual_seed(cfg.seed + 1)
         self.aug_gen = torch.Generator(self.device).manual_seed(cfg.seed + 2)
         self.model.set_generator(self.dropout_gen)
+        self.kernels = self._prepare_kernels()
         # The fused step's forward and loss: what DDP wraps, and what a benchmark may torch.compile.
         self._fused_losses = self._losses
         # compile on CUDA: the whole fused step is captured once as a CUDA graph (GraphedStep). Measured on an H200
@@ -123,12 +135,14 @@ class Trainer:
         self._capture = StepCapture(enabled=cfg.compile and cuda and dist is None)
         if dist is not None:  # DDP all-reduces the gradients during the one backward
             self._fused_losses = wrap_ddp(self.model, self._fused_losses, dist, cuda)
-        # One AdamW parameter group per layer: identical to one optimizer per layer (AdamW is element-wise), but one
-        # step call for all of them. The fused kernel (one pass per tensor) where PyTorch has it.
+        # One AdamW over every layer's parameters: AdamW is element-wise and every layer shares its learning rate and
+        # weight decay, so this is exactly one optimizer per layer (tests/test_step.py), in one fused kernel call per
+        # step instead of one per layer (1-2 ms of a 40 ms step on the CPU). Each layer's own gradient clipping is
+        # clip_per_layer's. The fused kernel (one pass per tensor) where PyTorch has it.
         fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {"foreach": True}
         self._layer_params = [list(layer.parameters()) for layer in self.model.layers]
         self._const = DeviceConsts(self.device)  # small per-step tensors, copied to the device once
-        self.optimizer = torch.optim.AdamW([{"params": params} for params in self._layer_params],
+        self.optimizer = torch.optim.AdamW([p for params in self._layer_params for p in params],
                                            lr=cfg.lr, weight_decay=cfg.weight_decay, **fused)
         self.num_parameters = count_parameters(self.model)
         self.epoch = 0  # epochs completed
@@ -202,6 +216,20 @@ class Trainer:
                 "aug_rng": self.aug_gen.get_state(), "num_classes": self.data.num_classes,
                 "in_channels": self.data.in_channels, "image_size": self.data.image_size,
                 "class_names": list(self.data.class_names), "num_parameters": self.num_parameters}
+
+    def _prepare_kernels(self) -> dict[str, Any]:
+        """The compiled CPU kernels for a Forward-Forward run on the CPU that asks for them (cfg.cpu_kernels), made
+        ready before the first step so that compiling is never training time; what was used goes in meta.json."""
+        wanted = (self.cfg.cpu_kernels == "fused" and self.device.type == "cpu" and self.ff
+                  and self.loss_kind != "network")
+        if not wanted:
+            return {"fused": False, "why": "not asked for" if self.cfg.cpu_kernels != "fused" else
+                    "the compiled kernels are for the CPU in the CAW-Conv Forward-Forward modes"}
+        # bf16 convolutions where the CPU has bf16 arithmetic (the layers' maps of 8x8 and more: CAWConv._fused)
+        bf16 = self.cfg.bf16 and bool(cpu_bf16_flags())
+        state = fast_kernels.prepare_for(bf16)
+        self.model.set_fused(state.compiled is not None, bf16=bf16 and state.compiled is not None)
+        return {**state.describe(), "bf16_convs": bf16 and state.compiled is not None, "cpu_bf16": cpu_bf16_flags()}
 
     # ----------------------------------------------------------------- training
     def _train_epoch(self) -> dict[str, Any] | None:
@@ -352,7 +380,7 @@ class Trainer:
 
     def _load_state(self, ck: dict[str, Any]) -> None:
         self.model.load_state_dict(ck["model"])
-        self.optimizer.load_state_dict(ck["optimizer"])
+        self.optimizer.load_state_dict(one_group(ck["optimizer"]))
         self.epoch, self.step, self.train_time = int(ck["epoch"]), int(ck["step"]), float(ck["train_time"])
         self.alpha = torch.tensor(ck["alpha"], dtype=torch.float32)
         self.dropout_gen.set_state(ck["dropout_rng"])

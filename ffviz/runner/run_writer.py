@@ -90,6 +90,8 @@ class RunWriter(Callback):
             "split_sizes": [len(data.train_y), len(data.val_y), len(data.test_y)],
             "epochs_done": trainer.epoch, "pid": os.getpid(), "host": socket.gethostname(), "error": None,
             "threads": describe_threads(),  # its CPU threads, and how they wait (ffviz/runner/threads.py)
+            # compiled CPU kernels or eager, bf16 convolutions or not, and why (ffviz/method/fast/kernels.py)
+            "kernels": getattr(trainer, "kernels", None),
         })
         self._write_meta()
         if not self.folder.probes.exists():

@@ -48,6 +48,13 @@ def warm_up() -> None:
     # The optimiser's first construction imports torch._dynamo (1.3 s, measured): do it here, not in the run.
     torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
     cfg = recipe_config(CLASSROOM)
+    # The compiled CPU kernels a run uses (from inductor's disk cache, or compiled the first time on this machine):
+    # ready here, they cost the run nothing (ffviz/method/fast/kernels.py)
+    from ffviz.method.device import cpu_bf16_flags
+    from ffviz.method.fast import kernels
+
+    if cfg.cpu_kernels == "fused":
+        kernels.prepare_for(cfg.bf16 and bool(cpu_bf16_flags()))
     try:
         load_dataset(cfg.dataset, image_size=cfg.image_size or None, channels=cfg.channels or None, seed=cfg.seed)
     except Exception as e:  # noqa: BLE001  a spare without its data still saves the import

@@ -22,8 +22,8 @@ from ffviz.store.folder import RunFolder
 from ffviz.store.runs import open_reader
 
 # The config fields that set the work of an epoch; runs that agree on all of them run at the same speed here.
-SPEED_FIELDS = ("dataset", "preset", "widths", "image_size", "channels", "batch_size", "mode", "ff_step", "device",
-                "eval_batch_size", "probe_size")
+SPEED_FIELDS = ("dataset", "preset", "widths", "image_size", "channels", "batch_size", "mode", "ff_step", "cpu_kernels",
+                "device", "eval_batch_size", "probe_size")
 # What a run spends before its first epoch on a 2-core CPU: its process starting, torch importing, the data loading.
 START_SECONDS = 3.0
 # How many of the newest runs to read at most: a page draws this on every visit.

@@ -24,9 +24,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ffviz.method.fast import layout
+from ffviz.method.fast import kernels, layout
 from ffviz.method.fast.activation import relu_dropout_goodness
+from ffviz.method.fast.dropout import keep_bits
 from ffviz.method.fast.norm import instance_norm
+
+
+# Output maps of at least this many positions (8x8) run their convolution in bf16 where the CPU has bf16 arithmetic
+# (the trainer says so): there oneDNN's bf16 kernels take 0.3-0.6 of float32's time; on smaller maps they gain
+# nothing or lose (bench/REPORT.md, "speed levers").
+BF16_MIN_MAP = 64
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,10 @@ class CAWConv(nn.Module):
         # The trainer hands every layer its own generator so that dropout masks depend on the run's seed alone,
         # not on whatever else (another run in another thread) draws from PyTorch's global RNG.
         self.generator: torch.Generator | None = None
+        # The trainer turns this on for CPU runs whose compiled kernels are ready (ffviz.method.fast.kernels).
+        self.fused = False
+        self.bf16 = False
+        self._coef: dict[float, tuple[torch.Tensor, torch.Tensor]] = {}  # keep scale -> (coef, threshold)
         if learnable:
             # The paper's constant init: at step 0 every class gets the same goodness, so the conv gets zero gradient
             # and A must break the symmetry first, through the data (initial_a: the labelled departures from it).
@@ -135,16 +146,41 @@ class CAWConv(nn.Module):
         """
         if detach_input:
             x = x.detach()  # Forward-Forward: no gradient ever crosses into the previous layer
-        # (B, C, H', W') Conv3x3, channels-last inside on the CPU (ffviz.method.fast.layout)
-        z = layout.conv(self.conv, x)
-        # y = Dropout(ReLU(z)) and p = pooled_goodness(y), in one op with a hand-written backward (ffviz.method.fast)
-        y, p = relu_dropout_goodness(z, self.dropout if self.training else 0.0, self.generator, self.spec)
         w = self.assignment() if w is None else w  # (C, K)
+        if (self.fused and detach_input and x.device.type == "cpu" and kernels.kernels() is not None
+                and (self.generator is not None or not self.training or self.dropout == 0)):
+            p, h = self._fused(x)
+        else:
+            # (B, C, H', W') Conv3x3, channels-last inside on the CPU (ffviz.method.fast.layout)
+            z = layout.conv(self.conv, x)
+            # y = Dropout(ReLU(z)) and p = pooled_goodness(y), in one op with a hand-written backward
+            y, p = relu_dropout_goodness(z, self.dropout if self.training else 0.0, self.generator, self.spec)
+            # h = InstanceNorm(y), after the goodness. In FF modes it carries no gradient (the next layer detaches
+            # its input), so it runs without autograd (ffviz.method.fast.norm).
+            h = instance_norm(y.detach() if detach_input else y)
         with torch.autocast(p.device.type, enabled=False):
             # float32: under bf16, g (the logits) would keep about 3 significant digits, too few to tell the classes
             # apart while W is nearly uniform (bf16 training then fails to learn)
             g = p @ w.to(p.dtype)  # (B, K)
-        # h = InstanceNorm(y), after the goodness. In FF modes it carries no gradient (the next layer detaches its
-        # input), so it runs without autograd (ffviz.method.fast.norm).
-        h = instance_norm(y.detach() if detach_input else y)
         return h, g, p, w
+
+    def _fused(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same y, p and h from the compiled CPU kernels: the conv stays channels-last in and out, and h comes
+        out channels-last for the next conv (ffviz.method.fast.kernels)."""
+        if self.conv.weight.is_contiguous(memory_format=torch.channels_last):
+            x = x.contiguous(memory_format=torch.channels_last)
+        stride = self.conv.stride[0]
+        if self.bf16 and (x.shape[2] // stride) * (x.shape[3] // stride) >= BF16_MIN_MAP:
+            # bf16 in, float32 accumulation in oneDNN, bf16 out; the weight's gradient comes back float32
+            z = F.conv2d(x.to(torch.bfloat16), self.conv.weight.to(torch.bfloat16), stride=stride, padding=1)
+        else:
+            z = self.conv(x.float())
+        bits, threshold, scale = None, 0, 1.0
+        if self.training and self.dropout > 0 and self.generator is not None:
+            bits, threshold, scale = keep_bits(z, self.dropout, self.generator)
+            bits = bits.to(torch.int32)  # the kernel compares int32 (ffviz.method.fast.kernels)
+        consts = self._coef.get(scale)
+        if consts is None:  # made once: coef in float32 whatever z's dtype (the kernels' statistics are float32)
+            consts = self._coef[scale] = (torch.tensor([self.spec.mean, self.spec.max, self.spec.min, scale]),
+                                          torch.tensor(threshold, dtype=torch.int32))
+        return kernels.activate_pool_norm(z, bits, consts[1], consts[0])

@@ -82,6 +82,13 @@ class FFNet(nn.Module):
         for layer in self.layers:
             layer.generator = generator
 
+    def set_fused(self, fused: bool, *, bf16: bool = False) -> None:
+        """Run the layers' work after their convolutions with the compiled CPU kernels (ffviz.method.fast.kernels,
+        prepared by the trainer), in the Forward-Forward modes; off: the eager forms. ``bf16``: their convolutions
+        in bf16 where that is faster (CAWConv._fused)."""
+        for layer in self.layers:
+            layer.fused, layer.bf16 = fused, fused and bf16
+
     def assignments(self) -> Assignments:
         """All layers' W = softmax(A / T_e) in one batched softmax: the same values as each layer's `assignment()`
         (tests/test_step.py checks it), in a few operations for the whole network instead of several per layer."""
