@@ -37,7 +37,8 @@ def _simd() -> str:
     except OSError:
         return ""
     if "avx512f" in flags:
-        return " (AVX-512" + (", BF16" if "avx512_bf16" in flags else "") + ")"
+        return (" (AVX-512" + (", BF16" if "avx512_bf16" in flags else "") + (", AMX" if "amx_bf16" in flags else "")
+                + ")")
     return " (AVX2)" if "avx2" in flags else ""
 
 

@@ -32,14 +32,18 @@ from ffviz.recipes import recipe_config  # noqa: E402
 
 # Operator name fragments -> the part of the step they belong to (first match wins).
 PARTS = (
+    # first: a compiled graph's name carries a hash that may spell any other part's fragment
+    ("compiled kernels (ReLU, dropout, pooling, norm)", ("compiledfxgraph", "compiled region", "fusedactivation",
+                                                         "dynamo", "pregraph")),
     ("convolution weight gradient", ("convolution_backward", "convolutionbackward")),
     ("convolution forward", ("mkldnn_convolution", "_convolution", "conv2d", "aten::convolution")),
     ("optimizer (fused AdamW)", ("adam",)),
+    ("dropout bits", ("random_",)),
     ("gradient clipping", ("norm", "clamp", "_foreach")),
     ("instance norm and its gradient", ("instance_norm", "batch_norm", "native_batch_norm")),
     ("goodness pooling (mean, max, min)", ("mean", "amax", "amin", "max_pool", "avg_pool", "sum")),
     ("cross-entropy and softmax", ("cross_entropy", "log_softmax", "softmax", "nll_loss", "_softmax")),
-    ("layout copies", ("copy_", "contiguous", "clone", "to_dense", "empty_like", "cat")),
+    ("layout copies and casts", ("copy_", "contiguous", "clone", "to_dense", "empty_like", "cat", "_to_copy")),
     ("elementwise (ReLU, dropout, add, mul)", ("relu", "threshold", "mul", "add", "div", "where", "bernoulli",
                                                "masked", "sub", "exp", "log", "pow")),
 )
@@ -53,8 +57,15 @@ def part_of(name: str) -> str:
     return "other operators"
 
 
-def profile_setup(image_size: int, batch: int, steps: int) -> tuple[float, dict[str, float], int]:
-    cfg = recipe_config("side-by-side", seed=2222, epochs=3, image_size=image_size, batch_size=batch, device="cpu")
+# The step after each kept lever of issue 29, in the order they were added (the last is the default).
+LEVERS = {"eager float32": dict(cpu_kernels="eager", bf16=False),
+          "+ compiled kernels": dict(cpu_kernels="fused", bf16=False),
+          "+ bf16 convolutions (default)": {}}
+
+
+def profile_setup(image_size: int, batch: int, steps: int, **overrides) -> tuple[float, dict[str, float], int]:
+    cfg = recipe_config("side-by-side", seed=2222, epochs=3, image_size=image_size, batch_size=batch, device="cpu",
+                        **overrides)
     trainer = Trainer(cfg)
     trainer._fire("on_start", trainer)
     trainer._train_epoch()  # warm-up: oneDNN picks and caches its kernels, the allocator settles
@@ -95,11 +106,12 @@ def main() -> int:
     load0 = time.time(), __import__("os").getloadavg()[0]
     lines = []
     for name, size, batch in (("side-by-side", 16, 32), ("32x32", 32, 64)):
-        wall, parts, ops = profile_setup(size, batch, args.steps)
-        print(f"{name}: {wall:.1f} ms per step, {ops} operator calls", flush=True)
-        for part, ms in sorted(parts.items(), key=lambda kv: -kv[1]):
-            print(f"  {part:40s} {ms:7.2f} ms  {ms / wall:5.1%}", flush=True)
-        lines.append((name, size, batch, wall, parts, ops))
+        for lever, overrides in LEVERS.items():
+            wall, parts, ops = profile_setup(size, batch, args.steps, **overrides)
+            print(f"{name}, {lever}: {wall:.1f} ms per step, {ops} operator calls", flush=True)
+            for part, ms in sorted(parts.items(), key=lambda kv: -kv[1]):
+                print(f"  {part:40s} {ms:7.2f} ms  {ms / wall:5.1%}", flush=True)
+            lines.append((f"{name}, {lever}", size, batch, wall, parts, ops))
     if args.no_report:
         return 0
     body = (f"Machine: {machine}; torch {torch.__version__}; {info['torch_threads']} thread(s), wait "

@@ -3,7 +3,7 @@ Prints the figures and writes the "vs-authors" section of bench/REPORT.md.
 
     git clone <the authors' repository mngh-cs/CAW-Conv> /tmp/CAW-Conv && git -C /tmp/CAW-Conv checkout c4514393
     pip install thop sparsemax matplotlib          # what the authors' script imports
-    python bench/vs_authors.py --authors /tmp/CAW-Conv            # both set-ups, 2 and 1 threads, 2 rounds of 10
+    python bench/vs_authors.py --authors /tmp/CAW-Conv            # three set-ups, 2 and 1 threads, 2 rounds of 10
 
 What runs, each in a fresh process (nothing warm is shared), alternating round by round (A then F, then F then A):
 - ffviz, as a user starts it: ``python -m ffviz train --recipe side-by-side --seed 2222 --epochs N --threads T``;
@@ -12,8 +12,9 @@ What runs, each in a fresh process (nothing warm is shared), alternating round b
   Its epoch time is the record's ``epoch_seconds``: the training batches, not the evaluation after them.
 - the authors' ResNet_CIFAR10.py, unmodified, imported from its own folder by bench/authors_driver.py and driven as
   its ``__main__`` drives it (their ``train_time``), fed the same tensors through a plain slicing loader.
-Set-ups: "side-by-side" (digits 16x16, 1 channel, ResNet-17 pattern at widths 20/40/80/160, batch 32) and "32x32"
-(the same digits upsampled to 32x32, batch 64). The figure is the median over all of a side's epochs, as a ratio:
+Set-ups: "side-by-side" (digits 16x16, 1 channel, ResNet-17 pattern at widths 20/40/80/160, batch 32), "32x32"
+(the same digits upsampled to 32x32, batch 64) and "32x32-wide" (32x32 with the widths doubled, 40/80/160/320: how
+the advantage holds as the network grows). The figure is the median over all of a side's epochs, as a ratio:
 the machine may be shared, and absolute seconds move with its load.
 """
 
@@ -50,13 +51,17 @@ class Setup:
     name: str
     image_size: int
     batch: int
+    widths: str = WIDTHS
 
     def flags(self) -> list[str]:
         """ffviz's flags on top of the side-by-side recipe (digits, 1 channel, widths 20/40/80/160)."""
-        return ["--image-size", str(self.image_size), "--batch-size", str(self.batch)]
+        extra = [] if self.widths == WIDTHS else ["--widths", self.widths]
+        return ["--image-size", str(self.image_size), "--batch-size", str(self.batch), *extra]
 
 
-SETUPS = {"side-by-side": Setup("side-by-side", 16, 32), "32x32": Setup("32x32", 32, 64)}
+# "32x32-wide": how the cost grows with the network, widths doubled (about four times the arithmetic per image)
+SETUPS = {"side-by-side": Setup("side-by-side", 16, 32), "32x32": Setup("32x32", 32, 64),
+          "32x32-wide": Setup("32x32-wide", 32, 64, "40,80,160,320")}
 
 
 def _env(threads: int) -> dict[str, str]:
@@ -77,7 +82,7 @@ def run_ffviz(setup: Setup, epochs: int, threads: int, scratch: Path) -> tuple[l
     runs.mkdir(exist_ok=True)
     if threads == 1:  # the app's launch: a queued folder, the launcher's command and environment
         cfg = recipe_config("side-by-side", seed=2222, epochs=epochs, image_size=setup.image_size,
-                            batch_size=setup.batch, device="cpu")
+                            batch_size=setup.batch, device="cpu", widths=tuple(int(w) for w in setup.widths.split(",")))
         run_dir = new_run_dir(runs, cfg, f"bench-{setup.name}")
         init_run_dir(run_dir, cfg)
         saved, env = dict(os.environ), _env(1)  # the user's shell, made before it is swapped in
@@ -98,23 +103,27 @@ def run_ffviz(setup: Setup, epochs: int, threads: int, scratch: Path) -> tuple[l
                        stdout=subprocess.DEVNULL)
         (run_dir,) = set(runs.iterdir()) - before
     meta = json.loads(RunFolder(run_dir).meta.read_text())
-    return _epoch_seconds(run_dir), meta.get("threads", {})
+    return _epoch_seconds(run_dir), {**meta.get("threads", {}), "kernels": meta.get("kernels") or {}}
 
 
 def run_authors(setup: Setup, epochs: int, threads: int, scratch: Path, authors: Path, data: Path) -> list[float]:
     work = Path(tempfile.mkdtemp(prefix="authors-", dir=scratch))  # their script writes CSVs where it runs
     out = work / "times.json"
     subprocess.run([sys.executable, str(REPO / "bench" / "authors_driver.py"), "--authors", str(authors),
-                    "--data", str(data), "--widths", WIDTHS, "--batch", str(setup.batch), "--epochs", str(epochs),
+                    "--data", str(data), "--widths", setup.widths, "--batch", str(setup.batch), "--epochs", str(epochs),
                     "--threads", str(threads), "--out", str(out)], cwd=work, env=_env(threads), check=True,
                    stdout=subprocess.DEVNULL)
     return json.loads(out.read_text())["epoch_seconds"]
 
 
+def tensors_path(scratch: Path, setup: Setup) -> Path:
+    return scratch / f"digits-{setup.image_size}.pt"
+
+
 def tensors(setup: Setup, scratch: Path) -> Path:
     """The training split ffviz's recipe trains on, saved for the authors' process (which imports no ffviz)."""
     data = load_dataset("digits", image_size=setup.image_size, channels=1, seed=2222, download=False)
-    path = scratch / f"digits-{setup.image_size}.pt"
+    path = tensors_path(scratch, setup)
     torch.save({"train_x": data.train_x, "train_y": data.train_y, "num_classes": data.num_classes}, path)
     return path
 
@@ -122,7 +131,8 @@ def tensors(setup: Setup, scratch: Path) -> Path:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--authors", type=Path, default=Path(os.environ.get("FFVIZ_AUTHORS_DIR", "/tmp/CAW-Conv")))
-    ap.add_argument("--setups", default="side-by-side,32x32", help="comma-separated: side-by-side, 32x32")
+    ap.add_argument("--setups", default="side-by-side,32x32,32x32-wide",
+                    help="comma-separated: side-by-side, 32x32, 32x32-wide")
     ap.add_argument("--threads", default="2,1", help="comma-separated thread counts, each a full comparison")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=10, help="epochs of each side per round")
@@ -135,7 +145,7 @@ def main() -> int:
     started, load0 = time.time(), os.getloadavg()[0]
     print(f"machine: {machine}; torch {torch.__version__}", flush=True)
     scratch = Path(tempfile.mkdtemp(prefix="ffviz-vs-authors-"))
-    rows, waits = [], set()
+    rows, waits, prepares = [], set(), []
     for name in args.setups.split(","):
         setup = SETUPS[name]
         data = tensors(setup, scratch)
@@ -151,6 +161,10 @@ def main() -> int:
                         secs, info = run_ffviz(setup, args.epochs, threads, scratch)
                         ours.append(secs)
                         waits.add(f"{info.get('threads')} threads, {info.get('wait')}")
+                        kern = info["kernels"]
+                        prepares.append(kern.get("prepare_seconds") or 0.0)
+                        waits.add("compiled kernels" + (", bf16 convolutions" if kern.get("bf16_convs") else "")
+                                  if kern.get("fused") else f"eager kernels ({kern.get('error') or kern.get('why')})")
                 print(f"{name}, {threads} thread(s), round {r + 1}: authors {statistics.median(theirs[-1]):.2f} "
                       f"s/epoch, ffviz {statistics.median(ours[-1]):.2f} s/epoch "
                       f"({statistics.median(theirs[-1]) / statistics.median(ours[-1]):.2f}x)", flush=True)
@@ -161,12 +175,14 @@ def main() -> int:
             print(f"  -> authors / ffviz: {a / f:.2f}x", flush=True)
     if args.no_report:
         return 0
-    table = ("| set-up | threads | authors s/epoch | ffviz s/epoch | ratio | per round |\n"
-             "| --- | --- | --- | --- | --- | --- |\n")
+    table = ("| set-up | threads | authors s/epoch | ffviz s/epoch | ratio | per round | ffviz images/s |\n"
+             "| --- | --- | --- | --- | --- | --- | --- |\n")
+    images = len(torch.load(tensors_path(scratch, rows[0][0]))["train_y"]) if rows else 0  # per epoch, every set-up
     for setup, threads, a, f, per_round, _, _ in rows:
         launch = "app launch" if threads == 1 else "CLI"
-        table += (f"| {setup.name} ({setup.image_size}x{setup.image_size}, batch {setup.batch}) | {threads} "
-                  f"({launch}) | {a:.2f} | {f:.2f} | **{a / f:.2f}x** | {', '.join(f'{x:.2f}' for x in per_round)} |\n")
+        table += (f"| {setup.name} ({setup.image_size}x{setup.image_size}, batch {setup.batch}, widths "
+                  f"{setup.widths.replace(',', '/')}) | {threads} ({launch}) | {a:.2f} | {f:.2f} | **{a / f:.2f}x** | "
+                  f"{', '.join(f'{x:.2f}' for x in per_round)} | {images / f:.0f} |\n")
     body = (f"Machine: {machine}; torch {torch.__version__}. Measured "
             f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(started))} in {time.time() - started:.0f} s; load "
             f"average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.\n\n"
@@ -175,7 +191,10 @@ def main() -> int:
             "from its own folder by bench/authors_driver.py.\n\n"
             "Each side in a process of its own, alternating (authors first in odd rounds, ffviz first in even ones), "
             f"{args.epochs} training epochs per side per round; seconds are the medians of all epochs. ffviz's threads "
-            f"as its runs recorded them (meta.json): {'; '.join(sorted(waits))}.\n\n" + table +
+            f"as its runs recorded them (meta.json): {'; '.join(sorted(waits))}. Before its first epoch each ffviz "
+            f"run made its compiled kernels ready (from inductor's disk cache): median "
+            f"{statistics.median(prepares) if prepares else 0:.1f} s, not counted in its epochs (bench/REPORT.md, "
+            "\"compile cost\").\n\n" + table +
             "\nGoal: >= 2.0x on each set-up at 2 threads (the CLI) and at 1 thread (the app's launch).")
     write_section("vs-authors", "CPU: ffviz against the authors' code, each in its own process", body)
     return 0

@@ -154,7 +154,9 @@ class RunConfig:
     device: str = _f("auto", "Where to train; auto picks CUDA, then MPS, then the CPU.", label="Device",
                      choices=DEVICES, group="hardware",
                      choice_labels={"auto": "auto", "cpu": "CPU", "cuda": "GPU (CUDA)", "mps": "GPU (Apple MPS)"})
-    bf16: bool = _f(True, "Use bf16 autocast on CUDA (ignored elsewhere).", group="hardware")
+    bf16: bool = _f(True, "Use bf16 where the hardware has it: autocast on CUDA; on a CPU with AMX or AVX-512 BF16, "
+                    "the convolutions of layers with 8 or more input channels and maps of 8x8 or more (with the "
+                    "compiled CPU kernels). The goodness, W and the logits stay float32.", group="hardware")
     channels_last: bool = _f(True, "Channels-last memory format: activations and weights on CUDA, the conv weights "
                              "on the CPU.", group="hardware")
     compile: bool = _f(False, "On CUDA, capture the whole training step (forward, backward, clipping, AdamW) as one "

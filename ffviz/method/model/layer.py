@@ -30,10 +30,12 @@ from ffviz.method.fast.dropout import keep_bits
 from ffviz.method.fast.norm import instance_norm
 
 
-# Output maps of at least this many positions (8x8) run their convolution in bf16 where the CPU has bf16 arithmetic
-# (the trainer says so): there oneDNN's bf16 kernels take 0.3-0.6 of float32's time; on smaller maps they gain
-# nothing or lose (bench/REPORT.md, "speed levers").
+# A layer's convolution runs in bf16 where the CPU has bf16 arithmetic (the trainer says so) and oneDNN's bf16
+# kernels are faster: output maps of at least 8x8 (there they take 0.3-0.6 of float32's time; on smaller maps they
+# gain nothing or lose) and inputs of at least 8 channels (the first layer, on the images themselves, gains nothing
+# either). Training and evaluation alike, as bf16 autocast does on CUDA.
 BF16_MIN_MAP = 64
+BF16_MIN_IN = 8
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,8 @@ class CAWConv(nn.Module):
         if self.conv.weight.is_contiguous(memory_format=torch.channels_last):
             x = x.contiguous(memory_format=torch.channels_last)
         stride = self.conv.stride[0]
-        if self.bf16 and (x.shape[2] // stride) * (x.shape[3] // stride) >= BF16_MIN_MAP:
+        if (self.bf16 and self.conv.in_channels >= BF16_MIN_IN
+                and (x.shape[2] // stride) * (x.shape[3] // stride) >= BF16_MIN_MAP):
             # bf16 in, float32 accumulation in oneDNN, bf16 out; the weight's gradient comes back float32
             z = F.conv2d(x.to(torch.bfloat16), self.conv.weight.to(torch.bfloat16), stride=stride, padding=1)
         else:
