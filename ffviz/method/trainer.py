@@ -29,8 +29,8 @@ from ffviz.method.device import cpu_bf16_flags, describe_device, resolve_device
 from ffviz.method.distributed import DistContext, average_gradients, batch_part, wrap_ddp
 from ffviz.method.epoch_readings import read_epoch
 from ffviz.method.evaluate import collect_goodness, split_metrics
-from ffviz.method.fast.clip import clip_per_layer
 from ffviz.method.fast import kernels as fast_kernels
+from ffviz.method.fast.clip import clip_per_layer
 from ffviz.method.fast.consts import DeviceConsts
 from ffviz.method.fast.graph import StepCapture, eager_optimizer_state
 from ffviz.method.losses import LossStats
@@ -231,8 +231,9 @@ class Trainer:
         # bf16 convolutions where the CPU has bf16 arithmetic (the layers' maps of 8x8 and more: CAWConv._fused)
         bf16 = self.cfg.bf16 and bool(cpu_bf16_flags())
         state = fast_kernels.prepare_for(bf16)
-        self.model.set_fused(state.compiled is not None, bf16=bf16 and state.compiled is not None)
-        return {**state.describe(), "bf16_convs": bf16 and state.compiled is not None, "cpu_bf16": cpu_bf16_flags()}
+        bf16 = bf16 and torch.bfloat16 in state.dtypes  # its kernels ready too (a failure leaves the float32 ones)
+        self.model.set_fused(state.compiled is not None, bf16=bf16)
+        return {**state.describe(), "bf16_convs": bf16, "cpu_bf16": cpu_bf16_flags()}
 
     # ----------------------------------------------------------------- training
     def _train_epoch(self) -> dict[str, Any] | None:

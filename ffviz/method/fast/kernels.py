@@ -124,8 +124,10 @@ def _reason(e: Exception) -> str:
 
 @torch.no_grad()  # as they run: inside an autograd Function's forward and backward (grad mode is guarded)
 def _warm(compiled: dict, name: str, dtype: torch.dtype) -> None:
-    """One call on a (24, 20, 30, 32) channels-last tensor, checked against the eager form: sizes above 1 and unlike each
-    other and coef's 4, so that the dynamic graph assumes nothing of them; the layout of a conv's output."""
+    """One call on a (24, 20, 30, 32) channels-last tensor (a conv's output layout), checked against the eager form.
+    Sizes above 1 and unlike each other and coef's 4, so that the dynamic graph assumes nothing of them; and large
+    enough, since inductor splits its loops among the OpenMP threads by the first call's sizes (a tiny warm-up gave
+    serial kernels: bench/NOTES.md)."""
     gen = torch.Generator().manual_seed(0)
     shape = (24, 20, 30, 32)
     z = torch.randn(shape, generator=gen).to(dtype).contiguous(memory_format=torch.channels_last)

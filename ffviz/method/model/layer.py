@@ -29,7 +29,6 @@ from ffviz.method.fast.activation import relu_dropout_goodness
 from ffviz.method.fast.dropout import keep_bits
 from ffviz.method.fast.norm import instance_norm
 
-
 # A layer's convolution runs in bf16 where the CPU has bf16 arithmetic (the trainer says so) and oneDNN's bf16
 # kernels are faster: output maps of at least 8x8 (there they take 0.3-0.6 of float32's time; on smaller maps they
 # gain nothing or lose) and inputs of at least 8 channels (the first layer, on the images themselves, gains nothing
