@@ -116,6 +116,30 @@ def run_authors(setup: Setup, epochs: int, threads: int, scratch: Path, authors:
     return json.loads(out.read_text())["epoch_seconds"]
 
 
+RESULTS = REPO / "bench" / "results" / "vs_authors.json"
+
+# The other kind of CI machine's last figures, with their dates (each from its own report or issue), so that one
+# machine's run does not erase the other's.
+EARLIER = (
+    "Earlier figures on other machines, before the compiled kernels and bf16 (eager float32 step):\n"
+    "- AMD EPYC (AVX-512, BF16), 2 cores, measured 2026-12-04 03:50 (2 rounds of 10 epochs): side-by-side 2.13x "
+    "(2 threads) and 1.88x (1 thread); 32x32 1.69x and 1.65x.\n"
+    "- AMD EPYC (AVX2 only), 2 cores, measured by the same kind of driver before 2026-12-04 (issue 29's text): "
+    "side-by-side 1.72x (2 threads; 2 rounds of 20 epochs: the authors 3.63 / 3.70 s, ffviz 2.13 / 2.15 s) and 1.61x "
+    "(1 thread); 32x32 1.88x (2 threads).\n"
+    "On an AVX2-only CPU there is no bf16 arithmetic: runs use the compiled kernels in float32.")
+
+
+def merged_rows(machine: str, measured: dict, *, keep: bool) -> dict:
+    """This machine's rows, in set-up and thread order: the ones measured now, and (``keep``) the earlier ones of
+    the same machine that were not; written back to RESULTS."""
+    old = json.loads(RESULTS.read_text()) if keep and RESULTS.exists() else {}
+    rows = {**(old.get("rows", {}) if old.get("machine") == machine else {}), **measured}
+    RESULTS.write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
+    order = [f"{name}|{t}" for name in SETUPS for t in (2, 1)]
+    return {k: rows[k] for k in sorted(rows, key=lambda k: order.index(k) if k in order else len(order))}
+
+
 def tensors_path(scratch: Path, setup: Setup) -> Path:
     return scratch / f"digits-{setup.image_size}.pt"
 
@@ -137,6 +161,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=10, help="epochs of each side per round")
     ap.add_argument("--no-report", action="store_true")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep this machine's earlier rows (bench/results/vs_authors.json) for those not measured now")
     args = ap.parse_args()
     authors = args.authors.resolve()
     if not (authors / "ResNet_CIFAR10.py").exists():
@@ -175,27 +201,36 @@ def main() -> int:
             print(f"  -> authors / ffviz: {a / f:.2f}x", flush=True)
     if args.no_report:
         return 0
-    table = ("| set-up | threads | authors s/epoch | ffviz s/epoch | ratio | per round | ffviz images/s |\n"
-             "| --- | --- | --- | --- | --- | --- | --- |\n")
     images = len(torch.load(tensors_path(scratch, rows[0][0]))["train_y"]) if rows else 0  # per epoch, every set-up
-    for setup, threads, a, f, per_round, _, _ in rows:
+    when = time.strftime('%Y-%m-%d %H:%M', time.localtime(started))
+    measured = {f"{setup.name}|{threads}": {"authors": a, "ffviz": f, "per_round": per_round, "images": images,
+                                             "measured": when}
+                for setup, threads, a, f, per_round, _, _ in rows}
+    table_rows = merged_rows(machine, measured, keep=args.merge)
+    table = ("| set-up | threads | authors s/epoch | ffviz s/epoch | ratio | per round | ffviz images/s | measured |\n"
+             "| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+    for key, row in table_rows.items():
+        setup, threads = SETUPS[key.split("|")[0]], int(key.split("|")[1])
         launch = "app launch" if threads == 1 else "CLI"
         table += (f"| {setup.name} ({setup.image_size}x{setup.image_size}, batch {setup.batch}, widths "
-                  f"{setup.widths.replace(',', '/')}) | {threads} ({launch}) | {a:.2f} | {f:.2f} | **{a / f:.2f}x** | "
-                  f"{', '.join(f'{x:.2f}' for x in per_round)} | {images / f:.0f} |\n")
-    body = (f"Machine: {machine}; torch {torch.__version__}. Measured "
-            f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(started))} in {time.time() - started:.0f} s; load "
-            f"average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.\n\n"
+                  f"{setup.widths.replace(',', '/')}) | {threads} ({launch}) | {row['authors']:.2f} | "
+                  f"{row['ffviz']:.2f} | **{row['authors'] / row['ffviz']:.2f}x** | "
+                  f"{', '.join(f'{x:.2f}' for x in row['per_round'])} | {row['images'] / row['ffviz']:.0f} | "
+                  f"{row['measured']} |\n")
+    body = (f"Machine: {machine}; torch {torch.__version__}. Last measured {when} in {time.time() - started:.0f} s; "
+            f"load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.\n\n"
             f"Command: `python bench/vs_authors.py --setups {args.setups} --threads {args.threads} --rounds "
-            f"{args.rounds} --epochs {args.epochs}` with the authors' repository at c4514393, imported unmodified "
-            "from its own folder by bench/authors_driver.py.\n\n"
+            f"{args.rounds} --epochs {args.epochs}{' --merge' if args.merge else ''}` with the authors' repository at "
+            "c4514393, imported unmodified from its own folder by bench/authors_driver.py"
+            + (" (with --merge, rows not measured this time keep their own date)" if args.merge else "") + ".\n\n"
             "Each side in a process of its own, alternating (authors first in odd rounds, ffviz first in even ones), "
             f"{args.epochs} training epochs per side per round; seconds are the medians of all epochs. ffviz's threads "
             f"as its runs recorded them (meta.json): {'; '.join(sorted(waits))}. Before its first epoch each ffviz "
             f"run made its compiled kernels ready (from inductor's disk cache): median "
             f"{statistics.median(prepares) if prepares else 0:.1f} s, not counted in its epochs (bench/REPORT.md, "
             "\"compile cost\").\n\n" + table +
-            "\nGoal: >= 2.0x on each set-up at 2 threads (the CLI) and at 1 thread (the app's launch).")
+            "\nGoal: >= 2.0x on each set-up at 2 threads (the CLI) and at 1 thread (the app's launch).\n\n"
+            + EARLIER)
     write_section("vs-authors", "CPU: ffviz against the authors' code, each in its own process", body)
     return 0
 

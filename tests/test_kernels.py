@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from ffviz.config import RunConfig
 from ffviz.method.fast import kernels
 from ffviz.method.fast.activation import activate_and_pool
-from ffviz.method.fast.dropout import keep_bits, keep_mask
+from ffviz.method.fast.dropout import keep_bits, keep_mask, layers_bits
 from ffviz.method.model import pooled_goodness
 from ffviz.method.model.layer import CAWConv, GoodnessSpec
 from ffviz.method.trainer import Trainer, one_group
@@ -73,6 +73,15 @@ def test_forward_and_gradient_equal_the_plain_forms(compiled: dict, channels_las
     _, p_ref = activate_and_pool(zr, keep, scale, SPEC)  # the tested hand-written backward (tests/test_fast.py)
     (p_ref * gp).sum().backward()
     close(zg.grad, zr.grad)
+
+
+def test_one_draw_for_every_layer_gives_each_layer_its_own_bits() -> None:
+    shapes = [(3, 5, 7, 7), (3, 6, 4, 4), (3, 7, 1, 1)]  # sizes that are not multiples of 4 words apart
+    together = layers_bits(shapes, torch.Generator().manual_seed(9))
+    gen = torch.Generator().manual_seed(9)
+    for got, shape in zip(together, shapes, strict=True):
+        want, _, _ = keep_bits(torch.empty(shape), 0.1, gen)
+        assert got.dtype == torch.int32 and torch.equal(got, want.to(torch.int32))
 
 
 def test_without_a_gradient_nothing_but_p_and_h(compiled: dict) -> None:

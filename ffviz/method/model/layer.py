@@ -26,7 +26,7 @@ from torch import nn
 
 from ffviz.method.fast import kernels, layout
 from ffviz.method.fast.activation import relu_dropout_goodness
-from ffviz.method.fast.dropout import keep_bits
+from ffviz.method.fast.dropout import keep_bits, keep_threshold
 from ffviz.method.fast.norm import instance_norm
 
 # A layer's convolution runs in bf16 where the CPU has bf16 arithmetic (the trainer says so) and oneDNN's bf16
@@ -138,8 +138,8 @@ class CAWConv(nn.Module):
             return self.W_static
         return assignment_of(self.A, self.temperature())
 
-    def forward(self, x: torch.Tensor, *, detach_input: bool = True, w: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, *, detach_input: bool = True, w: torch.Tensor | None = None,
+                bits: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """x (B, Cin, H, W) -> (h (B, C, H', W') for the next layer, g (B, K), p (B, C), W (C, K)).
 
         ``w``: this layer's assignment when the caller computed it already (`FFNet.assignments` does all layers at
@@ -150,7 +150,7 @@ class CAWConv(nn.Module):
         w = self.assignment() if w is None else w  # (C, K)
         if (self.fused and detach_input and x.device.type == "cpu" and kernels.kernels() is not None
                 and (self.generator is not None or not self.training or self.dropout == 0)):
-            p, h = self._fused(x)
+            p, h = self._fused(x, bits)
         else:
             # (B, C, H', W') Conv3x3, channels-last inside on the CPU (ffviz.method.fast.layout)
             z = layout.conv(self.conv, x)
@@ -165,9 +165,10 @@ class CAWConv(nn.Module):
             g = p @ w.to(p.dtype)  # (B, K)
         return h, g, p, w
 
-    def _fused(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _fused(self, x: torch.Tensor, bits: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The same y, p and h from the compiled CPU kernels: the conv stays channels-last in and out, and h comes
-        out channels-last for the next conv (ffviz.method.fast.kernels)."""
+        out channels-last for the next conv (ffviz.method.fast.kernels). ``bits``: this layer's dropout bits when
+        the network drew every layer's at once (ffviz.method.fast.dropout.layers_bits), else drawn here."""
         if self.conv.weight.is_contiguous(memory_format=torch.channels_last):
             x = x.contiguous(memory_format=torch.channels_last)
         stride = self.conv.stride[0]
@@ -177,10 +178,13 @@ class CAWConv(nn.Module):
             z = F.conv2d(x.to(torch.bfloat16), self.conv.weight.to(torch.bfloat16), stride=stride, padding=1)
         else:
             z = self.conv(x.float())
-        bits, threshold, scale = None, 0, 1.0
+        threshold, scale = 0, 1.0
         if self.training and self.dropout > 0 and self.generator is not None:
-            bits, threshold, scale = keep_bits(z, self.dropout, self.generator)
-            bits = bits.to(torch.int32)  # the kernel compares int32 (ffviz.method.fast.kernels)
+            threshold, scale = keep_threshold(self.dropout)
+            if bits is None:
+                bits = keep_bits(z, self.dropout, self.generator)[0].to(torch.int32)  # the kernel compares int32
+        else:
+            bits = None
         consts = self._coef.get(scale)
         if consts is None:  # made once: coef in float32 whatever z's dtype (the kernels' statistics are float32)
             consts = self._coef[scale] = (torch.tensor([self.spec.mean, self.spec.max, self.spec.min, scale]),

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ffviz.method.architecture import validate_widths
+from ffviz.method.fast.dropout import layers_bits
 from ffviz.method.fast.pool import avg_pool2
 from ffviz.method.model.layer import CAWConv, GoodnessSpec, assignment_of, temperature_of
 
@@ -113,13 +114,16 @@ class FFNet(nn.Module):
         ``ws``: every layer's assignment, when computed already (`assignments`).
         """
         last = self.num_layers - 1
+        bits = self._dropout_bits(x) if detach else None
         x = F.layer_norm(x, x.shape[1:])  # per sample over (C, H, W)
-        h, g, p, w = self.layers[0](x, detach_input=detach, w=None if ws is None else ws[0])
+        h, g, p, w = self.layers[0](x, detach_input=detach, w=None if ws is None else ws[0],
+                                    bits=None if bits is None else bits[0])
         yield LayerOut(0, g, p, w)
         x = h
         shortcut = h.detach() if detach else h
         for i in range(1, self.num_layers):
-            h, g, p, w = self.layers[i](x, detach_input=detach, w=None if ws is None else ws[i])
+            h, g, p, w = self.layers[i](x, detach_input=detach, w=None if ws is None else ws[i],
+                                        bits=None if bits is None else bits[i])
             yield LayerOut(i, g, p, w)
             q = (i - 1) % 4
             if q == 1:
@@ -131,6 +135,20 @@ class FFNet(nn.Module):
                 if detach:
                     shortcut = shortcut.detach()
             x = h
+
+    def _dropout_bits(self, x: torch.Tensor) -> list[torch.Tensor] | None:
+        """Every layer's dropout bits for this step in one draw, when the layers use the compiled CPU kernels
+        (the same bits the layers would draw one after another): None otherwise."""
+        first = self.layers[0]
+        if not (self.training and first.fused and first.dropout > 0 and first.generator is not None
+                and x.device.type == "cpu"):
+            return None
+        shapes, (size_h, size_w) = [], x.shape[2:]
+        for layer in self.layers:
+            stride = layer.conv.stride[0]
+            size_h, size_w = (size_h - 1) // stride + 1, (size_w - 1) // stride + 1  # 3x3, padding 1
+            shapes.append((x.shape[0], layer.conv.out_channels, size_h, size_w))
+        return layers_bits(shapes, first.generator)
 
     def forward(self, x: torch.Tensor, *, detach: bool = True, ws: list[torch.Tensor] | None = None
                 ) -> list[LayerOut]:
