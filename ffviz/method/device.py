@@ -46,3 +46,9 @@ def cpu_bf16_flags() -> tuple[str, ...]:
         return ()
     flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
     return tuple(f for f in BF16_FLAGS if f in flags)
+
+
+def cpu_bf16_convs(asked: bool) -> bool:
+    """Whether a CPU run's convolutions go bf16: asked for (RunConfig.bf16) and this CPU has bf16 arithmetic. One
+    answer for the trainer and for the warm spare that prepares the trainer's kernels ahead of it."""
+    return asked and bool(cpu_bf16_flags())

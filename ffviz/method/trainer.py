@@ -25,7 +25,7 @@ from ffviz.data import DataSplits, load_dataset
 from ffviz.data.registry import downloads_allowed, server_data_root
 from ffviz.method.augment import augment_batch
 from ffviz.method.control import RunControl
-from ffviz.method.device import cpu_bf16_flags, describe_device, resolve_device
+from ffviz.method.device import cpu_bf16_convs, cpu_bf16_flags, describe_device, resolve_device
 from ffviz.method.distributed import DistContext, average_gradients, batch_part, wrap_ddp
 from ffviz.method.epoch_readings import read_epoch
 from ffviz.method.evaluate import collect_goodness, split_metrics
@@ -229,7 +229,7 @@ class Trainer:
             return {"fused": False, "why": "not asked for" if self.cfg.cpu_kernels != "fused" else
                     "the compiled kernels are for the CPU in the CAW-Conv Forward-Forward modes"}
         # bf16 convolutions where the CPU has bf16 arithmetic (the layers' maps of 8x8 and more: CAWConv._fused)
-        bf16 = self.cfg.bf16 and bool(cpu_bf16_flags())
+        bf16 = cpu_bf16_convs(self.cfg.bf16)
         state = fast_kernels.prepare_for(bf16)
         bf16 = bf16 and torch.bfloat16 in state.dtypes  # its kernels ready too (a failure leaves the float32 ones)
         self.model.set_fused(state.compiled is not None, bf16=bf16)

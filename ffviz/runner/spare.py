@@ -50,11 +50,11 @@ def warm_up() -> None:
     cfg = recipe_config(CLASSROOM)
     # The compiled CPU kernels a run uses (from inductor's disk cache, or compiled the first time on this machine):
     # ready here, they cost the run nothing (ffviz/method/fast/kernels.py)
-    from ffviz.method.device import cpu_bf16_flags
+    from ffviz.method.device import cpu_bf16_convs
     from ffviz.method.fast import kernels
 
     if cfg.cpu_kernels == "fused":
-        kernels.prepare_for(cfg.bf16 and bool(cpu_bf16_flags()))
+        kernels.prepare_for(cpu_bf16_convs(cfg.bf16))
     try:
         load_dataset(cfg.dataset, image_size=cfg.image_size or None, channels=cfg.channels or None, seed=cfg.seed)
     except Exception as e:  # noqa: BLE001  a spare without its data still saves the import
